@@ -1,0 +1,181 @@
+//! The trace context that telescope's layers keep in each span's extensions.
+
+use tracing_subscriber::registry::{LookupSpan, SpanRef};
+
+use crate::{SpanId, TraceFlags, TraceParent, TraceState};
+
+/// The trace context of one span: the type the OTLP layer stores in every span's
+/// extensions (sampled or not), and that the log layers read to put `trace_id` and `span_id`
+/// on each line.
+///
+/// ```
+/// use telescope_core::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
+/// let context = SpanContext::new(
+///     TraceId::from_u128(1),
+///     SpanId::from_u64(2),
+///     TraceFlags::SAMPLED,
+///     TraceState::EMPTY,
+/// );
+/// assert!(context.is_sampled());
+/// assert_eq!(
+///     context.traceparent().to_string(),
+///     "00-00000000000000000000000000000001-0000000000000002-01"
+/// );
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SpanContext {
+    trace_id: crate::TraceId,
+    span_id: SpanId,
+    flags: TraceFlags,
+    trace_state: TraceState,
+    is_remote: bool,
+}
+
+impl SpanContext {
+    /// A local span's context.
+    pub fn new(
+        trace_id: crate::TraceId,
+        span_id: SpanId,
+        flags: TraceFlags,
+        trace_state: TraceState,
+    ) -> Self {
+        Self { trace_id, span_id, flags, trace_state, is_remote: false }
+    }
+
+    /// The context a remote caller sent, from its parsed `traceparent` and `tracestate`.
+    pub fn remote(parent: TraceParent, trace_state: TraceState) -> Self {
+        Self {
+            trace_id: parent.trace_id,
+            span_id: parent.parent_id,
+            flags: parent.flags,
+            trace_state,
+            is_remote: true,
+        }
+    }
+
+    /// The trace id.
+    pub fn trace_id(&self) -> crate::TraceId {
+        self.trace_id
+    }
+
+    /// The span id.
+    pub fn span_id(&self) -> SpanId {
+        self.span_id
+    }
+
+    /// The trace flags.
+    pub fn flags(&self) -> TraceFlags {
+        self.flags
+    }
+
+    /// Whether this span is sampled (recorded and exported).
+    pub fn is_sampled(&self) -> bool {
+        self.flags.is_sampled()
+    }
+
+    /// The tracestate carried with the trace.
+    pub fn trace_state(&self) -> &TraceState {
+        &self.trace_state
+    }
+
+    /// Whether the context came from another process.
+    pub fn is_remote(&self) -> bool {
+        self.is_remote
+    }
+
+    /// The `traceparent` to send downstream with this span as the parent.
+    pub fn traceparent(&self) -> TraceParent {
+        TraceParent {
+            version: 0,
+            trace_id: self.trace_id,
+            parent_id: self.span_id,
+            flags: self.flags,
+        }
+    }
+
+    /// The context of `span`, or of its nearest ancestor that has one. Clones the context
+    /// (a reference-count bump for the tracestate); see [`find_ids`] for just the ids.
+    pub fn find<'a, S>(span: &SpanRef<'a, S>) -> Option<Self>
+    where
+        S: LookupSpan<'a>,
+    {
+        span.scope().find_map(|ancestor| ancestor.extensions().get::<Self>().cloned())
+    }
+}
+
+/// The trace and span id of `span`'s context, or of its nearest ancestor's. Copies only
+/// the two ids, so a log layer can call it on every event.
+pub fn find_ids<'a, S>(span: &SpanRef<'a, S>) -> Option<(crate::TraceId, SpanId)>
+where
+    S: LookupSpan<'a>,
+{
+    span.scope().find_map(|ancestor| {
+        ancestor.extensions().get::<SpanContext>().map(|cx| (cx.trace_id, cx.span_id))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::TraceId;
+    use tracing_subscriber::layer::{Context, SubscriberExt};
+    use tracing_subscriber::Layer;
+
+    /// Puts a context on spans named `traced`, and on nothing else.
+    struct MarkTraced;
+
+    impl<S> Layer<S> for MarkTraced
+    where
+        S: tracing_core::Subscriber + for<'a> LookupSpan<'a>,
+    {
+        fn on_new_span(
+            &self,
+            attrs: &tracing_core::span::Attributes<'_>,
+            id: &tracing_core::span::Id,
+            ctx: Context<'_, S>,
+        ) {
+            if attrs.metadata().name() == "traced" {
+                if let Some(span) = ctx.span(id) {
+                    span.extensions_mut().insert(SpanContext::new(
+                        TraceId::from_u128(7),
+                        SpanId::from_u64(id.into_u64()),
+                        TraceFlags::SAMPLED,
+                        TraceState::EMPTY,
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Records what `find_ids` says for the span current when an event fires.
+    struct Probe(std::sync::Arc<std::sync::Mutex<Vec<Option<(TraceId, SpanId)>>>>);
+
+    impl<S> Layer<S> for Probe
+    where
+        S: tracing_core::Subscriber + for<'a> LookupSpan<'a>,
+    {
+        fn on_event(&self, event: &tracing_core::Event<'_>, ctx: Context<'_, S>) {
+            let found = ctx.event_span(event).and_then(|span| find_ids(&span));
+            self.0.lock().expect("probe").push(found);
+        }
+    }
+
+    #[test]
+    fn finds_the_nearest_ancestor_context() {
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let subscriber =
+            tracing_subscriber::registry().with(MarkTraced).with(Probe(seen.clone()));
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!("outside any span");
+            let outer = tracing::info_span!("traced");
+            let _outer = outer.enter();
+            let inner = tracing::info_span!("plain");
+            let _inner = inner.enter();
+            tracing::info!("inside");
+        });
+        let seen = seen.lock().expect("probe");
+        assert_eq!(seen[0], None);
+        let (trace_id, _) = seen[1].expect("inherited from the traced ancestor");
+        assert_eq!(trace_id, TraceId::from_u128(7));
+    }
+}

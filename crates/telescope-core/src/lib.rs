@@ -1,0 +1,37 @@
+//! The thin contract shared by telescope's layers: trace and span ids, a fast id generator,
+//! the W3C Trace Context codec (`traceparent` and `tracestate`), the [`SpanContext`] that
+//! layers keep in span extensions, and the names of telescope's self-telemetry metrics.
+//!
+//! It depends only on `tracing-core` and `tracing-subscriber`'s registry, so that every
+//! component crate can share one notion of "the current trace" without depending on another.
+//!
+//! ```
+//! use telescope_core::{IdGenerator, SpanContext, TraceFlags, TraceParent, TraceState};
+//!
+//! // Continue a trace that arrived over HTTP, or start a new one if the header is bad.
+//! let ids = IdGenerator::default();
+//! let parent = TraceParent::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+//! let context = match parent {
+//!     Ok(parent) => SpanContext::new(parent.trace_id, ids.span_id(), parent.flags, TraceState::EMPTY),
+//!     Err(_) => SpanContext::new(ids.trace_id(), ids.span_id(), TraceFlags::SAMPLED, TraceState::EMPTY),
+//! };
+//! assert_eq!(context.trace_id().to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+//! ```
+//!
+//! Supported Rust version: 1.88 or newer.
+
+mod context;
+mod flags;
+mod generator;
+mod hex;
+mod id;
+pub mod metric_names;
+mod traceparent;
+mod tracestate;
+
+pub use context::{find_ids, SpanContext};
+pub use flags::TraceFlags;
+pub use generator::IdGenerator;
+pub use id::{IdParseError, SpanId, TraceId};
+pub use traceparent::{TraceParent, TraceParentError, TRACEPARENT_LEN};
+pub use tracestate::{TraceState, TraceStateError, MAX_HEADER_LEN, MAX_MEMBERS};

@@ -39,7 +39,13 @@ impl SpanContext {
         flags: TraceFlags,
         trace_state: TraceState,
     ) -> Self {
-        Self { trace_id, span_id, flags, trace_state, is_remote: false }
+        Self {
+            trace_id,
+            span_id,
+            flags,
+            trace_state,
+            is_remote: false,
+        }
     }
 
     /// The context a remote caller sent, from its parsed `traceparent` and `tracestate`.
@@ -99,7 +105,8 @@ impl SpanContext {
     where
         S: LookupSpan<'a>,
     {
-        span.scope().find_map(|ancestor| ancestor.extensions().get::<Self>().cloned())
+        span.scope()
+            .find_map(|ancestor| ancestor.extensions().get::<Self>().cloned())
     }
 }
 
@@ -110,7 +117,10 @@ where
     S: LookupSpan<'a>,
 {
     span.scope().find_map(|ancestor| {
-        ancestor.extensions().get::<SpanContext>().map(|cx| (cx.trace_id, cx.span_id))
+        ancestor
+            .extensions()
+            .get::<SpanContext>()
+            .map(|cx| (cx.trace_id, cx.span_id))
     })
 }
 
@@ -147,8 +157,10 @@ mod tests {
         }
     }
 
+    type Seen = std::sync::Arc<std::sync::Mutex<Vec<Option<(TraceId, SpanId)>>>>;
+
     /// Records what `find_ids` says for the span current when an event fires.
-    struct Probe(std::sync::Arc<std::sync::Mutex<Vec<Option<(TraceId, SpanId)>>>>);
+    struct Probe(Seen);
 
     impl<S> Layer<S> for Probe
     where
@@ -163,8 +175,9 @@ mod tests {
     #[test]
     fn finds_the_nearest_ancestor_context() {
         let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let subscriber =
-            tracing_subscriber::registry().with(MarkTraced).with(Probe(seen.clone()));
+        let subscriber = tracing_subscriber::registry()
+            .with(MarkTraced)
+            .with(Probe(seen.clone()));
         tracing::subscriber::with_default(subscriber, || {
             tracing::info!("outside any span");
             let outer = tracing::info_span!("traced");

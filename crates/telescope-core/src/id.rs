@@ -146,17 +146,29 @@ mod tests {
         let text = id.to_string();
         assert_eq!(text, "0102030405060708090a0b0c0d0e0f10");
         assert_eq!(text.parse::<TraceId>(), Ok(id));
-        assert_eq!(format!("{:?}", SpanId::from_u64(1)), "SpanId(0000000000000001)");
+        assert_eq!(
+            format!("{:?}", SpanId::from_u64(1)),
+            "SpanId(0000000000000001)"
+        );
     }
 
     #[test]
     fn rejects_invalid_forms() {
-        assert_eq!("00000000000000000000000000000000".parse::<TraceId>(), Err(IdParseError::AllZero));
+        assert_eq!(
+            "00000000000000000000000000000000".parse::<TraceId>(),
+            Err(IdParseError::AllZero)
+        );
         assert_eq!(
             "4BF92F3577B34DA6A3CE929D0E0E4736".parse::<TraceId>(),
             Err(IdParseError::NotHex { expected: 32 })
         );
-        assert_eq!("00f067aa0ba902b".parse::<SpanId>(), Err(IdParseError::NotHex { expected: 16 }));
-        assert_eq!("".parse::<SpanId>(), Err(IdParseError::NotHex { expected: 16 }));
+        assert_eq!(
+            "00f067aa0ba902b".parse::<SpanId>(),
+            Err(IdParseError::NotHex { expected: 16 })
+        );
+        assert_eq!(
+            "".parse::<SpanId>(),
+            Err(IdParseError::NotHex { expected: 16 })
+        );
     }
 }

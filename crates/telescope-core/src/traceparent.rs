@@ -80,12 +80,15 @@ impl TraceParent {
         if bytes[2] != b'-' || bytes[35] != b'-' || bytes[52] != b'-' {
             return Err(TraceParentError::Separator);
         }
-        let trace_id =
-            TraceId::from_hex(&bytes[3..35]).map_err(|_| TraceParentError::TraceId)?;
-        let parent_id =
-            SpanId::from_hex(&bytes[36..52]).map_err(|_| TraceParentError::ParentId)?;
+        let trace_id = TraceId::from_hex(&bytes[3..35]).map_err(|_| TraceParentError::TraceId)?;
+        let parent_id = SpanId::from_hex(&bytes[36..52]).map_err(|_| TraceParentError::ParentId)?;
         let flags = hex::decode_lower::<1>(&bytes[53..55]).ok_or(TraceParentError::Flags)?[0];
-        Ok(Self { version, trace_id, parent_id, flags: TraceFlags::from_u8(flags) })
+        Ok(Self {
+            version,
+            trace_id,
+            parent_id,
+            flags: TraceFlags::from_u8(flags),
+        })
     }
 
     /// The version-00 header value, without allocating.
@@ -116,7 +119,10 @@ mod tests {
     fn parses_the_spec_example() {
         let parsed = TraceParent::parse(VALID).expect("valid");
         assert_eq!(parsed.version, 0);
-        assert_eq!(parsed.trace_id.to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(
+            parsed.trace_id.to_string(),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
         assert_eq!(parsed.parent_id.to_string(), "00f067aa0ba902b7");
         assert!(parsed.flags.is_sampled());
         assert_eq!(parsed.to_string(), VALID);
@@ -128,17 +134,50 @@ mod tests {
         let cases = [
             ("", Length),
             (&VALID[..54], Length),
-            ("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-", Length),
-            ("ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", ForbiddenVersion),
-            ("0g-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", Version),
-            ("00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", Separator),
-            ("00-4bf92f3577b34da6a3ce929d0e0e4736_00f067aa0ba902b7-01", Separator),
-            ("00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01", TraceId),
-            ("00-00000000000000000000000000000000-00f067aa0ba902b7-01", TraceId),
-            ("00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01", ParentId),
-            ("00-4bf92f3577b34da6a3ce929d0e0e4736-00F067AA0BA902B7-01", ParentId),
-            ("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0g", Flags),
-            ("cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01.", Length),
+            (
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-",
+                Length,
+            ),
+            (
+                "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                ForbiddenVersion,
+            ),
+            (
+                "0g-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                Version,
+            ),
+            (
+                "00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                Separator,
+            ),
+            (
+                "00-4bf92f3577b34da6a3ce929d0e0e4736_00f067aa0ba902b7-01",
+                Separator,
+            ),
+            (
+                "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+                TraceId,
+            ),
+            (
+                "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+                TraceId,
+            ),
+            (
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+                ParentId,
+            ),
+            (
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00F067AA0BA902B7-01",
+                ParentId,
+            ),
+            (
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0g",
+                Flags,
+            ),
+            (
+                "cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01.",
+                Length,
+            ),
         ];
         for (header, expected) in cases {
             assert_eq!(TraceParent::parse(header), Err(expected), "{header:?}");
@@ -147,13 +186,16 @@ mod tests {
 
     #[test]
     fn higher_versions_parse_their_first_four_fields() {
-        let future = "cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-09-what-the-future-holds";
+        let future =
+            "cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-09-what-the-future-holds";
         let parsed = TraceParent::parse(future).expect("future version");
         assert_eq!(parsed.version, 0xcc);
         assert_eq!(parsed.flags.to_u8(), 0x09);
         // Written back as version 00 with only the defined flag bits.
         assert_eq!(parsed.to_string(), VALID);
-        assert!(TraceParent::parse("cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").is_ok());
+        assert!(
+            TraceParent::parse("cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").is_ok()
+        );
     }
 
     #[test]

@@ -227,16 +227,36 @@ mod tests {
         let state = TraceState::from_header(" rojo=1 ,\t, congo=2,").expect("valid");
         assert_eq!(state.header(), "rojo=1,congo=2");
         assert_eq!(state.len(), 2);
-        assert_eq!(TraceState::from_header("").expect("empty"), TraceState::EMPTY);
+        assert_eq!(
+            TraceState::from_header("").expect("empty"),
+            TraceState::EMPTY
+        );
     }
 
     #[test]
     fn key_grammar() {
-        for key in ["a", "a0_-*/", "tenant@system", "0tenant@sys", &"a".repeat(256)] {
+        for key in [
+            "a",
+            "a0_-*/",
+            "tenant@system",
+            "0tenant@sys",
+            &"a".repeat(256),
+        ] {
             assert!(is_valid_key(key), "{key}");
         }
         let long_system = format!("t@{}", "s".repeat(15));
-        for key in ["", "A", "0abc", "a b", "a@", "@b", "a@0b", "a=b", &"a".repeat(257), &long_system] {
+        for key in [
+            "",
+            "A",
+            "0abc",
+            "a b",
+            "a@",
+            "@b",
+            "a@0b",
+            "a=b",
+            &"a".repeat(257),
+            &long_system,
+        ] {
             assert!(!is_valid_key(key), "{key}");
         }
     }
@@ -252,11 +272,20 @@ mod tests {
 
     #[test]
     fn rejects_duplicates_and_too_many_members() {
-        assert!(matches!(TraceState::from_header("a=1,a=2"), Err(TraceStateError::DuplicateKey(_))));
+        assert!(matches!(
+            TraceState::from_header("a=1,a=2"),
+            Err(TraceStateError::DuplicateKey(_))
+        ));
         let members: Vec<String> = (0..33).map(|i| format!("k{i}=v")).collect();
-        assert_eq!(TraceState::from_header(&members.join(",")), Err(TraceStateError::TooManyMembers));
+        assert_eq!(
+            TraceState::from_header(&members.join(",")),
+            Err(TraceStateError::TooManyMembers)
+        );
         assert!(TraceState::from_header(&members[..32].join(",")).is_ok());
-        assert!(matches!(TraceState::from_header("novalue"), Err(TraceStateError::MissingEquals(_))));
+        assert!(matches!(
+            TraceState::from_header("novalue"),
+            Err(TraceStateError::MissingEquals(_))
+        ));
     }
 
     #[test]
@@ -268,9 +297,15 @@ mod tests {
         assert!(state.header().len() <= MAX_HEADER_LEN);
         assert_eq!(state.get("long"), None, "the long member goes first");
         assert_eq!(state.get("first"), Some("1"));
-        assert_eq!(state.len(), 31, "every short member fits once the long one is gone");
+        assert_eq!(
+            state.len(),
+            31,
+            "every short member fits once the long one is gone"
+        );
 
-        let many: Vec<String> = (0..32).map(|i| format!("k{i:02}={}", "z".repeat(20))).collect();
+        let many: Vec<String> = (0..32)
+            .map(|i| format!("k{i:02}={}", "z".repeat(20)))
+            .collect();
         let state = TraceState::from_header(&many.join(",")).expect("valid");
         assert!(state.header().len() <= MAX_HEADER_LEN);
         assert_eq!(state.get("k00").map(str::len), Some(20));
@@ -280,7 +315,10 @@ mod tests {
     #[test]
     fn insert_moves_the_key_to_the_front() {
         let state = TraceState::from_header("a=1,b=2,c=3").expect("valid");
-        assert_eq!(state.insert("b", "9").expect("valid").header(), "b=9,a=1,c=3");
+        assert_eq!(
+            state.insert("b", "9").expect("valid").header(),
+            "b=9,a=1,c=3"
+        );
         assert_eq!(state.remove("a").header(), "b=2,c=3");
         assert!(state.insert("B", "1").is_err());
         assert!(state.remove("a").remove("b").remove("c").is_empty());

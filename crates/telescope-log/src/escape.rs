@@ -1,0 +1,100 @@
+//! JSON string escaping straight into a byte buffer, so that any input yields valid JSON.
+//!
+//! Control characters (ANSI escapes included) and DEL are written as `\u00XX`, so a log line
+//! can never move a terminal's cursor or colour it.
+
+use std::fmt;
+
+/// For each byte: 0 if it is written as is, `u` for `\u00XX`, or the letter after `\`.
+static ESCAPES: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut byte = 0;
+    while byte < 0x20 {
+        table[byte] = b'u';
+        byte += 1;
+    }
+    table[0x7f] = b'u';
+    table[b'\n' as usize] = b'n';
+    table[b'\r' as usize] = b'r';
+    table[b'\t' as usize] = b't';
+    table[0x08] = b'b';
+    table[0x0c] = b'f';
+    table[b'"' as usize] = b'"';
+    table[b'\\' as usize] = b'\\';
+    table
+};
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Appends `text` escaped for use inside a JSON string (without the quotes).
+pub(crate) fn escape_into(out: &mut Vec<u8>, text: &str) {
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    for (index, &byte) in bytes.iter().enumerate() {
+        let escape = ESCAPES[usize::from(byte)];
+        if escape == 0 {
+            continue;
+        }
+        out.extend_from_slice(&bytes[start..index]);
+        if escape == b'u' {
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[usize::from(byte >> 4)]);
+            out.push(HEX[usize::from(byte & 0x0f)]);
+        } else {
+            out.push(b'\\');
+            out.push(escape);
+        }
+        start = index + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+}
+
+/// Appends `text` as a quoted JSON string.
+pub(crate) fn quoted_into(out: &mut Vec<u8>, text: &str) {
+    out.push(b'"');
+    escape_into(out, text);
+    out.push(b'"');
+}
+
+/// Returns `text` as a quoted JSON string.
+pub(crate) fn quoted(text: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len() + 2);
+    quoted_into(&mut out, text);
+    out
+}
+
+/// A `fmt::Write` that escapes as it appends, so `Debug` and `Display` output goes into the
+/// line without an intermediate `String`.
+pub(crate) struct EscapingWriter<'a>(pub(crate) &'a mut Vec<u8>);
+
+impl fmt::Write for EscapingWriter<'_> {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        escape_into(self.0, text);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn escaped(text: &str) -> String {
+        String::from_utf8(quoted(text)).expect("escaping keeps UTF-8")
+    }
+
+    #[test]
+    fn escapes_what_json_requires_and_terminal_controls() {
+        assert_eq!(escaped("plain"), r#""plain""#);
+        assert_eq!(escaped("a\"b\\c"), r#""a\"b\\c""#);
+        assert_eq!(escaped("\n\r\t\u{8}\u{c}"), r#""\n\r\t\b\f""#);
+        assert_eq!(escaped("\u{1b}[31mred\u{7f}"), r#""\u001b[31mred\u007f""#);
+        assert_eq!(escaped("é ✓ 🦀"), "\"é ✓ 🦀\"");
+    }
+
+    #[test]
+    fn every_char_round_trips_through_a_json_parser() {
+        let all: String = (0..0x800u32).filter_map(char::from_u32).collect();
+        let parsed: String = serde_json::from_str(&escaped(&all)).expect("valid JSON");
+        assert_eq!(parsed, all);
+    }
+}

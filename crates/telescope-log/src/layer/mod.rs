@@ -1,0 +1,407 @@
+//! [`JsonLayer`]: one JSON object per event, correlated with the trace, written fast.
+
+mod builder;
+mod format;
+
+use std::cell::RefCell;
+use std::fmt;
+use std::io::{self, Write as _};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use telescope_core::find_ids;
+use tracing_core::span::{Attributes, Id, Record};
+use tracing_core::{Event, Subscriber};
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::Context;
+use tracing_subscriber::registry::{LookupSpan, SpanRef};
+use tracing_subscriber::Layer;
+
+pub use builder::{JsonConfigError, JsonLayerBuilder};
+use format::LineFormat;
+
+use crate::escape::quoted_into;
+use crate::report::LossReport;
+use crate::schema::level_index;
+use crate::span_fields::{SpanFields, SpanSink};
+use crate::timestamp::write_timestamp;
+use crate::visit::{EventSink, JsonVisitor, KeyLedger};
+
+/// A source of the current time, for tests that need a fixed clock.
+type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
+
+/// A `tracing_subscriber::Layer` that writes each event as one line of JSON.
+///
+/// Each line holds the timestamp (RFC 3339 UTC with nanoseconds), level, the event's fields
+/// flattened at the top level (its message under `message`), target, the current span and the
+/// span list with their fields, and `trace_id`/`span_id` whenever a
+/// [`SpanContext`](telescope_core::SpanContext) is in the extensions of the event's span or an
+/// ancestor. Every string is escaped, so any input yields valid JSON; a field whose name
+/// collides with one of the layer's keys or an earlier field is written as `fields.<name>`,
+/// so no key appears twice. Fields named in the [`Redaction`] list are written as
+/// `"[REDACTED]"`.
+///
+/// A span's fields are serialized once, when they are recorded, and copied into each line;
+/// lines are built in a reusable per-thread buffer and handed to the writer in one call.
+///
+/// ```
+/// use tracing_subscriber::layer::SubscriberExt;
+/// use telescope_log::JsonLayer;
+///
+/// let layer = JsonLayer::builder().with_static_field("service.name", "checkout").build();
+/// let subscriber = tracing_subscriber::registry().with(layer);
+/// tracing::subscriber::with_default(subscriber, || {
+///     let span = tracing::info_span!("request", user_id = 42);
+///     let _entered = span.enter();
+///     tracing::info!(items = 3, password = "hunter2", "order placed");
+/// });
+/// // {"timestamp":"…","level":"INFO","message":"order placed","items":3,
+/// //  "password":"[REDACTED]","target":"…","service.name":"checkout",
+/// //  "span":{"name":"request","user_id":42},"spans":[{"name":"request","user_id":42}]}
+/// ```
+pub struct JsonLayer<W = fn() -> io::Stdout> {
+    format: LineFormat,
+    writer: W,
+    /// Distinguishes this layer's span fields from another JSON layer's in the same registry.
+    layer_id: u64,
+    loss: LossReport,
+}
+
+impl<W> JsonLayer<W> {
+    fn from_parts(format: LineFormat, writer: W, layer_id: u64) -> Self {
+        Self {
+            format,
+            writer,
+            layer_id,
+            loss: LossReport::default(),
+        }
+    }
+}
+
+impl<W> fmt::Debug for JsonLayer<W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JsonLayer")
+            .field("layer_id", &self.layer_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl JsonLayer {
+    /// A builder with the defaults: stdout, telescope's key names, RFC 3339 nanosecond
+    /// timestamps, current span and span list on, the default redaction list.
+    pub fn builder() -> JsonLayerBuilder {
+        JsonLayerBuilder::default()
+    }
+}
+
+/// The span fields of every JSON layer in one registry, keyed by layer id. Almost always one.
+#[derive(Debug)]
+struct SpanFieldsByLayer {
+    first: (u64, SpanFields),
+    others: Vec<(u64, SpanFields)>,
+}
+
+impl SpanFieldsByLayer {
+    fn get(&self, layer_id: u64) -> Option<&SpanFields> {
+        if self.first.0 == layer_id {
+            return Some(&self.first.1);
+        }
+        self.others
+            .iter()
+            .find(|(id, _)| *id == layer_id)
+            .map(|(_, fields)| fields)
+    }
+
+    fn get_mut(&mut self, layer_id: u64) -> Option<&mut SpanFields> {
+        if self.first.0 == layer_id {
+            return Some(&mut self.first.1);
+        }
+        self.others
+            .iter_mut()
+            .find(|(id, _)| *id == layer_id)
+            .map(|(_, fields)| fields)
+    }
+}
+
+/// Per-thread buffers reused from one event to the next.
+#[derive(Default)]
+struct Scratch {
+    line: Vec<u8>,
+    written_keys: Vec<(u32, u32)>,
+}
+
+/// Above this capacity the line buffer is given back after use, so that one huge event does
+/// not pin memory on the thread.
+const KEEP_CAPACITY: usize = 64 * 1024;
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+    static THREAD_ID: Box<[u8]> = thread_id_digits();
+}
+
+/// The number inside `ThreadId(N)`.
+fn thread_id_digits() -> Box<[u8]> {
+    let debug = format!("{:?}", std::thread::current().id());
+    debug.bytes().filter(u8::is_ascii_digit).collect()
+}
+
+impl<W> JsonLayer<W>
+where
+    W: for<'w> MakeWriter<'w> + 'static,
+{
+    fn fields_of<'a, S>(&self, span: &SpanRef<'a, S>, visit: impl FnOnce(Option<&SpanFields>))
+    where
+        S: Subscriber + for<'l> LookupSpan<'l>,
+    {
+        let extensions = span.extensions();
+        visit(
+            extensions
+                .get::<SpanFieldsByLayer>()
+                .and_then(|all| all.get(self.layer_id)),
+        );
+    }
+
+    /// `{"name":"span",fields...}` for one span.
+    fn write_span_object<'a, S>(&self, line: &mut Vec<u8>, span: &SpanRef<'a, S>)
+    where
+        S: Subscriber + for<'l> LookupSpan<'l>,
+    {
+        self.fields_of(span, |fields| match fields {
+            Some(fields) => line.extend_from_slice(fields.open_object()),
+            None => {
+                line.push(b'{');
+                line.extend_from_slice(&self.format.span_name_key);
+                line.push(b':');
+                quoted_into(line, span.name());
+            }
+        });
+        line.push(b'}');
+    }
+
+    /// Builds the line in `scratch.line` and returns where it starts in that buffer.
+    fn write_line<S>(&self, event: &Event<'_>, ctx: &Context<'_, S>, scratch: &mut Scratch) -> usize
+    where
+        S: Subscriber + for<'l> LookupSpan<'l>,
+    {
+        let format = &self.format;
+        let Scratch { line, written_keys } = scratch;
+        line.clear();
+        written_keys.clear();
+        // Every member is written with a leading comma; the first comma becomes the `{`.
+        line.push(b'{');
+        let metadata = event.metadata();
+
+        if let Some((key, timestamp_format)) = &format.timestamp {
+            line.extend_from_slice(key);
+            let now = format
+                .clock
+                .as_ref()
+                .map_or_else(SystemTime::now, |clock| clock());
+            write_timestamp(line, now, *timestamp_format);
+        }
+        if let Some(levels) = &format.levels {
+            line.extend_from_slice(&levels[level_index(*metadata.level())]);
+        }
+        {
+            let mut sink = EventSink {
+                buf: line,
+                keys: KeyLedger {
+                    written: written_keys,
+                    reserved: &format.reserved,
+                },
+                message_key: &format.message_key,
+            };
+            event.record(&mut JsonVisitor {
+                sink: &mut sink,
+                redaction: &format.redaction,
+            });
+        }
+        if let Some(key) = &format.target_key {
+            line.extend_from_slice(key);
+            quoted_into(line, metadata.target());
+        }
+        line.extend_from_slice(&format.static_fields);
+        if let (Some(file_key), Some(file)) = (&format.file_key, metadata.file()) {
+            line.extend_from_slice(file_key);
+            quoted_into(line, file);
+        }
+        if let (Some(line_key), Some(number)) = (&format.line_key, metadata.line()) {
+            line.extend_from_slice(line_key);
+            line.extend_from_slice(itoa::Buffer::new().format(number).as_bytes());
+        }
+        if let Some(key) = &format.thread_name_key {
+            if let Some(name) = std::thread::current().name() {
+                line.extend_from_slice(key);
+                quoted_into(line, name);
+            }
+        }
+        if let Some(key) = &format.thread_id_key {
+            line.extend_from_slice(key);
+            THREAD_ID.with(|digits| line.extend_from_slice(digits));
+        }
+
+        if let Some(leaf) = ctx.event_span(event) {
+            if let Some((trace_id, span_id)) = find_ids(&leaf) {
+                line.extend_from_slice(&format.trace_id_key);
+                line.push(b'"');
+                line.extend_from_slice(&trace_id.to_hex());
+                line.push(b'"');
+                line.extend_from_slice(&format.span_id_key);
+                line.push(b'"');
+                line.extend_from_slice(&span_id.to_hex());
+                line.push(b'"');
+            }
+            if format.flatten_span_fields {
+                self.write_flattened_spans(line, written_keys, &leaf);
+            } else {
+                if let Some(key) = &format.current_span_key {
+                    line.extend_from_slice(key);
+                    self.write_span_object(line, &leaf);
+                }
+                if let Some(key) = &format.span_list_key {
+                    line.extend_from_slice(key);
+                    for (index, span) in leaf.scope().from_root().enumerate() {
+                        if index > 0 {
+                            line.push(b',');
+                        }
+                        self.write_span_object(line, &span);
+                    }
+                    line.push(b']');
+                }
+            }
+        }
+        line.extend_from_slice(b"}\n");
+        if line[1] == b',' {
+            line[1] = b'{';
+            1
+        } else {
+            // No member at all: the buffer already reads "{}\n".
+            0
+        }
+    }
+
+    /// Span fields at the top level (innermost wins), and span names under the span keys.
+    fn write_flattened_spans<'a, S>(
+        &self,
+        line: &mut Vec<u8>,
+        written_keys: &mut Vec<(u32, u32)>,
+        leaf: &SpanRef<'a, S>,
+    ) where
+        S: Subscriber + for<'l> LookupSpan<'l>,
+    {
+        let format = &self.format;
+        for span in leaf.scope() {
+            self.fields_of(&span, |fields| {
+                let Some(fields) = fields else { return };
+                let mut ledger = KeyLedger {
+                    written: written_keys,
+                    reserved: &format.reserved,
+                };
+                for (key, value) in fields.members() {
+                    if ledger.was_written(line, &key[1..key.len() - 1]) {
+                        continue;
+                    }
+                    line.push(b',');
+                    let start = line.len();
+                    line.extend_from_slice(key);
+                    ledger.settle(line, start, true);
+                    line.push(b':');
+                    line.extend_from_slice(value);
+                }
+            });
+        }
+        if let Some(key) = &format.current_span_key {
+            line.extend_from_slice(key);
+            quoted_into(line, leaf.name());
+        }
+        if let Some(key) = &format.span_list_key {
+            line.extend_from_slice(key);
+            for (index, span) in leaf.scope().from_root().enumerate() {
+                if index > 0 {
+                    line.push(b',');
+                }
+                quoted_into(line, span.name());
+            }
+            line.push(b']');
+        }
+    }
+
+    fn emit(&self, metadata: &tracing_core::Metadata<'_>, line: &[u8]) {
+        let mut writer = self.writer.make_writer_for(metadata);
+        if let Err(error) = writer.write_all(line) {
+            self.loss.write_error(&error);
+        }
+    }
+}
+
+impl<S, W> Layer<S> for JsonLayer<W>
+where
+    S: Subscriber + for<'l> LookupSpan<'l>,
+    W: for<'w> MakeWriter<'w> + 'static,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let mut fields = SpanFields::new(&self.format.span_name_key, attrs.metadata().name());
+        let name_key = &self.format.span_name_key[1..self.format.span_name_key.len() - 1];
+        let mut sink = SpanSink {
+            fields: &mut fields,
+            name_key,
+            key: Vec::new(),
+            value: Vec::new(),
+        };
+        attrs.record(&mut JsonVisitor {
+            sink: &mut sink,
+            redaction: &self.format.redaction,
+        });
+        let mut extensions = span.extensions_mut();
+        match extensions.get_mut::<SpanFieldsByLayer>() {
+            Some(all) => all.others.push((self.layer_id, fields)),
+            None => extensions.insert(SpanFieldsByLayer {
+                first: (self.layer_id, fields),
+                others: Vec::new(),
+            }),
+        }
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let mut extensions = span.extensions_mut();
+        let Some(fields) = extensions
+            .get_mut::<SpanFieldsByLayer>()
+            .and_then(|all| all.get_mut(self.layer_id))
+        else {
+            return;
+        };
+        let name_key = &self.format.span_name_key[1..self.format.span_name_key.len() - 1];
+        let mut sink = SpanSink {
+            fields,
+            name_key,
+            key: Vec::new(),
+            value: Vec::new(),
+        };
+        values.record(&mut JsonVisitor {
+            sink: &mut sink,
+            redaction: &self.format.redaction,
+        });
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        let reused = SCRATCH.try_with(|cell| {
+            // A writer or a Debug impl that logs re-enters here: it gets a fresh buffer.
+            let Ok(mut scratch) = cell.try_borrow_mut() else {
+                return false;
+            };
+            let start = self.write_line(event, &ctx, &mut scratch);
+            self.emit(event.metadata(), &scratch.line[start..]);
+            if scratch.line.capacity() > KEEP_CAPACITY {
+                scratch.line = Vec::new();
+            }
+            true
+        });
+        if reused != Ok(true) {
+            let mut scratch = Scratch::default();
+            let start = self.write_line(event, &ctx, &mut scratch);
+            self.emit(event.metadata(), &scratch.line[start..]);
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! Where log lines go: a non-blocking queue in front of any writer, and a rolling file.
+
+mod non_blocking;
+mod rolling;
+
+pub use non_blocking::{
+    FlushGuard, NonBlocking, NonBlockingBuilder, NonBlockingStats, DEFAULT_QUEUE_LINES,
+};
+pub use rolling::{RollingConfigError, RollingFileBuilder, RollingFileWriter, RotationPeriod};

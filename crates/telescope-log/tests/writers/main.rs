@@ -1,0 +1,5 @@
+//! The writers under stress and failure: rotation and retention, a deleted file, an unusable
+//! directory, a slow or hung sink, a full queue.
+
+mod non_blocking;
+mod rolling;

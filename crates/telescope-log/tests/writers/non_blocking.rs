@@ -1,0 +1,234 @@
+//! `NonBlocking`: bounded queue, drops counted in lossy mode, nothing lost in blocking mode,
+//! everything flushed when the guard drops, and a hung sink cannot hang shutdown.
+
+use std::io::{self, Write};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use telescope_log::NonBlockingBuilder;
+
+/// A sink that sleeps before each write and keeps what it was given.
+#[derive(Clone, Default)]
+struct SlowSink {
+    written: Arc<Mutex<Vec<u8>>>,
+    delay: Duration,
+}
+
+impl SlowSink {
+    fn new(delay: Duration) -> Self {
+        Self {
+            written: Arc::default(),
+            delay,
+        }
+    }
+
+    fn lines(&self) -> Vec<String> {
+        let bytes = self.written.lock().expect("sink").clone();
+        String::from_utf8(bytes)
+            .expect("utf8")
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+impl Write for SlowSink {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        std::thread::sleep(self.delay);
+        self.written.lock().expect("sink").extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fn is_notice(line: &str) -> bool {
+    line.contains("log lines dropped")
+}
+
+#[test]
+fn a_full_queue_drops_counts_and_announces_in_lossy_mode() {
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+
+    let sink = SlowSink::new(Duration::from_millis(2));
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let (writer, guard) = NonBlockingBuilder::default()
+        .queue_lines(8)
+        .finish(sink.clone());
+    metrics::with_local_recorder(&recorder, || {
+        for n in 0..2000 {
+            (&writer)
+                .write_all(format!("{{\"n\":{n}}}\n").as_bytes())
+                .expect("never fails");
+        }
+    });
+    let stats_before_drop = writer.stats();
+    drop(guard);
+    let stats = writer.stats();
+    assert!(
+        stats_before_drop.dropped > 0,
+        "a 2 ms sink cannot keep up with a tight loop"
+    );
+    assert_eq!(stats.written + stats.dropped, 2000, "{stats:?}");
+
+    let lines = sink.lines();
+    let (notices, data): (Vec<_>, Vec<_>) = lines.iter().partition(|l| is_notice(l));
+    assert_eq!(data.len() as u64, stats.written);
+    let announced: u64 = notices
+        .iter()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).expect("notice is JSON")["dropped"]
+                .as_u64()
+                .expect("count")
+        })
+        .sum();
+    assert_eq!(
+        announced, stats.dropped,
+        "every drop is announced in the log"
+    );
+
+    let counted: Vec<_> = snapshotter
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .filter(|(key, ..)| key.key().name() == "telescope_log_dropped_total")
+        .map(|(.., value)| value)
+        .collect();
+    assert_eq!(counted, [DebugValue::Counter(stats.dropped)]);
+}
+
+#[test]
+fn blocking_mode_loses_nothing_and_keeps_each_threads_order() {
+    let sink = SlowSink::new(Duration::from_micros(200));
+    let (writer, guard) = NonBlockingBuilder::default()
+        .queue_lines(4)
+        .lossy(false)
+        .finish(sink.clone());
+    let threads: Vec<_> = (0..3)
+        .map(|thread| {
+            let writer = writer.clone();
+            std::thread::spawn(move || {
+                for n in 0..300 {
+                    (&writer)
+                        .write_all(format!("{thread} {n}\n").as_bytes())
+                        .expect("write");
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().expect("join");
+    }
+    drop(guard);
+    assert_eq!(writer.stats().dropped, 0);
+    let lines = sink.lines();
+    assert_eq!(lines.len(), 900);
+    for thread in 0..3 {
+        let seen: Vec<usize> = lines
+            .iter()
+            .filter_map(|l| l.split_once(' '))
+            .filter(|(t, _)| *t == thread.to_string())
+            .map(|(_, n)| n.parse().expect("n"))
+            .collect();
+        assert_eq!(seen, (0..300).collect::<Vec<_>>());
+    }
+}
+
+#[test]
+fn dropping_the_guard_writes_everything_queued() {
+    let sink = SlowSink::new(Duration::ZERO);
+    let (writer, guard) = NonBlockingBuilder::default()
+        .queue_lines(20_000)
+        .finish(sink.clone());
+    for n in 0..10_000 {
+        (&writer)
+            .write_all(format!("{n}\n").as_bytes())
+            .expect("write");
+    }
+    drop(guard);
+    let lines = sink.lines();
+    assert_eq!(lines.len(), 10_000);
+    assert_eq!(lines.last().map(String::as_str), Some("9999"));
+    assert_eq!(writer.stats().written, 10_000);
+}
+
+#[test]
+fn flush_waits_for_earlier_lines() {
+    let sink = SlowSink::new(Duration::from_millis(1));
+    let (writer, guard) = NonBlockingBuilder::default().finish(sink.clone());
+    for n in 0..50 {
+        (&writer)
+            .write_all(format!("{n}\n").as_bytes())
+            .expect("write");
+    }
+    assert!(guard.flush(Duration::from_secs(30)));
+    assert_eq!(sink.lines().len(), 50);
+}
+
+/// A sink whose writes never return until the test ends.
+struct HungSink(Mutex<mpsc::Receiver<()>>);
+
+impl Write for HungSink {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        let _ = self.0.lock().expect("hung").recv();
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_hung_sink_cannot_hang_the_application_or_shutdown() {
+    let (_never, receiver) = mpsc::channel::<()>();
+    let (writer, guard) = NonBlockingBuilder::default()
+        .queue_lines(4)
+        .shutdown_timeout(Duration::from_millis(200))
+        .finish(HungSink(Mutex::new(receiver)));
+    for n in 0..100 {
+        (&writer)
+            .write_all(format!("{n}\n").as_bytes())
+            .expect("lossy writes return at once");
+    }
+    assert!(
+        !guard.flush(Duration::from_millis(50)),
+        "flush reports that it timed out"
+    );
+    drop(guard); // returns after the shutdown timeout instead of waiting forever
+    let stats = writer.stats();
+    assert_eq!(stats.written, 0);
+    assert!(stats.dropped >= 95, "{stats:?}");
+}
+
+/// A sink that always fails.
+struct FailingSink;
+
+impl Write for FailingSink {
+    fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+        Err(io::Error::new(io::ErrorKind::StorageFull, "disk full"))
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn sink_failures_are_counted_and_the_worker_keeps_going() {
+    let (writer, guard) = NonBlockingBuilder::default().finish(FailingSink);
+    for n in 0..10 {
+        (&writer)
+            .write_all(format!("{n}\n").as_bytes())
+            .expect("write");
+        assert!(
+            guard.flush(Duration::from_secs(10)),
+            "the worker is still alive"
+        );
+    }
+    let stats = guard.stats();
+    assert_eq!(stats.write_errors, 10);
+    assert_eq!(stats.written, 0);
+}

@@ -26,25 +26,50 @@ static ESCAPES: [u8; 256] = {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Whether any of the 8 bytes in `chunk` needs escaping: below 0x20, `"`, `\\` or DEL.
+/// (Bit tricks from "Bit Twiddling Hacks": a byte below n, a byte equal to b.)
+fn chunk_needs_escape(chunk: u64) -> bool {
+    let below_space = chunk.wrapping_sub(ONES * 0x20) & !chunk;
+    let has = |byte: u8| {
+        let x = chunk ^ (ONES * u64::from(byte));
+        x.wrapping_sub(ONES) & !x
+    };
+    (below_space | has(b'"') | has(b'\\') | has(0x7f)) & HIGHS != 0
+}
+
 /// Appends `text` escaped for use inside a JSON string (without the quotes).
 pub(crate) fn escape_into(out: &mut Vec<u8>, text: &str) {
     let bytes = text.as_bytes();
     let mut start = 0;
-    for (index, &byte) in bytes.iter().enumerate() {
+    let mut index = 0;
+    while index < bytes.len() {
+        // Skip 8 clean bytes at a time; most text has nothing to escape.
+        if let Some(chunk) = bytes.get(index..index + 8) {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            if !chunk_needs_escape(u64::from_le_bytes(word)) {
+                index += 8;
+                continue;
+            }
+        }
+        let byte = bytes[index];
         let escape = ESCAPES[usize::from(byte)];
-        if escape == 0 {
-            continue;
+        if escape != 0 {
+            out.extend_from_slice(&bytes[start..index]);
+            if escape == b'u' {
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[usize::from(byte >> 4)]);
+                out.push(HEX[usize::from(byte & 0x0f)]);
+            } else {
+                out.push(b'\\');
+                out.push(escape);
+            }
+            start = index + 1;
         }
-        out.extend_from_slice(&bytes[start..index]);
-        if escape == b'u' {
-            out.extend_from_slice(b"\\u00");
-            out.push(HEX[usize::from(byte >> 4)]);
-            out.push(HEX[usize::from(byte & 0x0f)]);
-        } else {
-            out.push(b'\\');
-            out.push(escape);
-        }
-        start = index + 1;
+        index += 1;
     }
     out.extend_from_slice(&bytes[start..]);
 }
@@ -89,6 +114,37 @@ mod tests {
         assert_eq!(escaped("\n\r\t\u{8}\u{c}"), r#""\n\r\t\b\f""#);
         assert_eq!(escaped("\u{1b}[31mred\u{7f}"), r#""\u001b[31mred\u007f""#);
         assert_eq!(escaped("é ✓ 🦀"), "\"é ✓ 🦀\"");
+    }
+
+    #[test]
+    fn the_word_scan_agrees_with_the_byte_table() {
+        for byte in 0..=255u8 {
+            for position in 0..8 {
+                let mut word = [b'a'; 8];
+                word[position] = byte;
+                let expected = ESCAPES[usize::from(byte)] != 0;
+                assert_eq!(
+                    chunk_needs_escape(u64::from_le_bytes(word)),
+                    expected,
+                    "byte {byte:#x} at {position}"
+                );
+            }
+        }
+        // Every 8-byte mix of high bytes (UTF-8 continuation) and plain ASCII is clean.
+        assert!(!chunk_needs_escape(u64::from_le_bytes(
+            *b"\xc3\xa9 ok \xe2\x9c"
+        )));
+    }
+
+    #[test]
+    fn escapes_at_every_offset_of_long_text() {
+        for offset in 0..20 {
+            let mut text = "x".repeat(offset);
+            text.push('"');
+            text.push_str(&"y".repeat(20 - offset));
+            let parsed: String = serde_json::from_str(&escaped(&text)).expect("valid JSON");
+            assert_eq!(parsed, text);
+        }
     }
 
     #[test]

@@ -30,6 +30,7 @@
 
 mod escape;
 mod layer;
+mod plan;
 mod redact;
 mod report;
 mod schema;

@@ -1,6 +1,9 @@
 //! A span's fields, serialized to JSON once when recorded, then copied into every line.
 
+use tracing_core::field::Field;
+
 use crate::escape::escape_into;
+use crate::redact::Redaction;
 use crate::visit::FieldSink;
 
 /// One field's place in [`SpanFields::json`].
@@ -98,15 +101,16 @@ pub(crate) struct SpanSink<'a> {
     pub(crate) fields: &'a mut SpanFields,
     /// The escaped span-name key, without quotes.
     pub(crate) name_key: &'a [u8],
+    pub(crate) redaction: &'a Redaction,
     pub(crate) key: Vec<u8>,
     pub(crate) value: Vec<u8>,
 }
 
 impl FieldSink for SpanSink<'_> {
-    fn begin(&mut self, field_name: &str) -> &mut Vec<u8> {
+    fn begin(&mut self, field: &Field) -> (&mut Vec<u8>, bool) {
         self.key.clear();
         self.key.push(b'"');
-        escape_into(&mut self.key, field_name);
+        escape_into(&mut self.key, field.name());
         if self.key[1..] == *self.name_key {
             self.key.truncate(1);
             self.key.extend_from_slice(b"fields.");
@@ -114,7 +118,7 @@ impl FieldSink for SpanSink<'_> {
         }
         self.key.push(b'"');
         self.value.clear();
-        &mut self.value
+        (&mut self.value, self.redaction.matches(field.name()))
     }
 
     fn end(&mut self) {

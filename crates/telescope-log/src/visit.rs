@@ -4,34 +4,30 @@ use std::fmt::{self, Write as _};
 
 use tracing_core::field::{Field, Visit};
 
-use crate::escape::{escape_into, quoted_into, EscapingWriter};
-use crate::redact::{Redaction, REDACTED_VALUE};
+use crate::escape::{quoted_into, EscapingWriter};
+use crate::redact::REDACTED_VALUE;
 
 /// Where a visited field goes: the sink writes the key and hands out the buffer for the value.
 pub(crate) trait FieldSink {
-    /// Writes the member's key for `field_name` and returns the buffer to append the value to.
-    fn begin(&mut self, field_name: &str) -> &mut Vec<u8>;
+    /// Writes the member's key for `field` and returns the buffer to append the value to,
+    /// and whether the value must be redacted.
+    fn begin(&mut self, field: &Field) -> (&mut Vec<u8>, bool);
     /// The value has been written.
     fn end(&mut self) {}
 }
 
 /// A `Visit` that writes each field as a JSON member through a [`FieldSink`].
-pub(crate) struct JsonVisitor<'a, S> {
-    pub(crate) sink: &'a mut S,
-    pub(crate) redaction: &'a Redaction,
-}
+pub(crate) struct JsonVisitor<'a, S>(pub(crate) &'a mut S);
 
 impl<S: FieldSink> JsonVisitor<'_, S> {
     fn member(&mut self, field: &Field, write: impl FnOnce(&mut Vec<u8>)) {
-        let name = field.name();
-        let redact = self.redaction.matches(name);
-        let out = self.sink.begin(name);
+        let (out, redact) = self.0.begin(field);
         if redact {
             out.extend_from_slice(REDACTED_VALUE);
         } else {
             write(out);
         }
-        self.sink.end();
+        self.0.end();
     }
 }
 
@@ -159,34 +155,6 @@ impl KeyLedger<'_> {
     /// Whether the escaped `key` was already written (reserved keys not considered).
     pub(crate) fn was_written(&self, buf: &[u8], key: &[u8]) -> bool {
         self.is_taken(buf, key, false)
-    }
-}
-
-/// Writes an event's fields as top-level members with unique keys; the `message` field goes
-/// under the configured message key.
-pub(crate) struct EventSink<'a> {
-    pub(crate) buf: &'a mut Vec<u8>,
-    pub(crate) keys: KeyLedger<'a>,
-    /// The escaped message key, without quotes.
-    pub(crate) message_key: &'a [u8],
-}
-
-impl FieldSink for EventSink<'_> {
-    fn begin(&mut self, field_name: &str) -> &mut Vec<u8> {
-        self.buf.push(b',');
-        let start = self.buf.len();
-        self.buf.push(b'"');
-        let is_message = field_name == "message";
-        if is_message {
-            self.buf.extend_from_slice(self.message_key);
-        } else {
-            escape_into(self.buf, field_name);
-        }
-        self.buf.push(b'"');
-        // The message may use the (reserved) message key once; anything else may not.
-        self.keys.settle(self.buf, start, !is_message);
-        self.buf.push(b':');
-        self.buf
     }
 }
 

@@ -4,12 +4,14 @@ mod builder;
 mod format;
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fmt;
 use std::io::{self, Write as _};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use telescope_core::find_ids;
+use rustc_hash::FxBuildHasher;
+use telescope_core::{find_ids, SpanContext};
 use tracing_core::span::{Attributes, Id, Record};
 use tracing_core::{Event, Subscriber};
 use tracing_subscriber::fmt::MakeWriter;
@@ -21,11 +23,12 @@ pub use builder::{JsonConfigError, JsonLayerBuilder};
 use format::LineFormat;
 
 use crate::escape::quoted_into;
+use crate::plan::{FieldPlan, PlannedSink};
 use crate::report::LossReport;
 use crate::schema::level_index;
 use crate::span_fields::{SpanFields, SpanSink};
 use crate::timestamp::write_timestamp;
-use crate::visit::{EventSink, JsonVisitor, KeyLedger};
+use crate::visit::{JsonVisitor, KeyLedger};
 
 /// A source of the current time, for tests that need a fixed clock.
 type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
@@ -123,12 +126,21 @@ impl SpanFieldsByLayer {
     }
 }
 
-/// Per-thread buffers reused from one event to the next.
+/// Per-thread buffers reused from one event to the next, and the field plans of the
+/// callsites seen on this thread, keyed by (layer, callsite metadata address).
 #[derive(Default)]
 struct Scratch {
     line: Vec<u8>,
     written_keys: Vec<(u32, u32)>,
+    plans: HashMap<(u64, usize), FieldPlan, FxBuildHasher>,
 }
+
+/// Plans kept per thread at most; a program has a bounded number of callsites, so this only
+/// matters for callsites made at run time, and then the cache simply starts over.
+const MAX_PLANS: usize = 4096;
+
+/// Deeper span trees are written without recursion.
+const MAX_SPAN_RECURSION: usize = 32;
 
 /// Above this capacity the line buffer is given back after use, so that one huge event does
 /// not pin memory on the thread.
@@ -137,6 +149,19 @@ const KEEP_CAPACITY: usize = 64 * 1024;
 thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
     static THREAD_ID: Box<[u8]> = thread_id_digits();
+}
+
+/// A trace id and span id.
+type Ids = (telescope_core::TraceId, telescope_core::SpanId);
+
+/// The ids in `span`'s own trace context, if it has one.
+fn parent_ids<'a, S>(span: &SpanRef<'a, S>) -> Option<Ids>
+where
+    S: Subscriber + for<'l> LookupSpan<'l>,
+{
+    span.extensions()
+        .get::<SpanContext>()
+        .map(|cx| (cx.trace_id(), cx.span_id()))
 }
 
 /// The number inside `ThreadId(N)`.
@@ -161,21 +186,71 @@ where
         );
     }
 
-    /// `{"name":"span",fields...}` for one span.
-    fn write_span_object<'a, S>(&self, line: &mut Vec<u8>, span: &SpanRef<'a, S>)
-    where
-        S: Subscriber + for<'l> LookupSpan<'l>,
-    {
-        self.fields_of(span, |fields| match fields {
+    /// `{"name":"span",fields...}` for a span whose fields are `fields`.
+    fn write_span_object(&self, line: &mut Vec<u8>, name: &str, fields: Option<&SpanFields>) {
+        match fields {
             Some(fields) => line.extend_from_slice(fields.open_object()),
             None => {
                 line.push(b'{');
                 line.extend_from_slice(&self.format.span_name_key);
                 line.push(b':');
-                quoted_into(line, span.name());
+                quoted_into(line, name);
             }
-        });
+        }
         line.push(b'}');
+    }
+
+    /// The span objects from the root down to `span`, comma-separated. Walks up through
+    /// `parent()` (one registry lookup per ancestor) and writes on the way back down.
+    /// Returns the ids of the nearest span above `span` that has a trace context, found on the
+    /// same visit to each span's extensions.
+    fn write_span_list<'a, S>(
+        &self,
+        line: &mut Vec<u8>,
+        span: &SpanRef<'a, S>,
+        depth: usize,
+        leaf_object: Option<std::ops::Range<usize>>,
+    ) -> Option<Ids>
+    where
+        S: Subscriber + for<'l> LookupSpan<'l>,
+    {
+        let mut ids_above = None;
+        if let Some(parent) = span.parent() {
+            if depth < MAX_SPAN_RECURSION {
+                let nearest_above_parent = self.write_span_list(line, &parent, depth + 1, None);
+                ids_above = parent_ids(&parent).or(nearest_above_parent);
+            } else {
+                for (index, ancestor) in parent.scope().from_root().enumerate() {
+                    if index > 0 {
+                        line.push(b',');
+                    }
+                    self.fields_of(&ancestor, |f| {
+                        self.write_span_object(line, ancestor.name(), f)
+                    });
+                }
+                ids_above = find_ids(&parent);
+            }
+            line.push(b',');
+        }
+        match leaf_object {
+            // The leaf's object is already in the line, under the current-span key.
+            Some(range) => line.extend_from_within(range),
+            None => self.fields_of(span, |fields| {
+                self.write_span_object(line, span.name(), fields)
+            }),
+        }
+        ids_above
+    }
+
+    fn write_ids(&self, line: &mut Vec<u8>, (trace_id, span_id): Ids) {
+        line.extend_from_slice(&self.format.trace_id_key);
+        line.push(b'"');
+        line.extend_from_slice(&trace_id.to_hex());
+        line.push(b'"');
+        line.extend_from_slice(&self.format.span_id_key);
+        line.push(b'"');
+        line.extend_from_slice(&span_id.to_hex());
+        line.push(b'"');
     }
 
     /// Builds the line in `scratch.line` and returns where it starts in that buffer.
@@ -184,7 +259,11 @@ where
         S: Subscriber + for<'l> LookupSpan<'l>,
     {
         let format = &self.format;
-        let Scratch { line, written_keys } = scratch;
+        let Scratch {
+            line,
+            written_keys,
+            plans,
+        } = scratch;
         line.clear();
         written_keys.clear();
         // Every member is written with a leading comma; the first comma becomes the `{`.
@@ -203,18 +282,26 @@ where
             line.extend_from_slice(&levels[level_index(*metadata.level())]);
         }
         {
-            let mut sink = EventSink {
-                buf: line,
-                keys: KeyLedger {
-                    written: written_keys,
-                    reserved: &format.reserved,
-                },
-                message_key: &format.message_key,
+            if plans.len() >= MAX_PLANS {
+                plans.clear();
+            }
+            let plan = plans
+                .entry((self.layer_id, std::ptr::from_ref(metadata) as usize))
+                .or_insert_with(|| {
+                    FieldPlan::new(
+                        metadata.fields(),
+                        &format.message_key,
+                        &format.reserved,
+                        &format.redaction,
+                    )
+                });
+            debug_assert_eq!(plan.len(), metadata.fields().len());
+            let mut sink = PlannedSink {
+                line,
+                plan,
+                written: written_keys,
             };
-            event.record(&mut JsonVisitor {
-                sink: &mut sink,
-                redaction: &format.redaction,
-            });
+            event.record(&mut JsonVisitor(&mut sink));
         }
         if let Some(key) = &format.target_key {
             line.extend_from_slice(key);
@@ -241,32 +328,46 @@ where
         }
 
         if let Some(leaf) = ctx.event_span(event) {
-            if let Some((trace_id, span_id)) = find_ids(&leaf) {
-                line.extend_from_slice(&format.trace_id_key);
-                line.push(b'"');
-                line.extend_from_slice(&trace_id.to_hex());
-                line.push(b'"');
-                line.extend_from_slice(&format.span_id_key);
-                line.push(b'"');
-                line.extend_from_slice(&span_id.to_hex());
-                line.push(b'"');
-            }
             if format.flatten_span_fields {
+                if let Some(ids) = find_ids(&leaf) {
+                    self.write_ids(line, ids);
+                }
                 self.write_flattened_spans(line, written_keys, &leaf);
             } else {
-                if let Some(key) = &format.current_span_key {
-                    line.extend_from_slice(key);
-                    self.write_span_object(line, &leaf);
-                }
-                if let Some(key) = &format.span_list_key {
-                    line.extend_from_slice(key);
-                    for (index, span) in leaf.scope().from_root().enumerate() {
-                        if index > 0 {
-                            line.push(b',');
-                        }
-                        self.write_span_object(line, &span);
+                // One look at the leaf's extensions gives its ids (the OTLP layer puts a
+                // context on every span) and its fields.
+                let mut leaf_object = None;
+                let ids_on_leaf = {
+                    let extensions = leaf.extensions();
+                    let ids = extensions
+                        .get::<SpanContext>()
+                        .map(|cx| (cx.trace_id(), cx.span_id()));
+                    if let Some(ids) = ids {
+                        self.write_ids(line, ids);
                     }
-                    line.push(b']');
+                    if let Some(key) = &format.current_span_key {
+                        line.extend_from_slice(key);
+                        let fields = extensions
+                            .get::<SpanFieldsByLayer>()
+                            .and_then(|all| all.get(self.layer_id));
+                        let start = line.len();
+                        self.write_span_object(line, leaf.name(), fields);
+                        leaf_object = Some(start..line.len());
+                    }
+                    ids.is_some()
+                };
+                let ids_above = match &format.span_list_key {
+                    Some(key) => {
+                        line.extend_from_slice(key);
+                        let ids_above = self.write_span_list(line, &leaf, 0, leaf_object);
+                        line.push(b']');
+                        ids_above
+                    }
+                    None if !ids_on_leaf => leaf.parent().and_then(|parent| find_ids(&parent)),
+                    None => None,
+                };
+                if let (false, Some(ids)) = (ids_on_leaf, ids_above) {
+                    self.write_ids(line, ids);
                 }
             }
         }
@@ -346,13 +447,11 @@ where
         let mut sink = SpanSink {
             fields: &mut fields,
             name_key,
+            redaction: &self.format.redaction,
             key: Vec::new(),
             value: Vec::new(),
         };
-        attrs.record(&mut JsonVisitor {
-            sink: &mut sink,
-            redaction: &self.format.redaction,
-        });
+        attrs.record(&mut JsonVisitor(&mut sink));
         let mut extensions = span.extensions_mut();
         match extensions.get_mut::<SpanFieldsByLayer>() {
             Some(all) => all.others.push((self.layer_id, fields)),
@@ -376,13 +475,11 @@ where
         let mut sink = SpanSink {
             fields,
             name_key,
+            redaction: &self.format.redaction,
             key: Vec::new(),
             value: Vec::new(),
         };
-        values.record(&mut JsonVisitor {
-            sink: &mut sink,
-            redaction: &self.format.redaction,
-        });
+        values.record(&mut JsonVisitor(&mut sink));
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {

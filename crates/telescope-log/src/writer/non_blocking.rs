@@ -1,13 +1,20 @@
 //! A writer that hands lines to a background thread through a bounded queue.
+//!
+//! Lines travel in buffers that go back and forth between the logging threads and the worker
+//! through two lock-free bounded queues (lines one way, empty buffers back), so that in the
+//! steady state nothing is allocated per line and no lock is taken. The worker polls the
+//! queue while lines keep coming, so a logging thread makes no system call to hand a line
+//! over; when idle it parks and the next line wakes it.
 
 use std::fmt;
 use std::io::{self, Write};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
-use std::sync::Arc;
-use std::thread::JoinHandle;
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
+use std::sync::{Arc, OnceLock};
+use std::thread::{JoinHandle, Thread};
 use std::time::{Duration, Instant, SystemTime};
 
+use crossbeam_queue::ArrayQueue;
 use tracing_subscriber::fmt::MakeWriter;
 
 use crate::report::LossReport;
@@ -17,24 +24,82 @@ use crate::timestamp::{write_timestamp, TimestampFormat};
 pub const DEFAULT_QUEUE_LINES: usize = 128_000;
 /// Lines are gathered into one write of up to this many bytes.
 const BATCH_BYTES: usize = 64 * 1024;
+/// How long the worker sleeps between polls of the queue while lines are coming.
+const POLL_INTERVAL: Duration = Duration::from_millis(1);
+/// After this many empty polls in a row the worker parks until the next line.
+const IDLE_POLLS: u32 = 50;
+/// Empty buffers kept for reuse.
+const POOL_BUFFERS: usize = 1024;
+/// Buffers larger than this are freed rather than kept for reuse.
+const POOL_BUFFER_MAX: usize = 4096;
 /// How long a [`FlushGuard`] waits for the queue to drain when dropped, by default.
 const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 
-enum Message {
-    Line(Vec<u8>),
+/// Requests from the guard to the worker.
+enum Control {
     Flush(SyncSender<()>),
     Shutdown,
 }
 
-/// Counters shared by the writer handles and the worker.
-#[derive(Debug, Default)]
+/// What the writer handles and the worker share.
 struct Shared {
+    lines: ArrayQueue<Vec<u8>>,
+    spare_buffers: ArrayQueue<Vec<u8>>,
+    /// Set by the worker just before it parks with nothing to do.
+    worker_parked: AtomicBool,
+    /// Set once the worker has stopped taking lines.
+    closed: AtomicBool,
+    worker: OnceLock<Thread>,
     dropped: AtomicU64,
     /// Drops not yet announced in the log itself.
     dropped_unannounced: AtomicU64,
     written: AtomicU64,
     write_errors: AtomicU64,
     loss: LossReport,
+}
+
+impl Shared {
+    fn new(queue_lines: usize) -> Self {
+        Self {
+            lines: ArrayQueue::new(queue_lines),
+            spare_buffers: ArrayQueue::new(POOL_BUFFERS),
+            worker_parked: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            worker: OnceLock::new(),
+            dropped: AtomicU64::new(0),
+            dropped_unannounced: AtomicU64::new(0),
+            written: AtomicU64::new(0),
+            write_errors: AtomicU64::new(0),
+            loss: LossReport::default(),
+        }
+    }
+
+    fn wake_worker(&self) {
+        if let Some(worker) = self.worker.get() {
+            worker.unpark();
+        }
+    }
+
+    fn recycle(&self, mut buffer: Vec<u8>) {
+        if buffer.capacity() <= POOL_BUFFER_MAX {
+            buffer.clear();
+            let _ = self.spare_buffers.push(buffer);
+        }
+    }
+
+    fn count_dropped(&self, lines: u64) {
+        self.dropped.fetch_add(lines, Ordering::Relaxed);
+        self.dropped_unannounced.fetch_add(lines, Ordering::Relaxed);
+        self.loss.dropped(lines);
+    }
+}
+
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shared")
+            .field("queued", &self.lines.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// What a non-blocking writer has done so far.
@@ -120,15 +185,16 @@ impl NonBlockingBuilder {
     /// If the thread cannot be spawned, a message goes to stderr and every line is counted
     /// as dropped; the guard reports the total.
     pub fn finish<W: Write + Send + 'static>(self, inner: W) -> (NonBlocking, FlushGuard) {
-        let (sender, receiver) = mpsc::sync_channel(self.queue_lines);
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(Shared::new(self.queue_lines));
+        let (control_sender, control) = mpsc::sync_channel(4);
         let (done_sender, done_receiver) = mpsc::sync_channel(1);
         let worker = Worker {
-            receiver,
+            control,
             inner,
             shared: shared.clone(),
             drop_notice: self.drop_notice,
             batch: Vec::with_capacity(BATCH_BYTES),
+            lines_in_batch: 0,
         };
         let handle = std::thread::Builder::new()
             .name(self.thread_name)
@@ -137,19 +203,22 @@ impl NonBlockingBuilder {
                 let _ = done_sender.send(());
             });
         let handle = match handle {
-            Ok(handle) => Some(handle),
+            Ok(handle) => {
+                let _ = shared.worker.set(handle.thread().clone());
+                Some(handle)
+            }
             Err(error) => {
                 eprintln!("telescope: could not start the log writer thread: {error}");
+                shared.closed.store(true, Ordering::SeqCst);
                 None
             }
         };
         let writer = NonBlocking {
-            sender: sender.clone(),
             shared: shared.clone(),
             lossy: self.lossy,
         };
         let guard = FlushGuard {
-            sender,
+            control: control_sender,
             shared,
             done: done_receiver,
             handle,
@@ -177,7 +246,6 @@ impl NonBlockingBuilder {
 /// ```
 #[derive(Clone)]
 pub struct NonBlocking {
-    sender: SyncSender<Message>,
     shared: Arc<Shared>,
     lossy: bool,
 }
@@ -203,23 +271,51 @@ impl NonBlocking {
     }
 
     fn enqueue(&self, line: &[u8]) {
-        let message = Message::Line(line.to_vec());
-        let sent = if self.lossy {
-            match self.sender.try_send(message) {
-                Ok(()) => true,
-                Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => false,
+        let shared = &*self.shared;
+        if shared.closed.load(Ordering::Relaxed) {
+            shared.count_dropped(1);
+            return;
+        }
+        let mut buffer = shared.spare_buffers.pop().unwrap_or_default();
+        buffer.extend_from_slice(line);
+        let mut backoff = 0u32;
+        loop {
+            match shared.lines.push(buffer) {
+                Ok(()) => {
+                    // Pairs with the fence in `Worker::park_until_woken`: either the worker
+                    // sees this line before parking, or this thread sees it parked.
+                    fence(Ordering::SeqCst);
+                    if shared.worker_parked.load(Ordering::Relaxed)
+                        && shared.worker_parked.swap(false, Ordering::AcqRel)
+                    {
+                        shared.wake_worker();
+                    }
+                    return;
+                }
+                Err(rejected) => {
+                    if self.lossy || shared.closed.load(Ordering::Relaxed) {
+                        shared.recycle(rejected);
+                        shared.count_dropped(1);
+                        return;
+                    }
+                    // Blocking mode and the queue is full: nudge the worker and wait for room.
+                    buffer = rejected;
+                    shared.wake_worker();
+                    backoff = wait_for_room(backoff);
+                }
             }
-        } else {
-            self.sender.send(message).is_ok()
-        };
-        if !sent {
-            self.shared.dropped.fetch_add(1, Ordering::Relaxed);
-            self.shared
-                .dropped_unannounced
-                .fetch_add(1, Ordering::Relaxed);
-            self.shared.loss.dropped(1);
         }
     }
+}
+
+/// One step of waiting for queue room: spin briefly, then yield, then sleep.
+fn wait_for_room(step: u32) -> u32 {
+    match step {
+        0..=15 => std::hint::spin_loop(),
+        16..=31 => std::thread::yield_now(),
+        _ => std::thread::sleep(Duration::from_micros(100)),
+    }
+    step.saturating_add(1)
 }
 
 fn stats_of(shared: &Shared) -> NonBlockingStats {
@@ -262,7 +358,7 @@ impl<'a> MakeWriter<'a> for NonBlocking {
 /// Writes queued lines when dropped (within the shutdown timeout) and reports what was lost.
 #[must_use = "dropping the guard at once stops the log writer; bind it to a named variable"]
 pub struct FlushGuard {
-    sender: SyncSender<Message>,
+    control: SyncSender<Control>,
     shared: Arc<Shared>,
     done: Receiver<()>,
     handle: Option<JoinHandle<()>>,
@@ -283,7 +379,8 @@ impl FlushGuard {
     pub fn flush(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         let (ack_sender, ack) = mpsc::sync_channel(1);
-        send_until(&self.sender, Message::Flush(ack_sender), deadline)
+        self.handle.is_some()
+            && self.send(Control::Flush(ack_sender), deadline)
             && ack
                 .recv_timeout(deadline.saturating_duration_since(Instant::now()))
                 .is_ok()
@@ -293,20 +390,24 @@ impl FlushGuard {
     pub fn stats(&self) -> NonBlockingStats {
         stats_of(&self.shared)
     }
-}
 
-/// Sends `message`, retrying while the queue is full, until `deadline`.
-fn send_until(sender: &SyncSender<Message>, mut message: Message, deadline: Instant) -> bool {
-    loop {
-        match sender.try_send(message) {
-            Ok(()) => return true,
-            Err(TrySendError::Disconnected(_)) => return false,
-            Err(TrySendError::Full(back)) => {
-                if Instant::now() >= deadline {
-                    return false;
+    /// Sends a request to the worker and wakes it, retrying while the channel is full.
+    fn send(&self, mut request: Control, deadline: Instant) -> bool {
+        loop {
+            match self.control.try_send(request) {
+                Ok(()) => {
+                    self.shared.wake_worker();
+                    return true;
                 }
-                message = back;
-                std::thread::sleep(Duration::from_millis(1));
+                Err(mpsc::TrySendError::Disconnected(_)) => return false,
+                Err(mpsc::TrySendError::Full(back)) => {
+                    if Instant::now() >= deadline {
+                        return false;
+                    }
+                    request = back;
+                    self.shared.wake_worker();
+                    std::thread::sleep(Duration::from_millis(1));
+                }
             }
         }
     }
@@ -316,7 +417,7 @@ impl Drop for FlushGuard {
     fn drop(&mut self) {
         let deadline = Instant::now() + self.timeout;
         let finished = self.handle.is_some()
-            && send_until(&self.sender, Message::Shutdown, deadline)
+            && self.send(Control::Shutdown, deadline)
             && match self
                 .done
                 .recv_timeout(deadline.saturating_duration_since(Instant::now()))
@@ -329,10 +430,14 @@ impl Drop for FlushGuard {
                 let _ = handle.join();
             }
         } else {
+            // Stop taking lines: later ones are counted as dropped instead of queued forever.
+            self.shared.closed.store(true, Ordering::SeqCst);
+            let stranded = self.shared.lines.len() as u64;
             eprintln!(
-                "telescope: log writer did not finish within {:?}; lines still queued are lost",
+                "telescope: log writer did not finish within {:?}; {stranded} queued lines are lost",
                 self.timeout
             );
+            self.shared.count_dropped(stranded);
         }
         let stats = self.stats();
         if stats.dropped > 0 || stats.write_errors > 0 {
@@ -346,45 +451,81 @@ impl Drop for FlushGuard {
 
 /// The background side: takes lines off the queue and writes them in batches.
 struct Worker<W> {
-    receiver: Receiver<Message>,
+    control: Receiver<Control>,
     inner: W,
     shared: Arc<Shared>,
     drop_notice: bool,
     batch: Vec<u8>,
+    lines_in_batch: u64,
 }
 
 impl<W: Write> Worker<W> {
+    /// Takes lines off the queue until shut down or the guard is gone.
+    ///
+    /// While lines keep coming the worker polls: it drains the queue, writes the batch, and
+    /// sleeps [`POLL_INTERVAL`]. After [`IDLE_POLLS`] empty polls in a row it parks until a
+    /// line or a request wakes it.
     fn run(mut self) {
-        let mut lines_in_batch = 0u64;
-        while let Ok(first) = self.receiver.recv() {
-            let mut next = Some(first);
-            while let Some(message) = next.take() {
-                match message {
-                    Message::Line(line) => {
-                        self.batch.extend_from_slice(&line);
-                        lines_in_batch += 1;
-                        if self.batch.len() >= BATCH_BYTES {
-                            self.write_batch(&mut lines_in_batch);
-                        }
-                    }
-                    Message::Flush(ack) => {
-                        self.write_batch(&mut lines_in_batch);
-                        let _ = ack.send(());
-                    }
-                    Message::Shutdown => {
-                        self.write_batch(&mut lines_in_batch);
-                        return;
-                    }
+        let mut empty_polls = 0u32;
+        loop {
+            let received = self.drain();
+            match self.control.try_recv() {
+                Ok(Control::Flush(ack)) => {
+                    self.drain();
+                    let _ = ack.send(());
                 }
-                next = self.receiver.try_recv().ok();
+                Ok(Control::Shutdown) | Err(TryRecvError::Disconnected) => {
+                    self.shared.closed.store(true, Ordering::SeqCst);
+                    self.drain();
+                    return;
+                }
+                Err(TryRecvError::Empty) => {}
             }
-            self.write_batch(&mut lines_in_batch);
+            empty_polls = if received > 0 {
+                0
+            } else {
+                empty_polls.saturating_add(1)
+            };
+            if empty_polls < IDLE_POLLS {
+                std::thread::park_timeout(POLL_INTERVAL);
+            } else {
+                self.park_until_woken();
+                empty_polls = 0;
+            }
         }
-        self.write_batch(&mut lines_in_batch);
+    }
+
+    /// Parks with nothing to do, without missing a line that arrives meanwhile.
+    fn park_until_woken(&self) {
+        let shared = &*self.shared;
+        shared.worker_parked.store(true, Ordering::Relaxed);
+        // Pairs with the fence in `NonBlocking::enqueue`.
+        fence(Ordering::SeqCst);
+        if shared.lines.is_empty() {
+            // A wake-up that came before this call makes it return at once.
+            std::thread::park();
+        }
+        shared.worker_parked.store(false, Ordering::Relaxed);
+    }
+
+    /// Writes every queued line; returns how many there were.
+    fn drain(&mut self) -> u64 {
+        let mut count = 0;
+        while let Some(line) = self.shared.lines.pop() {
+            self.batch.extend_from_slice(&line);
+            self.shared.recycle(line);
+            self.lines_in_batch += 1;
+            count += 1;
+            if self.batch.len() >= BATCH_BYTES {
+                self.write_batch();
+            }
+        }
+        self.write_batch();
+        count
     }
 
     /// Writes the gathered lines (and a notice of drops since the last one) in one call.
-    fn write_batch(&mut self, lines: &mut u64) {
+    fn write_batch(&mut self) {
         let dropped = self.shared.dropped_unannounced.swap(0, Ordering::Relaxed);
         if self.drop_notice && dropped > 0 {
             write_drop_notice(&mut self.batch, dropped);
@@ -398,14 +539,16 @@ impl<W: Write> Worker<W> {
             .and_then(|()| self.inner.flush());
         match result {
             Ok(()) => {
-                self.shared.written.fetch_add(*lines, Ordering::Relaxed);
+                self.shared
+                    .written
+                    .fetch_add(self.lines_in_batch, Ordering::Relaxed);
             }
             Err(error) => {
                 self.shared.write_errors.fetch_add(1, Ordering::Relaxed);
                 self.shared.loss.write_error(&error);
             }
         }
-        *lines = 0;
+        self.lines_in_batch = 0;
         self.batch.clear();
         if self.batch.capacity() > 4 * BATCH_BYTES {
             self.batch.shrink_to(BATCH_BYTES);

@@ -114,3 +114,35 @@ fn spans_filtered_out_for_the_layer_are_left_out_of_its_lines() {
     assert_eq!(objects[0].get("span"), None);
     assert_eq!(objects[0].get("spans"), None);
 }
+
+#[test]
+fn trace_ids_are_found_in_ancestors_with_or_without_the_span_list() {
+    let expected_trace = format!("{TRACE_ID:032x}");
+    for (current, list) in [(true, true), (true, false), (false, true), (false, false)] {
+        let out = capture(
+            JsonLayer::builder()
+                .with_current_span(current)
+                .with_span_list(list),
+            || {
+                let root = tracing::info_span!("traced");
+                let _root = root.enter();
+                let middle = tracing::info_span!("middle");
+                let _middle = middle.enter();
+                let leaf = tracing::info_span!("leaf");
+                let _leaf = leaf.enter();
+                tracing::info!("deep");
+            },
+        );
+        let line = &out.objects()[0];
+        assert_eq!(
+            line.get("trace_id"),
+            Some(&json!(expected_trace)),
+            "current={current} list={list}"
+        );
+        assert_eq!(line.get("span").is_some(), current);
+        assert_eq!(
+            line.get("spans").and_then(|s| s.as_array()).map(Vec::len),
+            list.then_some(3)
+        );
+    }
+}

@@ -232,3 +232,83 @@ fn sink_failures_are_counted_and_the_worker_keeps_going() {
     assert_eq!(stats.write_errors, 10);
     assert_eq!(stats.written, 0);
 }
+
+/// Many threads, bursts separated by idle gaps long enough for the worker to park, a sink
+/// with uneven speed: in blocking mode every line arrives exactly once and each thread's
+/// lines stay in order. This crosses the park/wake handshake many times.
+#[test]
+fn stress_many_threads_with_idle_gaps_lose_nothing() {
+    const THREADS: usize = 8;
+    const BURSTS: usize = 6;
+    const PER_BURST: usize = 2_000;
+
+    #[derive(Clone, Default)]
+    struct UnevenSink(Arc<Mutex<(Vec<u8>, u64)>>);
+    impl Write for UnevenSink {
+        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+            let mut state = self.0.lock().expect("sink");
+            state.1 += 1;
+            if state.1.is_multiple_of(7) {
+                std::thread::sleep(Duration::from_micros(300));
+            }
+            state.0.extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    let sink = UnevenSink::default();
+    let (writer, guard) = NonBlockingBuilder::default()
+        .queue_lines(64)
+        .lossy(false)
+        .finish(sink.clone());
+    for burst in 0..BURSTS {
+        let threads: Vec<_> = (0..THREADS)
+            .map(|thread| {
+                let writer = writer.clone();
+                std::thread::spawn(move || {
+                    for n in 0..PER_BURST {
+                        let seq = burst * PER_BURST + n;
+                        (&writer)
+                            .write_all(format!("{thread} {seq}\n").as_bytes())
+                            .expect("write");
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().expect("join");
+        }
+        // Long enough for the worker to run out of polls and park.
+        std::thread::sleep(Duration::from_millis(80));
+    }
+    assert!(guard.flush(Duration::from_secs(60)));
+    let text = String::from_utf8(sink.0.lock().expect("sink").0.clone()).expect("utf8");
+    let mut per_thread: Vec<Vec<usize>> = vec![Vec::new(); THREADS];
+    for line in text.lines() {
+        let (thread, seq) = line.split_once(' ').expect("two numbers");
+        per_thread[thread.parse::<usize>().expect("thread")].push(seq.parse().expect("seq"));
+    }
+    for (thread, seqs) in per_thread.iter().enumerate() {
+        assert_eq!(seqs.len(), BURSTS * PER_BURST, "thread {thread}");
+        assert!(
+            seqs.windows(2).all(|w| w[0] < w[1]),
+            "thread {thread} out of order"
+        );
+    }
+    assert_eq!(guard.stats().dropped, 0);
+    assert_eq!(guard.stats().written, (THREADS * BURSTS * PER_BURST) as u64);
+}
+
+#[test]
+fn lines_written_after_shutdown_are_counted_as_dropped() {
+    let sink = SlowSink::new(Duration::ZERO);
+    let (writer, guard) = NonBlockingBuilder::default().finish(sink.clone());
+    (&writer).write_all(b"before\n").expect("write");
+    drop(guard);
+    (&writer).write_all(b"after\n").expect("write");
+    assert_eq!(sink.lines(), ["before"]);
+    assert_eq!(writer.stats().dropped, 1);
+}

@@ -1,0 +1,106 @@
+//! The keys of one callsite's event fields, settled once and reused for every event it emits.
+//!
+//! A callsite's field names never change, so everything about its keys is computed on the
+//! first event (on each thread): the escaped `,"key":` bytes after collision renaming, and
+//! whether the value is redacted. Later events only copy bytes.
+
+use tracing_core::field::{Field, FieldSet};
+
+use crate::escape::{escape_into, quoted_into};
+use crate::redact::Redaction;
+use crate::visit::{FieldSink, KeyLedger};
+
+/// One field's settled key.
+#[derive(Debug)]
+struct PlannedMember {
+    /// `,"key":`, ready to copy.
+    prefix: Box<[u8]>,
+    /// The length of the escaped key between the quotes.
+    key_len: u32,
+    redact: bool,
+}
+
+/// The settled keys of a callsite's fields, by field index.
+#[derive(Debug)]
+pub(crate) struct FieldPlan {
+    members: Box<[PlannedMember]>,
+}
+
+impl FieldPlan {
+    /// Settles the keys of `fields` as they would be written in order: the `message` field
+    /// under `message_key`, anything that collides with `reserved` or an earlier field
+    /// renamed to `fields.<name>`.
+    pub(crate) fn new(
+        fields: &FieldSet,
+        message_key: &[u8],
+        reserved: &[Box<[u8]>],
+        redaction: &Redaction,
+    ) -> Self {
+        let mut line = Vec::new();
+        let mut written = Vec::new();
+        let members = fields
+            .iter()
+            .map(|field| {
+                let member_start = line.len();
+                line.push(b',');
+                let key_start = line.len();
+                let is_message = field.name() == "message";
+                if is_message {
+                    line.push(b'"');
+                    line.extend_from_slice(message_key);
+                    line.push(b'"');
+                } else {
+                    quoted_into(&mut line, field.name());
+                }
+                // The message may use the (reserved) message key once; anything else may not.
+                KeyLedger {
+                    written: &mut written,
+                    reserved,
+                }
+                .settle(&mut line, key_start, !is_message);
+                let key_len = (line.len() - key_start - 2) as u32;
+                line.push(b':');
+                PlannedMember {
+                    prefix: line[member_start..].into(),
+                    key_len,
+                    redact: redaction.matches(field.name()),
+                }
+            })
+            .collect();
+        Self { members }
+    }
+
+    /// How many fields the plan covers.
+    pub(crate) fn len(&self) -> usize {
+        self.members.len()
+    }
+}
+
+/// Writes an event's fields at the top level of a line following a [`FieldPlan`], noting
+/// where each key went (for flattened span fields, which must not repeat them).
+pub(crate) struct PlannedSink<'a> {
+    pub(crate) line: &'a mut Vec<u8>,
+    pub(crate) plan: &'a FieldPlan,
+    pub(crate) written: &'a mut Vec<(u32, u32)>,
+}
+
+impl FieldSink for PlannedSink<'_> {
+    fn begin(&mut self, field: &Field) -> (&mut Vec<u8>, bool) {
+        match self.plan.members.get(field.index()) {
+            Some(member) => {
+                let key_start = (self.line.len() + 2) as u32;
+                self.line.extend_from_slice(&member.prefix);
+                self.written.push((key_start, key_start + member.key_len));
+                (self.line, member.redact)
+            }
+            None => {
+                // A field from another callsite's field set: cannot happen through tracing,
+                // but write it visibly rather than drop it.
+                self.line.extend_from_slice(b",\"fields.unplanned.");
+                escape_into(self.line, field.name());
+                self.line.extend_from_slice(b"\":");
+                (self.line, true)
+            }
+        }
+    }
+}

@@ -413,11 +413,21 @@ impl FlushGuard {
     }
 }
 
-impl Drop for FlushGuard {
-    fn drop(&mut self) {
+impl FlushGuard {
+    /// Writes what is queued (within the shutdown timeout), stops the worker, and returns
+    /// the final counts. Dropping the guard does the same.
+    pub fn shutdown(mut self) -> NonBlockingStats {
+        self.finish();
+        self.stats()
+    }
+
+    /// Stops the worker once; later calls do nothing.
+    fn finish(&mut self) {
+        let Some(handle) = self.handle.take() else {
+            return;
+        };
         let deadline = Instant::now() + self.timeout;
-        let finished = self.handle.is_some()
-            && self.send(Control::Shutdown, deadline)
+        let finished = self.send(Control::Shutdown, deadline)
             && match self
                 .done
                 .recv_timeout(deadline.saturating_duration_since(Instant::now()))
@@ -426,9 +436,7 @@ impl Drop for FlushGuard {
                 Err(RecvTimeoutError::Timeout) => false,
             };
         if finished {
-            if let Some(handle) = self.handle.take() {
-                let _ = handle.join();
-            }
+            let _ = handle.join();
         } else {
             // Stop taking lines: later ones are counted as dropped instead of queued forever.
             self.shared.closed.store(true, Ordering::SeqCst);
@@ -446,6 +454,12 @@ impl Drop for FlushGuard {
                 stats.written, stats.dropped, stats.write_errors
             );
         }
+    }
+}
+
+impl Drop for FlushGuard {
+    fn drop(&mut self) {
+        self.finish();
     }
 }
 

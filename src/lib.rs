@@ -1,1 +1,90 @@
-//! placeholder
+//! Production observability for Rust services in one line of `main`.
+//!
+//! ```no_run
+//! fn main() -> Result<(), telescope::InitError> {
+//!     let _telemetry = telescope::try_init()?; // flushes logs when dropped
+//!     tracing::info!(port = 8080, "listening");
+//!     Ok(())
+//! }
+//! ```
+//!
+//! Today `init()` installs a `tracing` subscriber with an `EnvFilter` (from `RUST_LOG`,
+//! default `info`) and telescope's JSON log layer writing to stdout through a non-blocking
+//! queue: one JSON object per event, span fields included, secrets redacted, and `trace_id`
+//! / `span_id` on every line once a trace context is present. Configure it with
+//! [`builder()`]; see [`TelemetryBuilder`] for every setting and its environment variable.
+//!
+//! The component crates can be composed by hand instead; they are re-exported here as
+//! [`core`] (trace context) and [`log`] (JSON layer and writers):
+//!
+//! ```
+//! use tracing_subscriber::layer::SubscriberExt;
+//! let (writer, _guard) = telescope::log::NonBlocking::new(std::io::stdout());
+//! let subscriber = tracing_subscriber::registry()
+//!     .with(tracing_subscriber::EnvFilter::new("info"))
+//!     .with(telescope::log::JsonLayer::builder().with_writer(writer).build());
+//! tracing::subscriber::with_default(subscriber, || tracing::info!("composed by hand"));
+//! ```
+//!
+//! Supported Rust version: 1.88 or newer.
+
+mod builder;
+mod env;
+mod resource;
+mod telemetry;
+
+pub use builder::{LogFormat, TelemetryBuilder};
+pub use telemetry::Telemetry;
+pub use telescope_core as core;
+pub use telescope_log as log;
+
+/// Why telemetry could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InitError {
+    /// An environment variable is set to a value that cannot be used.
+    #[error("environment variable {var}={value:?} is invalid: {reason}")]
+    InvalidEnv {
+        /// The variable's name.
+        var: &'static str,
+        /// Its value.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Log filter directives given in code do not parse.
+    #[error("log filter {directives:?} is invalid: {reason}")]
+    InvalidFilter {
+        /// The directives.
+        directives: String,
+        /// What is wrong with them.
+        reason: String,
+    },
+    /// A global `tracing` subscriber is already installed (by an earlier `init()` or
+    /// another library).
+    #[error("a global tracing subscriber is already installed; init() may be called only once")]
+    AlreadyInitialized,
+}
+
+/// A builder with nothing set: every setting comes from the environment or its default
+/// until you set it.
+pub fn builder() -> TelemetryBuilder {
+    TelemetryBuilder::default()
+}
+
+/// Sets up telemetry from the environment and installs it globally.
+///
+/// # Errors
+/// [`InitError::InvalidEnv`] naming a bad variable; [`InitError::AlreadyInitialized`] if a
+/// global subscriber is already set.
+pub fn try_init() -> Result<Telemetry, InitError> {
+    builder().try_init()
+}
+
+/// Like [`try_init`], but panics with the reason.
+///
+/// # Panics
+/// When [`try_init`] fails.
+pub fn init() -> Telemetry {
+    builder().init()
+}

@@ -1,0 +1,463 @@
+//! [`TelemetryBuilder`]: every knob of `init()`, set in code or read from the environment.
+
+use std::fmt;
+use std::io::{self, IsTerminal, Write};
+use std::time::Duration;
+
+use telescope_log::{JsonLayer, NonBlockingBuilder, Redaction, Schema};
+use tracing::Dispatch;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::EnvFilter;
+
+use crate::env::{self, Env, ProcessEnv};
+use crate::resource;
+use crate::{InitError, Telemetry};
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum LogFormat {
+    /// One JSON object per line ([`JsonLayer`]); the default.
+    #[default]
+    Json,
+    /// `tracing-subscriber`'s human-readable format, coloured on a terminal.
+    Pretty,
+}
+
+impl LogFormat {
+    fn parse(text: &str) -> Result<Self, String> {
+        match text.to_ascii_lowercase().as_str() {
+            "json" => Ok(LogFormat::Json),
+            "pretty" => Ok(LogFormat::Pretty),
+            _ => Err("expected json or pretty".to_owned()),
+        }
+    }
+}
+
+fn parse_schema(text: &str) -> Result<Schema, String> {
+    match text.to_ascii_lowercase().as_str() {
+        "default" | "telescope" => Ok(Schema::Default),
+        "ecs" => Ok(Schema::Ecs),
+        "gcp" => Ok(Schema::Gcp),
+        _ => Err("expected default, ecs or gcp".to_owned()),
+    }
+}
+
+/// `tracing-subscriber`'s default field format (`message` bare, others `name=value`), with
+/// redacted fields written as `name=[REDACTED]`, so the pretty format leaks no more than JSON.
+fn redacting_fields(
+    redaction: Redaction,
+) -> impl for<'w> tracing_subscriber::fmt::FormatFields<'w> + 'static {
+    use tracing_subscriber::field::MakeExt;
+    tracing_subscriber::fmt::format::debug_fn(move |writer, field, value| {
+        if redaction.matches(field.name()) {
+            write!(writer, "{field}=[REDACTED]")
+        } else if field.name() == "message" {
+            write!(writer, "{value:?}")
+        } else {
+            write!(writer, "{field}={value:?}")
+        }
+    })
+    .delimited(" ")
+}
+
+/// The default log filter when neither the builder nor `RUST_LOG` sets one.
+const DEFAULT_FILTER: &str = "info";
+
+fn parse_filter(directives: &str) -> Result<EnvFilter, String> {
+    EnvFilter::builder()
+        .parse(directives)
+        .map_err(|error| error.to_string())
+}
+
+/// Configures telemetry. Settings made here win; anything left unset is read from the
+/// environment when the builder finishes (table below), and otherwise defaults.
+///
+/// | setting | method | variable | default |
+/// |---|---|---|---|
+/// | log filter | [`log_filter`](Self::log_filter) | `RUST_LOG` | `info` |
+/// | log format | [`log_format`](Self::log_format) | `TELESCOPE_LOG_FORMAT` (`json`, `pretty`) | `json` |
+/// | JSON schema | [`log_schema`](Self::log_schema) | `TELESCOPE_LOG_SCHEMA` (`default`, `ecs`, `gcp`) | `default` |
+/// | service name | [`service_name`](Self::service_name) | `OTEL_SERVICE_NAME`, else `service.name` in `OTEL_RESOURCE_ATTRIBUTES` | `unknown_service:<executable>` |
+/// | service version | [`service_version`](Self::service_version) | `service.version` in `OTEL_RESOURCE_ATTRIBUTES` | none |
+/// | environment | [`deployment_environment`](Self::deployment_environment) | `deployment.environment.name` (or `deployment.environment`) in `OTEL_RESOURCE_ATTRIBUTES` | none |
+///
+/// A variable that is set but invalid makes the finisher fail with
+/// [`InitError::InvalidEnv`] naming it; an empty variable counts as unset.
+///
+/// ```
+/// let (dispatch, _telemetry) = telescope::builder()
+///     .service_name("checkout")
+///     .log_filter("info,my_crate=debug")?
+///     .build()?;
+/// tracing::dispatcher::with_default(&dispatch, || tracing::info!("configured in code"));
+/// # Ok::<(), telescope::InitError>(())
+/// ```
+#[must_use]
+pub struct TelemetryBuilder {
+    service_name: Option<String>,
+    service_version: Option<String>,
+    environment: Option<String>,
+    log_filter: Option<String>,
+    log_format: Option<LogFormat>,
+    log_schema: Option<Schema>,
+    redaction: Redaction,
+    lossy_logs: bool,
+    log_queue_lines: usize,
+    shutdown_timeout: Duration,
+    log_writer: Option<Box<dyn Write + Send>>,
+}
+
+impl fmt::Debug for TelemetryBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TelemetryBuilder")
+            .field("service_name", &self.service_name)
+            .field("service_version", &self.service_version)
+            .field("environment", &self.environment)
+            .field("log_filter", &self.log_filter)
+            .field("log_format", &self.log_format)
+            .field("log_schema", &self.log_schema)
+            .field("lossy_logs", &self.lossy_logs)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for TelemetryBuilder {
+    fn default() -> Self {
+        Self {
+            service_name: None,
+            service_version: None,
+            environment: None,
+            log_filter: None,
+            log_format: None,
+            log_schema: None,
+            redaction: Redaction::default(),
+            lossy_logs: true,
+            log_queue_lines: telescope_log::DEFAULT_QUEUE_LINES,
+            shutdown_timeout: Duration::from_secs(5),
+            log_writer: None,
+        }
+    }
+}
+
+/// Everything the builder and the environment decided.
+#[derive(Debug)]
+pub(crate) struct Resolved {
+    pub(crate) filter: String,
+    pub(crate) format: LogFormat,
+    pub(crate) schema: Schema,
+    pub(crate) service_name: String,
+    pub(crate) service_version: Option<String>,
+    pub(crate) environment: Option<String>,
+}
+
+impl TelemetryBuilder {
+    /// The service's name (`service.name` on every log line).
+    pub fn service_name(mut self, name: impl Into<String>) -> Self {
+        self.service_name = Some(name.into());
+        self
+    }
+
+    /// The service's version (`service.version`).
+    pub fn service_version(mut self, version: impl Into<String>) -> Self {
+        self.service_version = Some(version.into());
+        self
+    }
+
+    /// The deployment environment (`deployment.environment.name`), e.g. `production`.
+    pub fn deployment_environment(mut self, environment: impl Into<String>) -> Self {
+        self.environment = Some(environment.into());
+        self
+    }
+
+    /// Which events and spans are recorded, in `RUST_LOG` syntax (`info,my_crate=debug`).
+    ///
+    /// # Errors
+    /// [`InitError::InvalidFilter`] if the directives do not parse.
+    pub fn log_filter(mut self, directives: impl Into<String>) -> Result<Self, InitError> {
+        let directives = directives.into();
+        parse_filter(&directives).map_err(|reason| InitError::InvalidFilter {
+            directives: directives.clone(),
+            reason,
+        })?;
+        self.log_filter = Some(directives);
+        Ok(self)
+    }
+
+    /// JSON or pretty log lines.
+    pub fn log_format(mut self, format: LogFormat) -> Self {
+        self.log_format = Some(format);
+        self
+    }
+
+    /// The JSON schema: telescope's keys, ECS or Google Cloud Logging.
+    pub fn log_schema(mut self, schema: Schema) -> Self {
+        self.log_schema = Some(schema);
+        self
+    }
+
+    /// Which field names are redacted in logs (default: [`Redaction::default`]).
+    pub fn redaction(mut self, redaction: Redaction) -> Self {
+        self.redaction = redaction;
+        self
+    }
+
+    /// `true` (default): when the log queue is full, lines are dropped and counted in
+    /// `telescope_log_dropped_total`. `false`: logging waits for room, losing nothing.
+    pub fn lossy_logs(mut self, lossy: bool) -> Self {
+        self.lossy_logs = lossy;
+        self
+    }
+
+    /// How many lines the log queue holds.
+    pub fn log_queue_lines(mut self, lines: usize) -> Self {
+        self.log_queue_lines = lines;
+        self
+    }
+
+    /// The longest the guard waits to flush when dropped (default 5 s).
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Writes log lines to `writer` instead of stdout (through the same non-blocking queue).
+    pub fn log_writer(mut self, writer: impl Write + Send + 'static) -> Self {
+        self.log_writer = Some(Box::new(writer));
+        self
+    }
+
+    /// Fills what was not set from `env`.
+    pub(crate) fn resolve(&self, env: &(impl Env + ?Sized)) -> Result<Resolved, InitError> {
+        let filter = match &self.log_filter {
+            Some(directives) => directives.clone(),
+            None => env::parse(env, "RUST_LOG", |text| {
+                parse_filter(text).map(|_| text.to_owned())
+            })?
+            .unwrap_or_else(|| DEFAULT_FILTER.to_owned()),
+        };
+        let format = match self.log_format {
+            Some(format) => format,
+            None => env::parse(env, "TELESCOPE_LOG_FORMAT", LogFormat::parse)?.unwrap_or_default(),
+        };
+        let schema = match self.log_schema {
+            Some(schema) => schema,
+            None => env::parse(env, "TELESCOPE_LOG_SCHEMA", parse_schema)?.unwrap_or_default(),
+        };
+        let attributes = env::parse(env, "OTEL_RESOURCE_ATTRIBUTES", resource::parse_attributes)?
+            .unwrap_or_default();
+        let attribute = |key: &str| {
+            attributes
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.clone())
+        };
+        let service_name = self
+            .service_name
+            .clone()
+            .or_else(|| {
+                env.get("OTEL_SERVICE_NAME")
+                    .map(|name| name.trim().to_owned())
+            })
+            .or_else(|| attribute("service.name"))
+            .unwrap_or_else(resource::default_service_name);
+        Ok(Resolved {
+            filter,
+            format,
+            schema,
+            service_name,
+            service_version: self
+                .service_version
+                .clone()
+                .or_else(|| attribute("service.version")),
+            environment: self
+                .environment
+                .clone()
+                .or_else(|| attribute("deployment.environment.name"))
+                .or_else(|| attribute("deployment.environment")),
+        })
+    }
+
+    /// Builds the subscriber without installing it: for tests, or to install it yourself.
+    ///
+    /// # Errors
+    /// [`InitError::InvalidEnv`] for a bad environment variable.
+    pub fn build(self) -> Result<(Dispatch, Telemetry), InitError> {
+        let resolved = self.resolve(&ProcessEnv)?;
+        Ok(self.build_resolved(resolved))
+    }
+
+    fn build_resolved(self, resolved: Resolved) -> (Dispatch, Telemetry) {
+        let to_terminal = self.log_writer.is_none() && io::stdout().is_terminal();
+        let sink: Box<dyn Write + Send> = self.log_writer.unwrap_or_else(|| Box::new(io::stdout()));
+        let (writer, guard) = NonBlockingBuilder::default()
+            .lossy(self.lossy_logs)
+            .queue_lines(self.log_queue_lines)
+            .shutdown_timeout(self.shutdown_timeout)
+            .finish(sink);
+
+        // The filter was validated when it was set or read.
+        let filter =
+            parse_filter(&resolved.filter).unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+        let json = (resolved.format == LogFormat::Json).then(|| {
+            let mut layer = JsonLayer::builder()
+                .schema(resolved.schema)
+                .with_redaction(self.redaction.clone())
+                .with_static_field("service.name", resolved.service_name.clone());
+            if let Some(version) = &resolved.service_version {
+                layer = layer.with_static_field("service.version", version.clone());
+            }
+            if let Some(environment) = &resolved.environment {
+                layer = layer.with_static_field("deployment.environment.name", environment.clone());
+            }
+            layer.with_writer(writer.clone()).build()
+        });
+        let pretty = (resolved.format == LogFormat::Pretty).then(|| {
+            tracing_subscriber::fmt::layer()
+                .with_ansi(to_terminal)
+                .fmt_fields(redacting_fields(self.redaction.clone()))
+                .with_writer(writer)
+        });
+        let subscriber = tracing_subscriber::registry()
+            .with(filter)
+            .with(json)
+            .with(pretty);
+        (Dispatch::new(subscriber), Telemetry::new(guard))
+    }
+
+    /// Builds and installs the subscriber as the global default.
+    ///
+    /// # Errors
+    /// [`InitError::InvalidEnv`] for a bad environment variable,
+    /// [`InitError::AlreadyInitialized`] if a global subscriber is already set.
+    pub fn try_init(self) -> Result<Telemetry, InitError> {
+        let (dispatch, telemetry) = self.build()?;
+        tracing::dispatcher::set_global_default(dispatch)
+            .map_err(|_| InitError::AlreadyInitialized)?;
+        Ok(telemetry)
+    }
+
+    /// Like [`try_init`](Self::try_init), but panics with the reason.
+    ///
+    /// # Panics
+    /// When [`try_init`](Self::try_init) fails.
+    pub fn init(self) -> Telemetry {
+        match self.try_init() {
+            Ok(telemetry) => telemetry,
+            Err(error) => panic!("telescope::init failed: {error}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve(env: &[(&str, &str)]) -> Result<Resolved, InitError> {
+        TelemetryBuilder::default().resolve(env)
+    }
+
+    #[test]
+    fn defaults_without_environment() {
+        let resolved = resolve(&[]).expect("defaults");
+        assert_eq!(resolved.filter, "info");
+        assert_eq!(resolved.format, LogFormat::Json);
+        assert_eq!(resolved.schema, Schema::Default);
+        assert!(
+            resolved.service_name.starts_with("unknown_service"),
+            "{}",
+            resolved.service_name
+        );
+        assert_eq!(resolved.service_version, None);
+    }
+
+    #[test]
+    fn environment_fills_what_code_left_unset() {
+        let env = [
+            ("RUST_LOG", "warn,app=debug"),
+            ("TELESCOPE_LOG_FORMAT", "PRETTY"),
+            ("TELESCOPE_LOG_SCHEMA", "ecs"),
+            ("OTEL_SERVICE_NAME", "checkout"),
+            (
+                "OTEL_RESOURCE_ATTRIBUTES",
+                "service.name=ignored,service.version=2.0,deployment.environment=staging",
+            ),
+        ];
+        let resolved = resolve(&env).expect("valid");
+        assert_eq!(resolved.filter, "warn,app=debug");
+        assert_eq!(resolved.format, LogFormat::Pretty);
+        assert_eq!(resolved.schema, Schema::Ecs);
+        assert_eq!(
+            resolved.service_name, "checkout",
+            "OTEL_SERVICE_NAME wins over the attribute"
+        );
+        assert_eq!(resolved.service_version.as_deref(), Some("2.0"));
+        assert_eq!(resolved.environment.as_deref(), Some("staging"));
+
+        let from_attribute =
+            resolve(&[("OTEL_RESOURCE_ATTRIBUTES", "service.name=billing")]).expect("valid");
+        assert_eq!(from_attribute.service_name, "billing");
+    }
+
+    #[test]
+    fn code_wins_over_environment() {
+        let builder = TelemetryBuilder::default()
+            .service_name("from-code")
+            .log_format(LogFormat::Json)
+            .log_filter("debug")
+            .expect("valid");
+        let resolved = builder
+            .resolve(
+                &[
+                    ("OTEL_SERVICE_NAME", "from-env"),
+                    ("TELESCOPE_LOG_FORMAT", "xml"),
+                    ("RUST_LOG", "=bad="),
+                ][..],
+            )
+            .expect("the bad variables are not read, since code set those knobs");
+        assert_eq!(resolved.service_name, "from-code");
+        assert_eq!(resolved.filter, "debug");
+    }
+
+    #[test]
+    fn each_bad_variable_is_named_in_the_error() {
+        let cases = [
+            ("RUST_LOG", "info,[unclosed"),
+            ("TELESCOPE_LOG_FORMAT", "xml"),
+            ("TELESCOPE_LOG_SCHEMA", "splunk"),
+            ("OTEL_RESOURCE_ATTRIBUTES", "no-equals-sign"),
+        ];
+        for (var, value) in cases {
+            match resolve(&[(var, value)]) {
+                Err(InitError::InvalidEnv {
+                    var: named,
+                    value: seen,
+                    ..
+                }) => {
+                    assert_eq!((named, seen.as_str()), (var, value));
+                }
+                other => panic!("{var}={value}: expected InvalidEnv, got {other:?}"),
+            }
+            let message = resolve(&[(var, value)]).expect_err("invalid").to_string();
+            assert!(message.contains(var), "{message}");
+        }
+    }
+
+    #[test]
+    fn empty_variables_count_as_unset() {
+        let resolved = resolve(&[("RUST_LOG", ""), ("TELESCOPE_LOG_FORMAT", "  ")]).expect("unset");
+        assert_eq!(resolved.filter, "info");
+        assert_eq!(resolved.format, LogFormat::Json);
+    }
+
+    #[test]
+    fn a_bad_filter_in_code_is_refused_where_it_is_given() {
+        let error = TelemetryBuilder::default()
+            .log_filter("info,[unclosed")
+            .expect_err("invalid");
+        assert!(
+            matches!(error, InitError::InvalidFilter { .. }),
+            "{error:?}"
+        );
+    }
+}

@@ -1,0 +1,114 @@
+//! The facade: what `builder()`/`try_init()` install, end to end.
+
+use std::io::{self, Write};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+use telescope::{InitError, LogFormat};
+
+/// A writer that keeps what it was given.
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Capture {
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().expect("capture").clone()).expect("utf8")
+    }
+}
+
+impl Write for Capture {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.0.lock().expect("capture").extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn json_lines_carry_the_service_resource_and_are_flushed_by_the_guard() {
+    let out = Capture::default();
+    let (dispatch, telemetry) = telescope::builder()
+        .service_name("checkout")
+        .service_version("1.4.2")
+        .deployment_environment("staging")
+        .log_format(LogFormat::Json)
+        .log_filter("debug")
+        .and_then(|b| b.log_writer(out.clone()).build())
+        .expect("valid settings");
+    tracing::dispatcher::with_default(&dispatch, || {
+        let span = tracing::info_span!("request", user_id = 7);
+        let _entered = span.enter();
+        tracing::debug!(password = "hunter2", "debug passes the filter");
+        tracing::trace!("trace does not");
+    });
+    drop(telemetry);
+    let text = out.text();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    let line = &lines[0];
+    assert_eq!(line["service.name"], "checkout");
+    assert_eq!(line["service.version"], "1.4.2");
+    assert_eq!(line["deployment.environment.name"], "staging");
+    assert_eq!(line["password"], "[REDACTED]");
+    assert_eq!(line["span"]["user_id"], 7);
+}
+
+#[test]
+fn flush_writes_everything_recorded_so_far() {
+    let out = Capture::default();
+    let (dispatch, telemetry) = telescope::builder()
+        .service_name("svc")
+        .log_writer(out.clone())
+        .build()
+        .expect("valid settings");
+    tracing::dispatcher::with_default(&dispatch, || {
+        for n in 0..500 {
+            tracing::info!(n, "line");
+        }
+    });
+    assert!(telemetry.flush(Duration::from_secs(10)));
+    assert_eq!(out.text().lines().count(), 500);
+    assert_eq!(telemetry.log_stats().written, 500);
+}
+
+#[test]
+fn pretty_format_redacts_too() {
+    let out = Capture::default();
+    let (dispatch, mut telemetry) = telescope::builder()
+        .log_format(LogFormat::Pretty)
+        .log_writer(out.clone())
+        .build()
+        .expect("valid settings");
+    tracing::dispatcher::with_default(&dispatch, || {
+        tracing::info!(api_key = "sk-live-123", user = "alice", "calling the API");
+    });
+    telemetry.shutdown();
+    let text = out.text();
+    assert!(text.contains("api_key=[REDACTED]"), "{text}");
+    assert!(text.contains("user=\"alice\""), "{text}");
+    assert!(!text.contains("sk-live-123"), "{text}");
+    assert_eq!(
+        telemetry.log_stats().written,
+        1,
+        "final counts survive shutdown"
+    );
+}
+
+#[test]
+fn installing_twice_is_a_clear_error() {
+    let first = telescope::builder().log_writer(io::sink()).try_init();
+    assert!(first.is_ok(), "{first:?}");
+    let second = telescope::builder().log_writer(io::sink()).try_init();
+    assert!(
+        matches!(second, Err(InitError::AlreadyInitialized)),
+        "{second:?}"
+    );
+    let message = second.expect_err("second install").to_string();
+    assert!(message.contains("only once"), "{message}");
+}

@@ -2,6 +2,8 @@
 //! span fields, trace correlation, redaction, and arbitrary input.
 
 mod collisions;
+#[path = "../common/metrics.rs"]
+mod metrics_support;
 mod properties;
 mod redaction;
 mod shape;

@@ -360,12 +360,6 @@ fn write_errors_are_counted_not_fatal() {
             }
         });
     });
-    let errors: Vec<_> = snapshotter
-        .snapshot()
-        .into_vec()
-        .into_iter()
-        .filter(|(key, ..)| key.key().name() == "telescope_log_write_errors_total")
-        .map(|(.., value)| value)
-        .collect();
+    let errors = crate::metrics_support::recorded(&snapshotter, "telescope_log_write_errors_total");
     assert_eq!(errors, [DebugValue::Counter(3)]);
 }

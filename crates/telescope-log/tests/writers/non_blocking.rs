@@ -91,13 +91,7 @@ fn a_full_queue_drops_counts_and_announces_in_lossy_mode() {
         "every drop is announced in the log"
     );
 
-    let counted: Vec<_> = snapshotter
-        .snapshot()
-        .into_vec()
-        .into_iter()
-        .filter(|(key, ..)| key.key().name() == "telescope_log_dropped_total")
-        .map(|(.., value)| value)
-        .collect();
+    let counted = crate::metrics_support::recorded(&snapshotter, "telescope_log_dropped_total");
     assert_eq!(counted, [DebugValue::Counter(stats.dropped)]);
 }
 

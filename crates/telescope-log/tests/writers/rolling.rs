@@ -204,13 +204,8 @@ fn write_failures_are_counted_once_when_the_json_layer_writes_directly() {
             tracing::info!("b");
         });
     });
-    let counted: Vec<_> = snapshotter
-        .snapshot()
-        .into_vec()
-        .into_iter()
-        .filter(|(key, ..)| key.key().name() == "telescope_log_write_errors_total")
-        .map(|(.., value)| value)
-        .collect();
+    let counted =
+        crate::metrics_support::recorded(&snapshotter, "telescope_log_write_errors_total");
     assert_eq!(counted, [DebugValue::Counter(2)]);
 }
 

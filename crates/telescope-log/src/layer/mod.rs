@@ -154,16 +154,6 @@ thread_local! {
 /// A trace id and span id.
 type Ids = (telescope_core::TraceId, telescope_core::SpanId);
 
-/// The ids in `span`'s own trace context, if it has one.
-fn parent_ids<'a, S>(span: &SpanRef<'a, S>) -> Option<Ids>
-where
-    S: Subscriber + for<'l> LookupSpan<'l>,
-{
-    span.extensions()
-        .get::<SpanContext>()
-        .map(|cx| (cx.trace_id(), cx.span_id()))
-}
-
 /// The number inside `ThreadId(N)`.
 fn thread_id_digits() -> Box<[u8]> {
     let debug = format!("{:?}", std::thread::current().id());
@@ -202,8 +192,9 @@ where
 
     /// The span objects from the root down to `span`, comma-separated. Walks up through
     /// `parent()` (one registry lookup per ancestor) and writes on the way back down.
-    /// Returns the ids of the nearest span above `span` that has a trace context, found on the
-    /// same visit to each span's extensions.
+    /// Returns the ids of the nearest span at or above `span` that has a trace context, read
+    /// on the same visit to each span's extensions (the leaf's are not read again when its
+    /// object is already in the line).
     fn write_span_list<'a, S>(
         &self,
         line: &mut Vec<u8>,
@@ -214,11 +205,10 @@ where
     where
         S: Subscriber + for<'l> LookupSpan<'l>,
     {
-        let mut ids_above = None;
+        let mut nearest = None;
         if let Some(parent) = span.parent() {
             if depth < MAX_SPAN_RECURSION {
-                let nearest_above_parent = self.write_span_list(line, &parent, depth + 1, None);
-                ids_above = parent_ids(&parent).or(nearest_above_parent);
+                nearest = self.write_span_list(line, &parent, depth + 1, None);
             } else {
                 for (index, ancestor) in parent.scope().from_root().enumerate() {
                     if index > 0 {
@@ -228,18 +218,25 @@ where
                         self.write_span_object(line, ancestor.name(), f)
                     });
                 }
-                ids_above = find_ids(&parent);
+                nearest = find_ids(&parent);
             }
             line.push(b',');
         }
         match leaf_object {
             // The leaf's object is already in the line, under the current-span key.
             Some(range) => line.extend_from_within(range),
-            None => self.fields_of(span, |fields| {
-                self.write_span_object(line, span.name(), fields)
-            }),
+            None => {
+                let extensions = span.extensions();
+                if let Some(context) = extensions.get::<SpanContext>() {
+                    nearest = Some((context.trace_id(), context.span_id()));
+                }
+                let fields = extensions
+                    .get::<SpanFieldsByLayer>()
+                    .and_then(|all| all.get(self.layer_id));
+                self.write_span_object(line, span.name(), fields);
+            }
         }
-        ids_above
+        nearest
     }
 
     fn write_ids(&self, line: &mut Vec<u8>, (trace_id, span_id): Ids) {

@@ -146,3 +146,27 @@ fn trace_ids_are_found_in_ancestors_with_or_without_the_span_list() {
         );
     }
 }
+
+#[test]
+fn very_deep_span_trees_are_written_whole_and_in_order() {
+    const DEPTH: usize = 45; // deeper than the layer's recursion limit
+    let out = capture(JsonLayer::builder(), || {
+        let root = tracing::info_span!("traced", level_no = 0usize);
+        let mut guards = vec![root.entered()];
+        for depth in 1..DEPTH {
+            guards.push(tracing::info_span!("nested", level_no = depth).entered());
+        }
+        tracing::info!("at the bottom");
+    });
+    let line = &out.objects()[0];
+    let spans = line.get("spans").and_then(|v| v.as_array()).expect("spans");
+    let depths: Vec<u64> = spans
+        .iter()
+        .map(|s| s["level_no"].as_u64().expect("level_no"))
+        .collect();
+    assert_eq!(depths, (0..DEPTH as u64).collect::<Vec<_>>());
+    assert_eq!(
+        line.get("trace_id"),
+        Some(&json!(format!("{TRACE_ID:032x}")))
+    );
+}

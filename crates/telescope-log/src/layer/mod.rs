@@ -41,7 +41,7 @@ type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 /// [`SpanContext`](telescope_core::SpanContext) is in the extensions of the event's span or an
 /// ancestor. Every string is escaped, so any input yields valid JSON; a field whose name
 /// collides with one of the layer's keys or an earlier field is written as `fields.<name>`,
-/// so no key appears twice. Fields named in the [`Redaction`] list are written as
+/// so no key appears twice. Fields named in the [`Redaction`](crate::Redaction) list are written as
 /// `"[REDACTED]"`.
 ///
 /// A span's fields are serialized once, when they are recorded, and copied into each line;

@@ -26,6 +26,7 @@ mod generator;
 mod hex;
 mod id;
 pub mod metric_names;
+pub mod time;
 mod traceparent;
 mod tracestate;
 

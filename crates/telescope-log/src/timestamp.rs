@@ -32,8 +32,7 @@ thread_local! {
     static CACHE: Cell<Option<CachedSecond>> = const { Cell::new(None) };
 }
 
-/// The latest representable second: 9999-12-31T23:59:59Z.
-const MAX_SECOND: u64 = 253_402_300_799;
+use telescope_core::time::MAX_SECOND;
 
 /// Appends the time in `format`; RFC 3339 forms are quoted. Times before the epoch are
 /// written as the epoch; times after year 9999 as its last second.
@@ -82,52 +81,11 @@ fn date_time_text(second: u64) -> [u8; 19] {
     CACHE.with(|cache| match cache.get() {
         Some(cached) if cached.second == second => cached.text,
         _ => {
-            let text = format_date_time(second);
+            let text = telescope_core::time::date_time(second);
             cache.set(Some(CachedSecond { second, text }));
             text
         }
     })
-}
-
-/// `YYYY-MM-DDTHH:MM:SS` for a second since the epoch (at most [`MAX_SECOND`]).
-fn format_date_time(second: u64) -> [u8; 19] {
-    let days = second / 86_400;
-    let of_day = second % 86_400;
-    let (year, month, day) = civil_from_days(days);
-    let mut text = *b"0000-00-00T00:00:00";
-    let mut put = |at: usize, width: usize, mut value: u64| {
-        for index in (at..at + width).rev() {
-            text[index] = b'0' + (value % 10) as u8;
-            value /= 10;
-        }
-    };
-    put(0, 4, year);
-    put(5, 2, month);
-    put(8, 2, day);
-    put(11, 2, of_day / 3600);
-    put(14, 2, of_day / 60 % 60);
-    put(17, 2, of_day % 60);
-    text
-}
-
-/// Year, month (1-12) and day (1-31) of a day count since 1970-01-01, in the proleptic
-/// Gregorian calendar (Howard Hinnant's `civil_from_days`, for non-negative days).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let day_of_era = z % 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let shifted_month = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
-    let month = if shifted_month < 10 {
-        shifted_month + 3
-    } else {
-        shifted_month - 9
-    };
-    let year = year_of_era + era * 400 + u64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]
@@ -193,31 +151,5 @@ mod tests {
             written(after, TimestampFormat::Rfc3339Millis),
             "\"9999-12-31T23:59:59.999Z\""
         );
-    }
-
-    #[test]
-    fn agrees_with_day_by_day_counting() {
-        // Walk every day from 1970 to 2200 and compare with a naive calendar.
-        let (mut year, mut month, mut day) = (1970u64, 1u64, 1u64);
-        let leap =
-            |y: u64| (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400);
-        for days in 0..84_000u64 {
-            assert_eq!(civil_from_days(days), (year, month, day), "day {days}");
-            let length = match month {
-                2 if leap(year) => 29,
-                2 => 28,
-                4 | 6 | 9 | 11 => 30,
-                _ => 31,
-            };
-            day += 1;
-            if day > length {
-                day = 1;
-                month += 1;
-                if month > 12 {
-                    month = 1;
-                    year += 1;
-                }
-            }
-        }
     }
 }

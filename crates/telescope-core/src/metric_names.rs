@@ -5,3 +5,7 @@
 pub const LOG_DROPPED_TOTAL: &str = "telescope_log_dropped_total";
 /// Counter: log lines (or batches) that a writer failed to write.
 pub const LOG_WRITE_ERRORS_TOTAL: &str = "telescope_log_write_errors_total";
+/// Gauge, labels `check` and `probe`: 1 pass, 0.5 warn, 0 fail.
+pub const HEALTH_STATUS: &str = "telescope_health_status";
+/// Histogram, label `check`: how long each run of a health check took, in seconds.
+pub const HEALTH_CHECK_DURATION_SECONDS: &str = "telescope_health_check_duration_seconds";

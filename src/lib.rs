@@ -15,7 +15,7 @@
 //! [`builder()`]; see [`TelemetryBuilder`] for every setting and its environment variable.
 //!
 //! The component crates can be composed by hand instead; they are re-exported here as
-//! [`core`] (trace context) and [`log`] (JSON layer and writers):
+//! [`core`] (trace context), [`log`] (JSON layer and writers) and [`health`] (health probes):
 //!
 //! ```
 //! use tracing_subscriber::layer::SubscriberExt;
@@ -36,6 +36,7 @@ mod telemetry;
 pub use builder::{LogFormat, TelemetryBuilder};
 pub use telemetry::Telemetry;
 pub use telescope_core as core;
+pub use telescope_health as health;
 pub use telescope_log as log;
 
 /// Why telemetry could not be set up.

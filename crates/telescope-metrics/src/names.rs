@@ -1,0 +1,95 @@
+//! Making names valid for Prometheus and escaping text, so any input yields a valid
+//! exposition.
+//!
+//! Rules: a metric name keeps `[a-zA-Z0-9_:]` and must not start with a digit; a label name
+//! keeps `[a-zA-Z0-9_]`, must not start with a digit and must not start with `__` (reserved
+//! by Prometheus). Any other character becomes `_`; a leading digit gets a `_` in front;
+//! a leading `__` in a label name becomes `_`; an empty name becomes `_`.
+
+/// `name` as a valid metric name.
+pub(crate) fn metric_name(name: &str) -> String {
+    sanitize(name, |c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+}
+
+/// `name` as a valid label name.
+pub(crate) fn label_name(name: &str) -> String {
+    let mut clean = sanitize(name, |c| c.is_ascii_alphanumeric() || c == '_');
+    while clean.starts_with("__") {
+        clean.remove(0);
+    }
+    clean
+}
+
+fn sanitize(name: &str, allowed: impl Fn(char) -> bool) -> String {
+    let mut clean: String = name
+        .chars()
+        .map(|c| if allowed(c) { c } else { '_' })
+        .collect();
+    if clean.is_empty() || clean.starts_with(|c: char| c.is_ascii_digit()) {
+        clean.insert(0, '_');
+    }
+    clean
+}
+
+/// Appends a label value escaped for both formats: `\` `"` and line feed.
+pub(crate) fn escape_label_value(out: &mut String, value: &str) {
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            other => out.push(other),
+        }
+    }
+}
+
+/// Appends HELP text escaped: `\` and line feed, and `"` too for OpenMetrics.
+pub(crate) fn escape_help(out: &mut String, help: &str, quotes: bool) {
+    for c in help.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '"' if quotes => out.push_str("\\\""),
+            other => out.push(other),
+        }
+    }
+}
+
+/// A float as both formats accept it: `NaN`, `+Inf`, `-Inf`, or the shortest round-trip
+/// decimal.
+pub(crate) fn push_float(out: &mut String, value: f64) {
+    if value.is_nan() {
+        out.push_str("NaN");
+    } else if value.is_infinite() {
+        out.push_str(if value > 0.0 { "+Inf" } else { "-Inf" });
+    } else {
+        out.push_str(ryu::Buffer::new().format_finite(value));
+    }
+}
+
+#[cfg(all(test, not(telescope_loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_made_valid() {
+        assert_eq!(metric_name("http.requests-total"), "http_requests_total");
+        assert_eq!(metric_name("9lives"), "_9lives");
+        assert_eq!(metric_name("ns:sub_metric"), "ns:sub_metric");
+        assert_eq!(metric_name(""), "_");
+        assert_eq!(metric_name("é"), "_");
+        assert_eq!(label_name("status.code"), "status_code");
+        assert_eq!(label_name("__name__"), "_name__");
+        assert_eq!(label_name("a:b"), "a_b");
+    }
+
+    #[test]
+    fn escaping() {
+        let mut out = String::new();
+        escape_label_value(&mut out, "a\\b\"c\nd");
+        assert_eq!(out, r#"a\\b\"c\nd"#);
+        let mut help = String::new();
+        escape_help(&mut help, "x\\y\n\"", false);
+        assert_eq!(help, "x\\\\y\\n\"");
+    }
+}

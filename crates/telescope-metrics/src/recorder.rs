@@ -1,0 +1,245 @@
+//! [`TelescopeRecorder`], its builder and its handle.
+
+use std::sync::Arc;
+
+use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, SharedString, Unit};
+
+use crate::registry::{Registry, Settings};
+use crate::render::{self, Format, RenderSettings};
+use crate::Matcher;
+
+/// Prometheus' default histogram buckets.
+pub const DEFAULT_BUCKETS: [f64; 11] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+/// The default cardinality limit per metric name.
+pub const DEFAULT_CARDINALITY_LIMIT: usize = 2000;
+
+/// Why a builder setting was refused.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum BuildError {
+    /// Bucket bounds must be finite and strictly increasing.
+    #[error("histogram buckets must be finite and strictly increasing: {0:?}")]
+    InvalidBuckets(Vec<f64>),
+    /// Quantiles must be within 0..=1.
+    #[error("quantiles must be within 0..=1: {0:?}")]
+    InvalidQuantiles(Vec<f64>),
+    /// A label name that cannot be made valid or a limit of 0.
+    #[error("invalid setting: {0}")]
+    Invalid(String),
+}
+
+/// Why the recorder could not be installed globally.
+#[derive(Debug, thiserror::Error)]
+#[error("a global metrics recorder is already installed")]
+pub struct InstallError {
+    /// The handle of the recorder that was not installed, so the caller can still render it.
+    pub handle: MetricsHandle,
+}
+
+fn check_buckets(bounds: &[f64]) -> Result<Arc<[f64]>, BuildError> {
+    let valid = bounds.iter().all(|b| b.is_finite()) && bounds.windows(2).all(|w| w[0] < w[1]);
+    if valid {
+        Ok(Arc::from(bounds))
+    } else {
+        Err(BuildError::InvalidBuckets(bounds.to_vec()))
+    }
+}
+
+/// Configures a [`TelescopeRecorder`].
+///
+/// ```
+/// use telescope_metrics::{Matcher, TelescopeRecorder};
+/// let (recorder, handle) = TelescopeRecorder::builder()
+///     .cardinality_limit(1000)
+///     .cardinality_limit_for(Matcher::Prefix("http_".into()), 5000)
+///     .buckets_for(Matcher::Full("db_query_seconds".into()), &[0.001, 0.01, 0.1, 1.0])?
+///     .global_label("service", "checkout")
+///     .build();
+/// metrics::with_local_recorder(&recorder, || metrics::counter!("orders_total").increment(1));
+/// assert!(handle.render(telescope_metrics::Format::Prometheus).contains("orders_total{service=\"checkout\"} 1"));
+/// # Ok::<(), telescope_metrics::BuildError>(())
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct TelescopeRecorderBuilder {
+    settings: Settings,
+    render: RenderSettings,
+}
+
+impl Default for TelescopeRecorderBuilder {
+    fn default() -> Self {
+        Self {
+            settings: Settings {
+                default_limit: DEFAULT_CARDINALITY_LIMIT,
+                limits: Vec::new(),
+                default_buckets: Arc::from(DEFAULT_BUCKETS.as_slice()),
+                buckets: Vec::new(),
+            },
+            render: RenderSettings {
+                global_labels: Vec::new(),
+                summaries: Vec::new(),
+            },
+        }
+    }
+}
+
+impl TelescopeRecorderBuilder {
+    /// The series limit for every metric name (default 2000; at least 1).
+    pub fn cardinality_limit(mut self, series: usize) -> Self {
+        self.settings.default_limit = series.max(1);
+        self
+    }
+
+    /// The series limit for names that `matcher` matches (the first matching rule wins).
+    pub fn cardinality_limit_for(mut self, matcher: Matcher, series: usize) -> Self {
+        self.settings.limits.push((matcher, series.max(1)));
+        self
+    }
+
+    /// The classic buckets of every histogram (default: Prometheus' default buckets).
+    ///
+    /// # Errors
+    /// [`BuildError::InvalidBuckets`] unless finite and strictly increasing.
+    pub fn buckets(mut self, bounds: &[f64]) -> Result<Self, BuildError> {
+        self.settings.default_buckets = check_buckets(bounds)?;
+        Ok(self)
+    }
+
+    /// The classic buckets of histograms whose name `matcher` matches.
+    ///
+    /// # Errors
+    /// [`BuildError::InvalidBuckets`] unless finite and strictly increasing.
+    pub fn buckets_for(mut self, matcher: Matcher, bounds: &[f64]) -> Result<Self, BuildError> {
+        let bounds = check_buckets(bounds)?;
+        self.settings.buckets.push((matcher, bounds));
+        Ok(self)
+    }
+
+    /// Renders histograms whose name `matcher` matches as summaries with these quantiles,
+    /// estimated from the histogram core (within 0.78% relative error).
+    ///
+    /// # Errors
+    /// [`BuildError::InvalidQuantiles`] for a quantile outside `0..=1`.
+    pub fn summary_for(mut self, matcher: Matcher, quantiles: &[f64]) -> Result<Self, BuildError> {
+        if !quantiles.iter().all(|q| (0.0..=1.0).contains(q)) {
+            return Err(BuildError::InvalidQuantiles(quantiles.to_vec()));
+        }
+        self.render.summaries.push((matcher, Arc::from(quantiles)));
+        Ok(self)
+    }
+
+    /// A label added to every series (a series' own label of the same name wins).
+    pub fn global_label(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        let name = crate::names::label_name(&name.into());
+        self.render
+            .global_labels
+            .retain(|(existing, _)| *existing != name);
+        self.render.global_labels.push((name, value.into()));
+        self
+    }
+
+    /// The recorder and a handle to render what it holds.
+    pub fn build(self) -> (TelescopeRecorder, MetricsHandle) {
+        let registry = Arc::new(Registry::new(self.settings));
+        let handle = MetricsHandle {
+            registry: registry.clone(),
+            render: Arc::new(self.render),
+        };
+        (TelescopeRecorder { registry }, handle)
+    }
+
+    /// Builds and installs the recorder globally.
+    ///
+    /// # Errors
+    /// [`InstallError`] (with the handle) if a global recorder is already installed.
+    pub fn install(self) -> Result<MetricsHandle, InstallError> {
+        let (recorder, handle) = self.build();
+        match metrics::set_global_recorder(recorder) {
+            Ok(()) => Ok(handle),
+            Err(_) => Err(InstallError { handle }),
+        }
+    }
+}
+
+/// A `metrics::Recorder` with a cardinality limit per metric name, a lock-free histogram
+/// core with bounded memory, and Prometheus/OpenMetrics rendering.
+///
+/// Looking up an existing series (what every `counter!`/`histogram!` call does) uses the key's
+/// precomputed hash, takes only a shard's read lock, and allocates nothing.
+#[derive(Debug, Clone)]
+pub struct TelescopeRecorder {
+    registry: Arc<Registry>,
+}
+
+impl TelescopeRecorder {
+    /// A builder with the defaults.
+    pub fn builder() -> TelescopeRecorderBuilder {
+        TelescopeRecorderBuilder::default()
+    }
+}
+
+impl metrics::Recorder for TelescopeRecorder {
+    fn describe_counter(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
+        self.registry.describe(key.as_str(), unit, description);
+    }
+
+    fn describe_gauge(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
+        self.registry.describe(key.as_str(), unit, description);
+    }
+
+    fn describe_histogram(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
+        self.registry.describe(key.as_str(), unit, description);
+    }
+
+    fn register_counter(&self, key: &Key, _metadata: &Metadata<'_>) -> Counter {
+        Counter::from_arc(self.registry.counter(key))
+    }
+
+    fn register_gauge(&self, key: &Key, _metadata: &Metadata<'_>) -> Gauge {
+        Gauge::from_arc(self.registry.gauge(key))
+    }
+
+    fn register_histogram(&self, key: &Key, _metadata: &Metadata<'_>) -> Histogram {
+        Histogram::from_arc(self.registry.histogram(key))
+    }
+}
+
+/// Renders what a [`TelescopeRecorder`] holds. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct MetricsHandle {
+    registry: Arc<Registry>,
+    render: Arc<RenderSettings>,
+}
+
+impl MetricsHandle {
+    /// Every series in `format`, families sorted by name and series by labels.
+    pub fn render(&self, format: Format) -> String {
+        render::render(&self.registry, &self.render, format)
+    }
+
+    /// Estimated quantiles of the histogram series `key`, or `None` if there is no such
+    /// series or nothing was recorded in it.
+    pub fn histogram_quantiles(&self, key: &Key, quantiles: &[f64]) -> Option<Vec<f64>> {
+        self.registry.histograms.get(key)?.cell.quantiles(quantiles)
+    }
+
+    /// How many series `name` has (the overflow series not included).
+    pub fn series_count(&self, name: &str) -> usize {
+        self.registry
+            .family_stats()
+            .into_iter()
+            .find(|(n, ..)| n == name)
+            .map_or(0, |(_, series, _)| series)
+    }
+
+    /// Approximate bytes held by histogram series.
+    pub fn histogram_bytes(&self) -> usize {
+        self.registry
+            .histograms
+            .collect()
+            .iter()
+            .map(|h| h.cell.bytes())
+            .sum()
+    }
+}

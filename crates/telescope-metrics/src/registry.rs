@@ -1,0 +1,347 @@
+//! Where series live: per-kind maps keyed by the metric key's precomputed hash, and per-name
+//! families that enforce the cardinality limit.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+use metrics::{Key, Label, SharedString, Unit};
+
+use crate::cells::{CounterCells, GaugeCell};
+use crate::histogram::HistogramCore;
+use crate::{Matcher, OVERFLOW_LABEL};
+
+/// Uses the hash `metrics::Key` already carries (it feeds it through `write_u64`).
+#[derive(Default)]
+pub(crate) struct KeyHashHasher(u64);
+
+impl Hasher for KeyHashHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Not used by `Key`; a plain FNV-1a keeps other inputs working.
+        for byte in bytes {
+            self.0 = (self.0 ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
+    }
+}
+
+/// A series: its storage and its label set, rendered once (sanitized and escaped) when the
+/// series is created, so that a scrape only copies it.
+#[derive(Debug)]
+pub(crate) struct Series<T> {
+    pub(crate) cell: T,
+    pub(crate) labels: Box<str>,
+}
+
+impl metrics::CounterFn for Series<CounterCells> {
+    fn increment(&self, value: u64) {
+        self.cell.add(value);
+    }
+
+    fn absolute(&self, value: u64) {
+        self.cell.raise_to(value);
+    }
+}
+
+impl metrics::GaugeFn for Series<GaugeCell> {
+    fn increment(&self, value: f64) {
+        metrics::GaugeFn::increment(&self.cell, value);
+    }
+
+    fn decrement(&self, value: f64) {
+        metrics::GaugeFn::decrement(&self.cell, value);
+    }
+
+    fn set(&self, value: f64) {
+        metrics::GaugeFn::set(&self.cell, value);
+    }
+}
+
+impl metrics::HistogramFn for Series<HistogramCore> {
+    fn record(&self, value: f64) {
+        self.cell.record(value);
+    }
+}
+
+/// A series of any kind, as a family's index holds it.
+#[derive(Debug, Clone)]
+pub(crate) enum AnySeries {
+    Counter(Arc<Series<CounterCells>>),
+    Gauge(Arc<Series<GaugeCell>>),
+    Histogram(Arc<Series<HistogramCore>>),
+}
+
+/// `a="x",b="y"` for a key's labels, sanitized, escaped, first occurrence of a name kept.
+fn render_labels(labels: &[(String, String)]) -> Box<str> {
+    let mut out = String::new();
+    let mut seen: Vec<&str> = Vec::new();
+    for (name, value) in labels {
+        if seen.contains(&name.as_str()) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push(',');
+        }
+        out.push_str(name);
+        out.push_str("=\"");
+        crate::names::escape_label_value(&mut out, value);
+        out.push('"');
+        seen.push(name);
+    }
+    out.into_boxed_str()
+}
+
+type KeyMap<T> = HashMap<Key, Arc<Series<T>>, BuildHasherDefault<KeyHashHasher>>;
+
+const MAP_SHARDS: usize = 16;
+
+/// The series of one kind, sharded by key hash so that registrations of unrelated keys do
+/// not contend. Lookups take a read lock; only a new series takes a write lock.
+pub(crate) struct KindMap<T> {
+    shards: Box<[RwLock<KeyMap<T>>]>,
+}
+
+impl<T> KindMap<T> {
+    fn new() -> Self {
+        Self {
+            shards: (0..MAP_SHARDS)
+                .map(|_| RwLock::new(KeyMap::default()))
+                .collect(),
+        }
+    }
+
+    fn shard(&self, key: &Key) -> &RwLock<KeyMap<T>> {
+        &self.shards[(key.get_hash() as usize) & (MAP_SHARDS - 1)]
+    }
+
+    pub(crate) fn get(&self, key: &Key) -> Option<Arc<Series<T>>> {
+        self.shard(key)
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(key)
+            .cloned()
+    }
+
+    /// The series for `key`, and whether this call created it.
+    fn get_or_insert(&self, key: &Key, make: impl FnOnce() -> T) -> (Arc<Series<T>>, bool) {
+        let mut shard = self
+            .shard(key)
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(existing) = shard.get(key) {
+            return (existing.clone(), false);
+        }
+        let labels: Vec<(String, String)> = key
+            .labels()
+            .map(|l| (crate::names::label_name(l.key()), l.value().to_owned()))
+            .collect();
+        let series = Arc::new(Series {
+            cell: make(),
+            labels: render_labels(&labels),
+        });
+        shard.insert(key.clone(), series.clone());
+        (series, true)
+    }
+
+    /// Every series, cloned out under short read locks.
+    pub(crate) fn collect(&self) -> Vec<Arc<Series<T>>> {
+        let mut all = Vec::new();
+        for shard in self.shards.iter() {
+            all.extend(
+                shard
+                    .read()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .values()
+                    .cloned(),
+            );
+        }
+        all
+    }
+}
+
+/// Per-name bookkeeping: the cardinality limit, and the series in label order for rendering.
+#[derive(Debug)]
+pub(crate) struct Family {
+    pub(crate) series: usize,
+    pub(crate) limit: usize,
+    /// Registrations folded into the overflow series.
+    pub(crate) folds: u64,
+    /// Every series of the name (overflow included), ordered by rendered labels.
+    pub(crate) index: std::collections::BTreeMap<Box<str>, AnySeries>,
+}
+
+/// A family as a render sees it.
+pub(crate) struct FamilySnapshot {
+    pub(crate) name: String,
+    pub(crate) series_count: usize,
+    pub(crate) folds: u64,
+    pub(crate) series: Vec<AnySeries>,
+}
+
+/// HELP and UNIT of a metric name.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Description {
+    pub(crate) help: Option<SharedString>,
+    pub(crate) unit: Option<Unit>,
+}
+
+/// Limits and bucket layouts, by metric name.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub(crate) default_limit: usize,
+    pub(crate) limits: Vec<(Matcher, usize)>,
+    pub(crate) default_buckets: Arc<[f64]>,
+    pub(crate) buckets: Vec<(Matcher, Arc<[f64]>)>,
+}
+
+impl Settings {
+    fn limit_for(&self, name: &str) -> usize {
+        self.limits
+            .iter()
+            .find(|(m, _)| m.matches(name))
+            .map_or(self.default_limit, |(_, l)| *l)
+    }
+
+    fn buckets_for(&self, name: &str) -> Arc<[f64]> {
+        self.buckets
+            .iter()
+            .find(|(m, _)| m.matches(name))
+            .map_or_else(|| self.default_buckets.clone(), |(_, b)| b.clone())
+    }
+}
+
+/// All series and their bookkeeping.
+pub(crate) struct Registry {
+    pub(crate) counters: KindMap<CounterCells>,
+    pub(crate) gauges: KindMap<GaugeCell>,
+    pub(crate) histograms: KindMap<HistogramCore>,
+    pub(crate) families: Mutex<HashMap<String, Family>>,
+    pub(crate) descriptions: RwLock<HashMap<String, Description>>,
+    pub(crate) settings: Settings,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Registry {
+    pub(crate) fn new(settings: Settings) -> Self {
+        Self {
+            counters: KindMap::new(),
+            gauges: KindMap::new(),
+            histograms: KindMap::new(),
+            families: Mutex::new(HashMap::new()),
+            descriptions: RwLock::new(HashMap::new()),
+            settings,
+        }
+    }
+
+    /// The series for `key` in `map`: found, created within the name's limit, or the name's
+    /// overflow series (`otel_metric_overflow="true"`) once the limit is reached.
+    fn series<T>(
+        &self,
+        map: &KindMap<T>,
+        key: &Key,
+        make: impl Fn() -> T,
+        wrap: impl Fn(Arc<Series<T>>) -> AnySeries,
+    ) -> Arc<Series<T>> {
+        if let Some(series) = map.get(key) {
+            return series;
+        }
+        let name = key.name();
+        let mut families = self.families.lock().unwrap_or_else(PoisonError::into_inner);
+        // Another thread may have created it meanwhile.
+        if let Some(series) = map.get(key) {
+            return series;
+        }
+        let family = families.entry(name.to_owned()).or_insert_with(|| Family {
+            series: 0,
+            limit: self.settings.limit_for(name),
+            folds: 0,
+            index: std::collections::BTreeMap::new(),
+        });
+        let (series, created) = if family.series < family.limit {
+            family.series += 1;
+            map.get_or_insert(key, make)
+        } else {
+            family.folds += 1;
+            let overflow =
+                Key::from_parts(name.to_owned(), vec![Label::new(OVERFLOW_LABEL, "true")]);
+            map.get_or_insert(&overflow, make)
+        };
+        if created {
+            family
+                .index
+                .insert(series.labels.clone(), wrap(series.clone()));
+        }
+        series
+    }
+
+    pub(crate) fn counter(&self, key: &Key) -> Arc<Series<CounterCells>> {
+        self.series(&self.counters, key, CounterCells::new, AnySeries::Counter)
+    }
+
+    pub(crate) fn gauge(&self, key: &Key) -> Arc<Series<GaugeCell>> {
+        self.series(&self.gauges, key, GaugeCell::default, AnySeries::Gauge)
+    }
+
+    pub(crate) fn histogram(&self, key: &Key) -> Arc<Series<HistogramCore>> {
+        if let Some(series) = self.histograms.get(key) {
+            return series;
+        }
+        let buckets = self.settings.buckets_for(key.name());
+        self.series(
+            &self.histograms,
+            key,
+            || HistogramCore::new(buckets.clone()),
+            AnySeries::Histogram,
+        )
+    }
+
+    pub(crate) fn describe(&self, name: &str, unit: Option<Unit>, help: SharedString) {
+        let mut descriptions = self
+            .descriptions
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let entry = descriptions.entry(name.to_owned()).or_default();
+        entry.help = Some(help);
+        if unit.is_some() {
+            entry.unit = unit;
+        }
+    }
+
+    /// (name, series, folds) for every name with at least one series.
+    pub(crate) fn family_stats(&self) -> Vec<(String, usize, u64)> {
+        let families = self.families.lock().unwrap_or_else(PoisonError::into_inner);
+        families
+            .iter()
+            .map(|(name, f)| (name.clone(), f.series, f.folds))
+            .collect()
+    }
+
+    /// Every family's name, counts and series in label order, cloned out under the lock
+    /// (a reference-count bump per series) so that formatting happens without it.
+    pub(crate) fn families_snapshot(&self) -> Vec<FamilySnapshot> {
+        let families = self.families.lock().unwrap_or_else(PoisonError::into_inner);
+        families
+            .iter()
+            .map(|(name, family)| FamilySnapshot {
+                name: name.clone(),
+                series_count: family.series,
+                folds: family.folds,
+                series: family.index.values().cloned().collect(),
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,102 @@
+//! The cardinality limit: exact folding, the overflow count, limits per name.
+
+use telescope_metrics::{Format, Matcher, TelescopeRecorder};
+
+use crate::parse::samples;
+
+#[test]
+fn folding_is_exact_nothing_lost_or_double_counted() {
+    let (recorder, handle) = TelescopeRecorder::builder().cardinality_limit(10).build();
+    let mut expected_total = 0u64;
+    metrics::with_local_recorder(&recorder, || {
+        for round in 0..3u64 {
+            for user in 0..1000u64 {
+                let amount = (user * 7 + round) % 13 + 1;
+                expected_total += amount;
+                metrics::counter!("logins_total", "user" => user.to_string()).increment(amount);
+            }
+        }
+    });
+    let text = handle.render(Format::Prometheus);
+    let logins: Vec<_> = samples(&text)
+        .into_iter()
+        .filter(|s| s.name == "logins_total")
+        .collect();
+    assert_eq!(logins.len(), 11, "10 series and the overflow series");
+    let total: f64 = logins.iter().map(|s| s.number()).sum();
+    assert_eq!(total as u64, expected_total);
+    assert_eq!(
+        logins
+            .iter()
+            .filter(|s| s.label("otel_metric_overflow") == Some("true"))
+            .count(),
+        1
+    );
+    assert_eq!(handle.series_count("logins_total"), 10);
+    let folds = samples(&text)
+        .into_iter()
+        .find(|s| {
+            s.name == "telescope_metrics_cardinality_overflow_total"
+                && s.label("metric") == Some("logins_total")
+        })
+        .expect("overflow count");
+    assert_eq!(
+        folds.number(),
+        (990 * 3) as f64,
+        "every registration beyond the limit is counted"
+    );
+}
+
+#[test]
+fn histograms_and_gauges_fold_too_and_limits_can_differ_per_name() {
+    let (recorder, handle) = TelescopeRecorder::builder()
+        .cardinality_limit(2)
+        .cardinality_limit_for(Matcher::Prefix("wide_".into()), 50)
+        .build();
+    metrics::with_local_recorder(&recorder, || {
+        for i in 0..20 {
+            metrics::histogram!("latency_seconds", "route" => format!("/r{i}")).record(0.1);
+            metrics::gauge!("temperature", "room" => format!("r{i}")).increment(1.0);
+            metrics::counter!("wide_total", "id" => format!("{i}")).increment(1);
+        }
+    });
+    assert_eq!(handle.series_count("latency_seconds"), 2);
+    assert_eq!(handle.series_count("wide_total"), 20);
+    let text = handle.render(Format::Prometheus);
+    let all = samples(&text);
+    let counts: f64 = all
+        .iter()
+        .filter(|s| s.name == "latency_seconds_count")
+        .map(|s| s.number())
+        .sum();
+    assert_eq!(counts, 20.0);
+    let overflow_gauge = all
+        .iter()
+        .find(|s| s.name == "temperature" && s.label("otel_metric_overflow") == Some("true"))
+        .expect("overflow gauge");
+    assert_eq!(overflow_gauge.number(), 18.0);
+}
+
+#[test]
+fn two_hundred_thousand_label_values_stay_within_the_limit_and_bounded_memory() {
+    let (recorder, handle) = TelescopeRecorder::builder().build();
+    metrics::with_local_recorder(&recorder, || {
+        for i in 0..200_000u32 {
+            metrics::histogram!("request_seconds", "user" => i.to_string())
+                .record(f64::from(i % 1000) / 1000.0);
+        }
+    });
+    assert_eq!(
+        handle.series_count("request_seconds"),
+        telescope_metrics::DEFAULT_CARDINALITY_LIMIT
+    );
+    let bytes = handle.histogram_bytes();
+    assert!(bytes < 16 << 20, "histogram storage {bytes} bytes");
+    let text = handle.render(Format::Prometheus);
+    let count: f64 = samples(&text)
+        .iter()
+        .filter(|s| s.name == "request_seconds_count")
+        .map(|s| s.number())
+        .sum();
+    assert_eq!(count, 200_000.0);
+}

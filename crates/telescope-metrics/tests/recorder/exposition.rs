@@ -1,0 +1,132 @@
+//! Both formats parse back to what was recorded, whatever the names and label values.
+
+use proptest::prelude::*;
+use telescope_metrics::{Format, TelescopeRecorder};
+
+use crate::parse::samples;
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn arbitrary_names_and_label_values_round_trip(
+        name in "[a-zA-Z_:.\\- ]{1,20}",
+        label in "[a-zA-Z_.\\-]{1,12}",
+        values in proptest::collection::btree_map("\\PC{0,24}", 1u64..1000, 1..8),
+    ) {
+        let (recorder, handle) = TelescopeRecorder::builder().build();
+        metrics::with_local_recorder(&recorder, || {
+            for (value, amount) in &values {
+                metrics::counter!(name.clone(), label.clone() => value.clone()).increment(*amount);
+            }
+        });
+        for format in [Format::Prometheus, Format::OpenMetrics] {
+            let text = handle.render(format);
+            let parsed = samples(&text);
+            let ours: Vec<_> = parsed.iter().filter(|s| !s.name.starts_with("telescope_")).collect();
+            prop_assert_eq!(ours.len(), values.len(), "{}", text);
+            for sample in ours {
+                prop_assert_eq!(sample.labels.len(), 1);
+                let value = &sample.labels[0].1;
+                prop_assert_eq!(Some(sample.number() as u64), values.get(value).copied(), "{:?}", value);
+            }
+        }
+    }
+}
+
+#[test]
+fn openmetrics_names_counters_without_total_and_ends_with_eof() {
+    let (recorder, handle) = TelescopeRecorder::builder().build();
+    metrics::with_local_recorder(&recorder, || {
+        metrics::describe_histogram!(
+            "request_duration_seconds",
+            metrics::Unit::Seconds,
+            "Latency \"quoted\"."
+        );
+        metrics::describe_counter!("jobs_total", metrics::Unit::Count, "Jobs.");
+        metrics::counter!("jobs_total").increment(2);
+        metrics::counter!("bare").increment(1);
+        metrics::histogram!("request_duration_seconds").record(0.3);
+        metrics::describe_gauge!("heap", metrics::Unit::Bytes, "No unit suffix in the name.");
+        metrics::gauge!("heap").set(1.0);
+    });
+    let text = handle.render(Format::OpenMetrics);
+    assert!(text.ends_with("# EOF\n"), "{text}");
+    assert!(
+        text.contains("# TYPE jobs counter\njobs_total 2\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("# TYPE bare counter\nbare_total 1\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("# UNIT request_duration_seconds seconds\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("# HELP request_duration_seconds Latency \\\"quoted\\\".\n"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("# UNIT heap"),
+        "UNIT only when the name ends with it: {text}"
+    );
+    assert!(
+        text.contains("request_duration_seconds_bucket{le=\"0.5\"} 1\n"),
+        "{text}"
+    );
+
+    let prometheus = handle.render(Format::Prometheus);
+    assert!(
+        prometheus.contains("# TYPE jobs_total counter\njobs_total 2\n"),
+        "{prometheus}"
+    );
+    assert!(!prometheus.contains("# EOF"));
+    assert!(!prometheus.contains("# UNIT"));
+}
+
+#[test]
+fn output_order_is_stable_between_renders() {
+    let (recorder, handle) = TelescopeRecorder::builder().build();
+    metrics::with_local_recorder(&recorder, || {
+        for i in (0..100).rev() {
+            metrics::counter!("c_total", "k" => format!("{i:03}")).increment(1);
+            metrics::gauge!(format!("g{}", i % 7)).set(1.0);
+        }
+    });
+    let strip_render_time = |text: String| {
+        text.lines()
+            .filter(|l| !l.starts_with("telescope_metrics_render_seconds"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let first = strip_render_time(handle.render(Format::Prometheus));
+    let second = strip_render_time(handle.render(Format::Prometheus));
+    assert_eq!(first, second);
+    let keys: Vec<String> = samples(&first)
+        .iter()
+        .filter(|s| s.name == "c_total")
+        .map(|s| s.labels[0].1.clone())
+        .collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(keys, sorted);
+}
+
+#[test]
+fn bad_settings_are_refused() {
+    use telescope_metrics::{BuildError, Matcher};
+    assert!(matches!(
+        TelescopeRecorder::builder().buckets(&[1.0, 0.5]),
+        Err(BuildError::InvalidBuckets(_))
+    ));
+    assert!(matches!(
+        TelescopeRecorder::builder().buckets(&[1.0, f64::NAN]),
+        Err(BuildError::InvalidBuckets(_))
+    ));
+    assert!(matches!(
+        TelescopeRecorder::builder().summary_for(Matcher::Full("x".into()), &[1.5]),
+        Err(BuildError::InvalidQuantiles(_))
+    ));
+}

@@ -1,0 +1,9 @@
+//! The recorder: cardinality folding, quantile accuracy, many threads, the exposition formats
+//! parsed back, and the `/metrics` server over real sockets.
+
+mod cardinality;
+mod exposition;
+mod parse;
+mod quantiles;
+mod server;
+mod stress;

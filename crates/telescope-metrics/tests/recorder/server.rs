@@ -1,0 +1,200 @@
+//! The `/metrics` server over real sockets on 127.0.0.1.
+
+use std::io::Read;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use telescope_metrics::{MetricsServer, TelescopeRecorder};
+
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+async fn request(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    extra: &[(&str, &str)],
+) -> Reply {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in extra {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).await.expect("send");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.expect("read");
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("headers end");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .expect("status");
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    Reply {
+        status,
+        headers,
+        body: raw[split + 4..].to_vec(),
+    }
+}
+
+fn recorded() -> (
+    telescope_metrics::TelescopeRecorder,
+    telescope_metrics::MetricsHandle,
+) {
+    let (recorder, handle) = TelescopeRecorder::builder().build();
+    metrics::with_local_recorder(&recorder, || {
+        for i in 0..2000 {
+            metrics::counter!("requests_total", "path" => format!("/item/{i}")).increment(1);
+        }
+    });
+    (recorder, handle)
+}
+
+#[tokio::test]
+async fn serves_both_formats_gzip_and_404() {
+    let (_recorder, handle) = recorded();
+    let server = MetricsServer::builder()
+        .address("127.0.0.1:0")
+        .start(handle)
+        .expect("start");
+    let addr = server.local_addr();
+
+    let plain = request(addr, "GET", "/metrics", &[]).await;
+    assert_eq!(plain.status, 200);
+    assert_eq!(
+        plain.header("content-type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    let text = String::from_utf8(plain.body).expect("utf8");
+    assert!(text.contains("requests_total{path=\"/item/7\"} 1"));
+
+    let open = request(
+        addr,
+        "GET",
+        "/metrics",
+        &[(
+            "Accept",
+            "application/openmetrics-text;version=1.0.0,text/plain;q=0.5",
+        )],
+    )
+    .await;
+    assert_eq!(
+        open.header("content-type"),
+        Some("application/openmetrics-text; version=1.0.0; charset=utf-8")
+    );
+    assert!(String::from_utf8_lossy(&open.body).ends_with("# EOF\n"));
+
+    let zipped = request(addr, "GET", "/metrics", &[("Accept-Encoding", "gzip")]).await;
+    assert_eq!(zipped.header("content-encoding"), Some("gzip"));
+    assert!(
+        zipped.body.len() < text.len() / 3,
+        "{} vs {}",
+        zipped.body.len(),
+        text.len()
+    );
+    let mut unzipped = String::new();
+    flate2::read::GzDecoder::new(zipped.body.as_slice())
+        .read_to_string(&mut unzipped)
+        .expect("gunzip");
+    assert!(unzipped.contains("requests_total{path=\"/item/7\"} 1"));
+
+    assert_eq!(request(addr, "GET", "/", &[]).await.status, 404);
+    assert_eq!(
+        request(addr, "GET", "/metrics/extra", &[]).await.status,
+        404
+    );
+    assert_eq!(request(addr, "POST", "/metrics", &[]).await.status, 405);
+}
+
+#[tokio::test]
+async fn a_bearer_token_is_required_when_configured() {
+    let (_recorder, handle) = recorded();
+    let server = MetricsServer::builder()
+        .address("127.0.0.1:0")
+        .bearer_token("s3cret")
+        .start(handle)
+        .expect("start");
+    let addr = server.local_addr();
+    let refused = request(addr, "GET", "/metrics", &[]).await;
+    assert_eq!(refused.status, 401);
+    assert_eq!(refused.header("www-authenticate"), Some("Bearer"));
+    assert_eq!(
+        request(
+            addr,
+            "GET",
+            "/metrics",
+            &[("Authorization", "Bearer wrong")]
+        )
+        .await
+        .status,
+        401
+    );
+    assert_eq!(
+        request(
+            addr,
+            "GET",
+            "/metrics",
+            &[("Authorization", "Bearer s3cret")]
+        )
+        .await
+        .status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_scraper_that_hangs_up_mid_response_does_not_hurt_the_server() {
+    let (_recorder, handle) = recorded();
+    let server = MetricsServer::builder()
+        .address("127.0.0.1:0")
+        .start(handle)
+        .expect("start");
+    let addr = server.local_addr();
+    for _ in 0..20 {
+        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        stream
+            .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .expect("send");
+        let mut first = [0u8; 64];
+        let _ = stream.read(&mut first).await;
+        drop(stream); // hang up with most of the body unread
+    }
+    let after = request(addr, "GET", "/metrics", &[]).await;
+    assert_eq!(after.status, 200);
+    assert!(String::from_utf8_lossy(&after.body).contains("requests_total"));
+}
+
+#[test]
+fn a_busy_port_is_an_error_at_start() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = taken.local_addr().expect("addr").to_string();
+    let (_recorder, handle) = TelescopeRecorder::builder().build();
+    let error = MetricsServer::builder()
+        .address(address.clone())
+        .start(handle)
+        .expect_err("port taken");
+    assert!(error.to_string().contains(&address), "{error}");
+}

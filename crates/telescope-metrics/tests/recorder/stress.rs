@@ -1,0 +1,96 @@
+//! Many threads on one series: counts and sums stay exact.
+
+use std::sync::{Arc, Barrier};
+
+use telescope_metrics::{Format, TelescopeRecorder};
+
+use crate::parse::samples;
+
+#[test]
+fn eight_threads_on_one_counter_and_one_histogram_lose_nothing() {
+    const THREADS: u64 = 8;
+    const PER_THREAD: u64 = 100_000;
+    let (recorder, handle) = TelescopeRecorder::builder().build();
+    let recorder = Arc::new(recorder);
+    let start = Arc::new(Barrier::new(THREADS as usize));
+    let threads: Vec<_> = (0..THREADS)
+        .map(|thread| {
+            let (recorder, start) = (recorder.clone(), start.clone());
+            std::thread::spawn(move || {
+                metrics::with_local_recorder(&*recorder, || {
+                    let counter = metrics::counter!("hits_total");
+                    let histogram = metrics::histogram!("work_seconds");
+                    start.wait();
+                    for n in 0..PER_THREAD {
+                        counter.increment(1);
+                        // Small integers and halves: every partial sum is exact in f64.
+                        histogram.record(((thread + n) % 4) as f64 * 0.5);
+                        // And through the macro path, which registers on every call.
+                        metrics::counter!("macro_hits_total", "thread" => "any").increment(1);
+                    }
+                });
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().expect("join");
+    }
+    let text = handle.render(Format::Prometheus);
+    let value = |name: &str| {
+        samples(&text)
+            .into_iter()
+            .find(|s| s.name == name)
+            .map(|s| s.number())
+    };
+    let total = (THREADS * PER_THREAD) as f64;
+    assert_eq!(value("hits_total"), Some(total));
+    assert_eq!(value("macro_hits_total"), Some(total));
+    assert_eq!(value("work_seconds_count"), Some(total));
+    let expected_sum: f64 = (0..THREADS)
+        .map(|thread| {
+            (0..PER_THREAD)
+                .map(|n| ((thread + n) % 4) as f64 * 0.5)
+                .sum::<f64>()
+        })
+        .sum();
+    assert_eq!(value("work_seconds_sum"), Some(expected_sum));
+}
+
+#[test]
+fn rendering_while_recording_sees_monotonic_counts() {
+    let (recorder, handle) = TelescopeRecorder::builder().build();
+    let recorder = Arc::new(recorder);
+    let writer = {
+        let recorder = recorder.clone();
+        std::thread::spawn(move || {
+            metrics::with_local_recorder(&*recorder, || {
+                for i in 0..200_000u32 {
+                    metrics::histogram!("busy_seconds", "shard" => (i % 50).to_string())
+                        .record(0.01);
+                }
+            });
+        })
+    };
+    let mut previous = 0.0;
+    while !writer.is_finished() {
+        let text = handle.render(Format::Prometheus);
+        let count: f64 = samples(&text)
+            .iter()
+            .filter(|s| s.name == "busy_seconds_count")
+            .map(|s| s.number())
+            .sum();
+        assert!(
+            count >= previous,
+            "counts never go backwards: {count} < {previous}"
+        );
+        previous = count;
+    }
+    writer.join().expect("join");
+    let text = handle.render(Format::Prometheus);
+    let count: f64 = samples(&text)
+        .iter()
+        .filter(|s| s.name == "busy_seconds_count")
+        .map(|s| s.number())
+        .sum();
+    assert_eq!(count, 200_000.0);
+}

@@ -15,7 +15,8 @@
 //! [`builder()`]; see [`TelemetryBuilder`] for every setting and its environment variable.
 //!
 //! The component crates can be composed by hand instead; they are re-exported here as
-//! [`core`] (trace context), [`log`] (JSON layer and writers) and [`health`] (health probes):
+//! [`core`] (trace context), [`log`] (JSON layer and writers), [`metrics`] (recorder and
+//! `/metrics` server) and [`health`] (health probes):
 //!
 //! ```
 //! use tracing_subscriber::layer::SubscriberExt;
@@ -38,6 +39,7 @@ pub use telemetry::Telemetry;
 pub use telescope_core as core;
 pub use telescope_health as health;
 pub use telescope_log as log;
+pub use telescope_metrics as metrics;
 
 /// Why telemetry could not be set up.
 #[derive(Debug, thiserror::Error)]

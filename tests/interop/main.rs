@@ -1,0 +1,5 @@
+//! Interoperability with real peers that must be installed: `promtool` (Debian's
+//! `prometheus` package, which `.ci/run` installs). Behind the `interop` feature.
+
+#[cfg(feature = "interop")]
+mod promtool;

@@ -75,6 +75,7 @@ impl Default for TelescopeRecorderBuilder {
                 limits: Vec::new(),
                 default_buckets: Arc::from(DEFAULT_BUCKETS.as_slice()),
                 buckets: Vec::new(),
+                idle_timeout: None,
             },
             render: RenderSettings {
                 global_labels: Vec::new(),
@@ -127,6 +128,15 @@ impl TelescopeRecorderBuilder {
         }
         self.render.summaries.push((matcher, Arc::from(quantiles)));
         Ok(self)
+    }
+
+    /// Removes series not updated for `idle` (checked at each render or
+    /// [`MetricsHandle::run_upkeep`]), freeing their place under the cardinality limit. A
+    /// series someone holds a handle to is kept, so nothing recorded through it is lost.
+    /// Off by default.
+    pub fn idle_timeout(mut self, idle: std::time::Duration) -> Self {
+        self.settings.idle_timeout = Some(idle);
+        self
     }
 
     /// A label added to every series (a series' own label of the same name wins).
@@ -213,9 +223,17 @@ pub struct MetricsHandle {
 }
 
 impl MetricsHandle {
-    /// Every series in `format`, families sorted by name and series by labels.
+    /// Every series in `format`, families sorted by name and series by labels. Runs the
+    /// idle expiry first, if configured.
     pub fn render(&self, format: Format) -> String {
+        self.registry.expire_idle();
         render::render(&self.registry, &self.render, format)
+    }
+
+    /// Removes idle series now (see [`TelescopeRecorderBuilder::idle_timeout`]); returns how
+    /// many were removed.
+    pub fn run_upkeep(&self) -> usize {
+        self.registry.expire_idle()
     }
 
     /// Estimated quantiles of the histogram series `key`, or `None` if there is no such

@@ -38,34 +38,65 @@ impl Hasher for KeyHashHasher {
 pub(crate) struct Series<T> {
     pub(crate) cell: T,
     pub(crate) labels: Box<str>,
+    /// Set by every update, cleared by upkeep: only read while set, so a hot series' line
+    /// stays shared between cores.
+    touched: std::sync::atomic::AtomicBool,
+    /// When upkeep last saw the series touched, in nanoseconds since the registry started.
+    last_seen: std::sync::atomic::AtomicU64,
+}
+
+impl<T> Series<T> {
+    fn touch(&self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        if !self.touched.load(Relaxed) {
+            self.touched.store(true, Relaxed);
+        }
+    }
+
+    /// Whether the series went untouched for `idle` (nanoseconds) as of `now`; a touched
+    /// series is stamped `now` and its mark cleared.
+    fn idle_since(&self, now: u64, idle: u64) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        if self.touched.swap(false, Relaxed) {
+            self.last_seen.store(now, Relaxed);
+            return false;
+        }
+        now.saturating_sub(self.last_seen.load(Relaxed)) >= idle
+    }
 }
 
 impl metrics::CounterFn for Series<CounterCells> {
     fn increment(&self, value: u64) {
+        self.touch();
         self.cell.add(value);
     }
 
     fn absolute(&self, value: u64) {
+        self.touch();
         self.cell.raise_to(value);
     }
 }
 
 impl metrics::GaugeFn for Series<GaugeCell> {
     fn increment(&self, value: f64) {
+        self.touch();
         metrics::GaugeFn::increment(&self.cell, value);
     }
 
     fn decrement(&self, value: f64) {
+        self.touch();
         metrics::GaugeFn::decrement(&self.cell, value);
     }
 
     fn set(&self, value: f64) {
+        self.touch();
         metrics::GaugeFn::set(&self.cell, value);
     }
 }
 
 impl metrics::HistogramFn for Series<HistogramCore> {
     fn record(&self, value: f64) {
+        self.touch();
         self.cell.record(value);
     }
 }
@@ -130,7 +161,12 @@ impl<T> KindMap<T> {
     }
 
     /// The series for `key`, and whether this call created it.
-    fn get_or_insert(&self, key: &Key, make: impl FnOnce() -> T) -> (Arc<Series<T>>, bool) {
+    fn get_or_insert(
+        &self,
+        key: &Key,
+        now: u64,
+        make: impl FnOnce() -> T,
+    ) -> (Arc<Series<T>>, bool) {
         let mut shard = self
             .shard(key)
             .write()
@@ -145,9 +181,27 @@ impl<T> KindMap<T> {
         let series = Arc::new(Series {
             cell: make(),
             labels: render_labels(&labels),
+            touched: std::sync::atomic::AtomicBool::new(false),
+            last_seen: std::sync::atomic::AtomicU64::new(now),
         });
         shard.insert(key.clone(), series.clone());
         (series, true)
+    }
+
+    /// Removes `key`'s series if only the map and one other owner (a family index) hold it.
+    /// Checked under the shard's write lock, so no lookup can clone it meanwhile.
+    fn remove_if_unshared(&self, key: &Key) -> bool {
+        let mut shard = self
+            .shard(key)
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let unshared = shard
+            .get(key)
+            .is_some_and(|series| Arc::strong_count(series) <= 2);
+        if unshared {
+            shard.remove(key);
+        }
+        unshared
     }
 
     /// Every series, cloned out under short read locks.
@@ -173,8 +227,8 @@ pub(crate) struct Family {
     pub(crate) limit: usize,
     /// Registrations folded into the overflow series.
     pub(crate) folds: u64,
-    /// Every series of the name (overflow included), ordered by rendered labels.
-    pub(crate) index: std::collections::BTreeMap<Box<str>, AnySeries>,
+    /// Every series of the name (overflow included), ordered by rendered labels, with its key.
+    pub(crate) index: std::collections::BTreeMap<Box<str>, (Key, AnySeries)>,
 }
 
 /// A family as a render sees it.
@@ -199,6 +253,8 @@ pub(crate) struct Settings {
     pub(crate) limits: Vec<(Matcher, usize)>,
     pub(crate) default_buckets: Arc<[f64]>,
     pub(crate) buckets: Vec<(Matcher, Arc<[f64]>)>,
+    /// Series untouched this long, with no handle held outside the registry, are removed.
+    pub(crate) idle_timeout: Option<std::time::Duration>,
 }
 
 impl Settings {
@@ -225,6 +281,7 @@ pub(crate) struct Registry {
     pub(crate) families: Mutex<HashMap<String, Family>>,
     pub(crate) descriptions: RwLock<HashMap<String, Description>>,
     pub(crate) settings: Settings,
+    epoch: std::time::Instant,
 }
 
 impl std::fmt::Debug for Registry {
@@ -244,6 +301,7 @@ impl Registry {
             families: Mutex::new(HashMap::new()),
             descriptions: RwLock::new(HashMap::new()),
             settings,
+            epoch: std::time::Instant::now(),
         }
     }
 
@@ -271,19 +329,23 @@ impl Registry {
             folds: 0,
             index: std::collections::BTreeMap::new(),
         });
-        let (series, created) = if family.series < family.limit {
-            family.series += 1;
-            map.get_or_insert(key, make)
+        let overflow;
+        let series_key = if family.series < family.limit {
+            key
         } else {
             family.folds += 1;
-            let overflow =
-                Key::from_parts(name.to_owned(), vec![Label::new(OVERFLOW_LABEL, "true")]);
-            map.get_or_insert(&overflow, make)
+            overflow = Key::from_parts(name.to_owned(), vec![Label::new(OVERFLOW_LABEL, "true")]);
+            &overflow
         };
+        let (series, created) = map.get_or_insert(series_key, self.now(), make);
         if created {
-            family
-                .index
-                .insert(series.labels.clone(), wrap(series.clone()));
+            if std::ptr::eq(series_key, key) {
+                family.series += 1;
+            }
+            family.index.insert(
+                series.labels.clone(),
+                (series_key.clone(), wrap(series.clone())),
+            );
         }
         series
     }
@@ -307,6 +369,48 @@ impl Registry {
             || HistogramCore::new(buckets.clone()),
             AnySeries::Histogram,
         )
+    }
+
+    fn now(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// Removes series idle for the configured timeout that nobody outside the registry holds
+    /// (a held handle keeps its series, so nothing recorded through it is lost), freeing
+    /// their place under the cardinality limit. Returns how many were removed.
+    pub(crate) fn expire_idle(&self) -> usize {
+        let Some(idle) = self.settings.idle_timeout else {
+            return 0;
+        };
+        let idle = u64::try_from(idle.as_nanos()).unwrap_or(u64::MAX);
+        let now = self.now();
+        let mut removed = 0;
+        let mut families = self.families.lock().unwrap_or_else(PoisonError::into_inner);
+        for family in families.values_mut() {
+            family.index.retain(|labels, (key, series)| {
+                let idle_now = match series {
+                    AnySeries::Counter(s) => s.idle_since(now, idle),
+                    AnySeries::Gauge(s) => s.idle_since(now, idle),
+                    AnySeries::Histogram(s) => s.idle_since(now, idle),
+                };
+                // A handle held outside the registry keeps the series alive.
+                let removed_now = idle_now
+                    && match series {
+                        AnySeries::Counter(_) => self.counters.remove_if_unshared(key),
+                        AnySeries::Gauge(_) => self.gauges.remove_if_unshared(key),
+                        AnySeries::Histogram(_) => self.histograms.remove_if_unshared(key),
+                    };
+                if removed_now {
+                    if !labels.contains(OVERFLOW_LABEL) {
+                        family.series = family.series.saturating_sub(1);
+                    }
+                    removed += 1;
+                }
+                !removed_now
+            });
+        }
+        families.retain(|_, family| !family.index.is_empty() || family.folds > 0);
+        removed
     }
 
     pub(crate) fn describe(&self, name: &str, unit: Option<Unit>, help: SharedString) {
@@ -340,7 +444,11 @@ impl Registry {
                 name: name.clone(),
                 series_count: family.series,
                 folds: family.folds,
-                series: family.index.values().cloned().collect(),
+                series: family
+                    .index
+                    .values()
+                    .map(|(_, series)| series.clone())
+                    .collect(),
             })
             .collect()
     }

@@ -100,3 +100,50 @@ fn two_hundred_thousand_label_values_stay_within_the_limit_and_bounded_memory() 
         .sum();
     assert_eq!(count, 200_000.0);
 }
+
+#[test]
+fn idle_series_expire_and_free_their_budget_but_held_ones_stay() {
+    use std::time::Duration;
+    let (recorder, handle) = TelescopeRecorder::builder()
+        .cardinality_limit(3)
+        .idle_timeout(Duration::from_millis(20))
+        .build();
+    let held = metrics::with_local_recorder(&recorder, || {
+        metrics::counter!("jobs_total", "queue" => "a").increment(1);
+        metrics::counter!("jobs_total", "queue" => "b").increment(1);
+        let held = metrics::counter!("jobs_total", "queue" => "held");
+        held.increment(5);
+        held
+    });
+    assert_eq!(handle.series_count("jobs_total"), 3);
+    assert_eq!(
+        handle.run_upkeep(),
+        0,
+        "the first pass only notes that they were used"
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(handle.run_upkeep(), 2, "a and b expire; the held one stays");
+    assert_eq!(handle.series_count("jobs_total"), 1);
+    held.increment(1);
+    metrics::with_local_recorder(&recorder, || {
+        metrics::counter!("jobs_total", "queue" => "c").increment(7);
+        metrics::counter!("jobs_total", "queue" => "d").increment(8);
+    });
+    let text = handle.render(Format::Prometheus);
+    let jobs: Vec<_> = samples(&text)
+        .into_iter()
+        .filter(|s| s.name == "jobs_total")
+        .collect();
+    let queues: Vec<_> = jobs.iter().filter_map(|s| s.label("queue")).collect();
+    assert_eq!(
+        queues,
+        ["c", "d", "held"],
+        "freed budget went to new series, no overflow: {text}"
+    );
+    assert_eq!(
+        jobs.iter()
+            .find(|s| s.label("queue") == Some("held"))
+            .map(|s| s.number()),
+        Some(6.0)
+    );
+}

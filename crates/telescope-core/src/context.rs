@@ -124,6 +124,18 @@ where
     })
 }
 
+/// The trace and span id of the current span (or its nearest traced ancestor) in the current
+/// dispatcher, when that dispatcher is built on `tracing_subscriber::Registry`. For code that
+/// is not a layer, such as a typed audit API, to stamp records with the trace they belong to.
+pub fn current_ids() -> Option<(crate::TraceId, SpanId)> {
+    tracing_core::dispatcher::get_default(|dispatch| {
+        let registry = dispatch.downcast_ref::<tracing_subscriber::Registry>()?;
+        let current = tracing_core::Subscriber::current_span(registry);
+        let span = registry.span(current.id()?)?;
+        find_ids(&span)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,6 +182,19 @@ mod tests {
             let found = ctx.event_span(event).and_then(|span| find_ids(&span));
             self.0.lock().expect("probe").push(found);
         }
+    }
+
+    #[test]
+    fn current_ids_reads_the_current_span_of_a_layered_registry() {
+        let subscriber = tracing_subscriber::registry().with(MarkTraced);
+        tracing::subscriber::with_default(subscriber, || {
+            assert_eq!(current_ids(), None);
+            let span = tracing::info_span!("traced");
+            let _entered = span.enter();
+            let (trace_id, _) = current_ids().expect("inside a traced span");
+            assert_eq!(trace_id, TraceId::from_u128(7));
+        });
+        assert_eq!(current_ids(), None, "no registry, no ids");
     }
 
     #[test]

@@ -9,3 +9,11 @@ pub const LOG_WRITE_ERRORS_TOTAL: &str = "telescope_log_write_errors_total";
 pub const HEALTH_STATUS: &str = "telescope_health_status";
 /// Histogram, label `check`: how long each run of a health check took, in seconds.
 pub const HEALTH_CHECK_DURATION_SECONDS: &str = "telescope_health_check_duration_seconds";
+/// Counter: audit records written (acknowledged as the durability policy says).
+pub const AUDIT_RECORDS_TOTAL: &str = "telescope_audit_records_total";
+/// Counter: failed attempts to write audit records (each failed batch write or sync).
+pub const AUDIT_WRITE_FAILURES_TOTAL: &str = "telescope_audit_write_failures_total";
+/// Counter: audit records written without a required field (marked `incomplete`).
+pub const AUDIT_INCOMPLETE_TOTAL: &str = "telescope_audit_incomplete_total";
+/// Counter: torn last lines set aside on recovery after a crash.
+pub const AUDIT_TORN_LINES_TOTAL: &str = "telescope_audit_torn_lines_total";

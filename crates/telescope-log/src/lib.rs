@@ -28,6 +28,7 @@
 //!
 //! Supported Rust version: 1.88 or newer.
 
+pub mod audit;
 mod escape;
 mod layer;
 mod plan;

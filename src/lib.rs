@@ -15,8 +15,9 @@
 //! [`builder()`]; see [`TelemetryBuilder`] for every setting and its environment variable.
 //!
 //! The component crates can be composed by hand instead; they are re-exported here as
-//! [`core`] (trace context), [`log`] (JSON layer and writers), [`metrics`] (recorder and
-//! `/metrics` server) and [`health`] (health probes):
+//! [`core`] (trace context), [`log`] (JSON layer and writers), [`otlp`] (span layer,
+//! samplers, propagation), [`metrics`] (recorder and `/metrics` server) and [`health`]
+//! (health probes):
 //!
 //! ```
 //! use tracing_subscriber::layer::SubscriberExt;
@@ -40,6 +41,7 @@ pub use telescope_core as core;
 pub use telescope_health as health;
 pub use telescope_log as log;
 pub use telescope_metrics as metrics;
+pub use telescope_otlp as otlp;
 
 /// Why telemetry could not be set up.
 #[derive(Debug, thiserror::Error)]

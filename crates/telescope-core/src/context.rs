@@ -136,6 +136,17 @@ pub fn current_ids() -> Option<(crate::TraceId, SpanId)> {
     })
 }
 
+/// The full trace context of the current span (or its nearest traced ancestor), for
+/// propagating it; see [`current_ids`] for when it is available.
+pub fn current_context() -> Option<SpanContext> {
+    tracing_core::dispatcher::get_default(|dispatch| {
+        let registry = dispatch.downcast_ref::<tracing_subscriber::Registry>()?;
+        let current = tracing_core::Subscriber::current_span(registry);
+        let span = registry.span(current.id()?)?;
+        SpanContext::find(&span)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,324 @@
+//! [`OtlpLayer`]: ids and the sampling decision at span start; sampled spans recorded and
+//! handed over as `SpanData` when they close.
+
+mod recording;
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use opentelemetry::trace::{Event, Link, SpanKind, Status};
+use opentelemetry::{InstrumentationScope, KeyValue};
+use telescope_core::{IdGenerator, SpanContext, TraceFlags};
+use tracing_core::span::{Attributes, Id, Record};
+use tracing_core::{Event as TracingEvent, Level, Subscriber};
+use tracing_subscriber::layer::Context;
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::Layer;
+
+pub use recording::SpanLimits;
+use recording::{EventVisitor, Recording, SpanVisitor};
+
+use crate::sampler::{AlwaysOn, ParentBased, Sampler, SamplingInput};
+use crate::sink::{SpanRing, SpanSink};
+
+/// Configures an [`OtlpLayer`].
+#[must_use]
+pub struct OtlpLayerBuilder {
+    sampler: Box<dyn Sampler>,
+    limits: SpanLimits,
+    ring_capacity: usize,
+    sinks: Vec<Arc<dyn SpanSink>>,
+}
+
+impl std::fmt::Debug for OtlpLayerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OtlpLayerBuilder")
+            .field("sampler", &self.sampler)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OtlpLayerBuilder {
+    /// The sampler (default: parent-based, always on).
+    pub fn sampler(mut self, sampler: impl Sampler) -> Self {
+        self.sampler = Box::new(sampler);
+        self
+    }
+
+    /// A boxed sampler, as [`sampler_from_env`](crate::sampler::sampler_from_env) returns.
+    pub fn boxed_sampler(mut self, sampler: Box<dyn Sampler>) -> Self {
+        self.sampler = sampler;
+        self
+    }
+
+    /// Limits per span.
+    pub fn limits(mut self, limits: SpanLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// How many finished spans the in-process ring keeps (default 2048).
+    pub fn ring_capacity(mut self, spans: usize) -> Self {
+        self.ring_capacity = spans;
+        self
+    }
+
+    /// Also hands finished sampled spans to `sink` (an exporter).
+    pub fn sink(mut self, sink: impl SpanSink) -> Self {
+        self.sinks.push(Arc::new(sink));
+        self
+    }
+
+    /// The layer.
+    pub fn build(self) -> OtlpLayer {
+        let ring = SpanRing::new(self.ring_capacity);
+        let mut sinks = self.sinks;
+        sinks.push(Arc::new(ring.clone()));
+        OtlpLayer {
+            sampler: self.sampler,
+            limits: self.limits,
+            ids: IdGenerator::default(),
+            ring,
+            sinks,
+            scope: InstrumentationScope::builder("telescope")
+                .with_version(env!("CARGO_PKG_VERSION"))
+                .build(),
+        }
+    }
+}
+
+/// A `tracing_subscriber::Layer` that gives every span a trace context (sampled or not) and
+/// turns sampled spans into OpenTelemetry `SpanData`.
+///
+/// Ids and the sampling decision are made in `on_new_span`: children inherit their parent's
+/// trace and decision; a root continues a remote parent set with
+/// [`propagation::remote_parent`](crate::propagation::remote_parent), or starts a new trace.
+/// Every span gets a [`telescope_core::SpanContext`] in its extensions, so logs carry ids and
+/// propagation works even for unsampled spans, which record nothing else: their fields and
+/// events are never visited.
+///
+/// A sampled span records typed attributes, events (message, level, fields), status (an `error`
+/// field, ERROR-level events, `otel.status_code` / `otel.status_description`), kind
+/// (`otel.kind`), name (`otel.name`, whenever recorded before close) and links (`follows_from`),
+/// within [`SpanLimits`], and becomes a `SpanData` when it closes: kept in the [`SpanRing`] and
+/// given to every configured [`SpanSink`].
+///
+/// ```
+/// use tracing_subscriber::layer::SubscriberExt;
+/// let layer = telescope_otlp::OtlpLayer::builder().build();
+/// let ring = layer.ring();
+/// let subscriber = tracing_subscriber::registry().with(layer);
+/// tracing::subscriber::with_default(subscriber, || {
+///     let span = tracing::info_span!("checkout", otel.kind = "server", items = 3);
+///     let _entered = span.enter();
+///     tracing::info!(order = 42, "order placed");
+/// });
+/// let spans = ring.spans();
+/// assert_eq!(spans[0].name, "checkout");
+/// assert_eq!(spans[0].events.len(), 1);
+/// ```
+pub struct OtlpLayer {
+    sampler: Box<dyn Sampler>,
+    limits: SpanLimits,
+    ids: IdGenerator,
+    ring: SpanRing,
+    sinks: Vec<Arc<dyn SpanSink>>,
+    scope: InstrumentationScope,
+}
+
+impl std::fmt::Debug for OtlpLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OtlpLayer")
+            .field("sampler", &self.sampler)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OtlpLayer {
+    /// A builder: parent-based always-on sampling, OpenTelemetry's default limits, a
+    /// 2048-span ring.
+    pub fn builder() -> OtlpLayerBuilder {
+        OtlpLayerBuilder {
+            sampler: Box::new(ParentBased::new(AlwaysOn)),
+            limits: SpanLimits::default(),
+            ring_capacity: 2048,
+            sinks: Vec::new(),
+        }
+    }
+
+    /// The in-process ring of recent finished spans.
+    pub fn ring(&self) -> SpanRing {
+        self.ring.clone()
+    }
+
+    fn to_otel(context: &SpanContext) -> opentelemetry::trace::SpanContext {
+        opentelemetry::trace::SpanContext::new(
+            opentelemetry::trace::TraceId::from_bytes(context.trace_id().to_bytes()),
+            opentelemetry::trace::SpanId::from_bytes(context.span_id().to_bytes()),
+            opentelemetry::trace::TraceFlags::new(context.flags().to_propagated_u8()),
+            context.is_remote(),
+            context.trace_state().header().parse().unwrap_or_default(),
+        )
+    }
+}
+
+/// The context of a span in this registry.
+fn context_of<S>(ctx: &Context<'_, S>, id: &Id) -> Option<SpanContext>
+where
+    S: Subscriber + for<'l> LookupSpan<'l>,
+{
+    ctx.span(id)?.extensions().get::<SpanContext>().cloned()
+}
+
+impl<S> Layer<S> for OtlpLayer
+where
+    S: Subscriber + for<'l> LookupSpan<'l>,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let local_parent = if attrs.is_root() {
+            None
+        } else if let Some(parent) = attrs.parent() {
+            context_of(&ctx, parent)
+        } else {
+            ctx.lookup_current()
+                .and_then(|parent| parent.extensions().get::<SpanContext>().cloned())
+        };
+        let parent = local_parent.or_else(crate::propagation::take_remote_parent);
+        let (trace_id, random) = match &parent {
+            Some(parent) => (parent.trace_id(), parent.flags().is_random()),
+            None => (self.ids.trace_id(), true),
+        };
+        let name = attrs.metadata().name();
+        let decision = self.sampler.should_sample(&SamplingInput {
+            parent: parent.as_ref(),
+            trace_id,
+            name,
+        });
+        let flags = TraceFlags::NONE
+            .with_sampled(decision.sampled)
+            .with_random(random);
+        let context = SpanContext::new(trace_id, self.ids.span_id(), flags, decision.trace_state);
+        let mut extensions = span.extensions_mut();
+        if decision.sampled {
+            let mut recording = Recording {
+                name: Cow::Borrowed(name),
+                kind: SpanKind::Internal,
+                start: SystemTime::now(),
+                attributes: Vec::with_capacity(attrs.metadata().fields().len()),
+                dropped_attributes: 0,
+                events: Vec::new(),
+                dropped_events: 0,
+                links: Vec::new(),
+                dropped_links: 0,
+                status: Status::Unset,
+                parent_span_id: parent
+                    .as_ref()
+                    .map_or(opentelemetry::trace::SpanId::INVALID, |p| {
+                        opentelemetry::trace::SpanId::from_bytes(p.span_id().to_bytes())
+                    }),
+                parent_is_remote: parent.as_ref().is_some_and(SpanContext::is_remote),
+            };
+            attrs.record(&mut SpanVisitor {
+                recording: &mut recording,
+                max_attributes: self.limits.max_attributes,
+            });
+            extensions.insert(recording);
+        }
+        extensions.insert(context);
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let mut extensions = span.extensions_mut();
+        if let Some(recording) = extensions.get_mut::<Recording>() {
+            values.record(&mut SpanVisitor {
+                recording,
+                max_attributes: self.limits.max_attributes,
+            });
+        }
+    }
+
+    fn on_follows_from(&self, id: &Id, follows: &Id, ctx: Context<'_, S>) {
+        let Some(followed) = context_of(&ctx, follows) else {
+            return;
+        };
+        let Some(span) = ctx.span(id) else { return };
+        let mut extensions = span.extensions_mut();
+        if let Some(recording) = extensions.get_mut::<Recording>() {
+            if recording.links.len() < self.limits.max_links {
+                recording
+                    .links
+                    .push(Link::with_context(OtlpLayer::to_otel(&followed)));
+            } else {
+                recording.dropped_links += 1;
+            }
+        }
+    }
+
+    fn on_event(&self, event: &TracingEvent<'_>, ctx: Context<'_, S>) {
+        let Some(span) = ctx.event_span(event) else {
+            return;
+        };
+        let mut extensions = span.extensions_mut();
+        // Unsampled spans stop here: the event's fields are never visited.
+        let Some(recording) = extensions.get_mut::<Recording>() else {
+            return;
+        };
+        if recording.events.len() >= self.limits.max_events {
+            recording.dropped_events += 1;
+            return;
+        }
+        let metadata = event.metadata();
+        let mut visitor = EventVisitor {
+            name: None,
+            attributes: Vec::with_capacity(metadata.fields().len() + 2),
+            dropped: 0,
+            error: None,
+            max_attributes: self.limits.max_event_attributes,
+        };
+        visitor
+            .attributes
+            .push(KeyValue::new("level", metadata.level().as_str()));
+        visitor
+            .attributes
+            .push(KeyValue::new("target", metadata.target()));
+        event.record(&mut visitor);
+        if let Some(error) = &visitor.error {
+            recording.status = Status::error(error.clone());
+        } else if *metadata.level() == Level::ERROR && recording.status == Status::Unset {
+            recording.status = Status::error(visitor.name.clone().unwrap_or_default());
+        }
+        let name = visitor.name.map_or(Cow::Borrowed("event"), Cow::Owned);
+        recording.events.push(Event::new(
+            name,
+            SystemTime::now(),
+            visitor.attributes,
+            visitor.dropped,
+        ));
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(&id) else { return };
+        let mut extensions = span.extensions_mut();
+        let Some(recording) = extensions.remove::<Recording>() else {
+            return;
+        };
+        let Some(context) = extensions
+            .get_mut::<SpanContext>()
+            .map(|context| OtlpLayer::to_otel(context))
+        else {
+            return;
+        };
+        let data = recording.into_span_data(context, SystemTime::now(), self.scope.clone());
+        drop(extensions);
+        if let Some((last, rest)) = self.sinks.split_last() {
+            for sink in rest {
+                sink.on_end(data.clone());
+            }
+            last.on_end(data);
+        }
+    }
+}

@@ -1,0 +1,255 @@
+//! What a sampled span collects until it closes, and its conversion to `SpanData`.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::time::SystemTime;
+
+use opentelemetry::trace::{Event, Link, SpanKind, Status};
+use opentelemetry::{InstrumentationScope, KeyValue, Value};
+use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
+use tracing_core::field::{Field, Visit};
+
+/// Limits on what one span keeps; what goes over is counted as dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpanLimits {
+    /// Attributes per span (OpenTelemetry's default: 128).
+    pub max_attributes: usize,
+    /// Events per span (default 128).
+    pub max_events: usize,
+    /// Links per span (default 128).
+    pub max_links: usize,
+    /// Attributes per event (default 128).
+    pub max_event_attributes: usize,
+}
+
+impl Default for SpanLimits {
+    fn default() -> Self {
+        Self {
+            max_attributes: 128,
+            max_events: 128,
+            max_links: 128,
+            max_event_attributes: 128,
+        }
+    }
+}
+
+/// A sampled span's data, kept in its extensions until it closes.
+#[derive(Debug)]
+pub(crate) struct Recording {
+    pub(crate) name: Cow<'static, str>,
+    pub(crate) kind: SpanKind,
+    pub(crate) start: SystemTime,
+    pub(crate) attributes: Vec<KeyValue>,
+    pub(crate) dropped_attributes: u32,
+    pub(crate) events: Vec<Event>,
+    pub(crate) dropped_events: u32,
+    pub(crate) links: Vec<Link>,
+    pub(crate) dropped_links: u32,
+    pub(crate) status: Status,
+    pub(crate) parent_span_id: opentelemetry::trace::SpanId,
+    pub(crate) parent_is_remote: bool,
+}
+
+impl Recording {
+    pub(crate) fn into_span_data(
+        self,
+        context: opentelemetry::trace::SpanContext,
+        end: SystemTime,
+        scope: InstrumentationScope,
+    ) -> SpanData {
+        let mut events = SpanEvents::default();
+        events.events = self.events;
+        events.dropped_count = self.dropped_events;
+        let mut links = SpanLinks::default();
+        links.links = self.links;
+        links.dropped_count = self.dropped_links;
+        SpanData {
+            span_context: context,
+            parent_span_id: self.parent_span_id,
+            parent_span_is_remote: self.parent_is_remote,
+            span_kind: self.kind,
+            name: self.name,
+            start_time: self.start,
+            end_time: end,
+            attributes: self.attributes,
+            dropped_attributes_count: self.dropped_attributes,
+            events,
+            links,
+            status: self.status,
+            instrumentation_scope: scope,
+        }
+    }
+}
+
+fn parse_kind(text: &str) -> Option<SpanKind> {
+    match text.to_ascii_lowercase().as_str() {
+        "server" => Some(SpanKind::Server),
+        "client" => Some(SpanKind::Client),
+        "producer" => Some(SpanKind::Producer),
+        "consumer" => Some(SpanKind::Consumer),
+        "internal" => Some(SpanKind::Internal),
+        _ => None,
+    }
+}
+
+/// Collects a span's fields: `otel.name`, `otel.kind`, `otel.status_code`,
+/// `otel.status_description` (or `otel.status_message`) and `error` have their OpenTelemetry
+/// meaning; everything else becomes a typed attribute.
+pub(crate) struct SpanVisitor<'a> {
+    pub(crate) recording: &'a mut Recording,
+    pub(crate) max_attributes: usize,
+}
+
+impl SpanVisitor<'_> {
+    fn attribute(&mut self, key: &'static str, value: Value) {
+        if let Some(existing) = self
+            .recording
+            .attributes
+            .iter_mut()
+            .find(|kv| kv.key.as_str() == key)
+        {
+            existing.value = value;
+        } else if self.recording.attributes.len() < self.max_attributes {
+            self.recording.attributes.push(KeyValue::new(key, value));
+        } else {
+            self.recording.dropped_attributes += 1;
+        }
+    }
+
+    fn text(&mut self, field: &Field, value: String) {
+        match field.name() {
+            "otel.name" => self.recording.name = Cow::Owned(value),
+            "otel.kind" => {
+                if let Some(kind) = parse_kind(&value) {
+                    self.recording.kind = kind;
+                }
+            }
+            "otel.status_code" => match value.to_ascii_lowercase().as_str() {
+                "ok" => self.recording.status = Status::Ok,
+                // A description recorded earlier is kept.
+                "error" if !matches!(self.recording.status, Status::Error { .. }) => {
+                    self.recording.status = Status::error("");
+                }
+                _ => {}
+            },
+            "otel.status_description" | "otel.status_message" => {
+                self.recording.status = Status::error(value);
+            }
+            "error" => {
+                self.recording.status = Status::error(value.clone());
+                self.attribute("error", Value::from(value));
+            }
+            name => self.attribute(name, Value::from(value)),
+        }
+    }
+}
+
+impl Visit for SpanVisitor<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.text(field, value.to_owned());
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.text(field, format!("{value:?}"));
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        self.text(field, value.to_string());
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.attribute(field.name(), Value::I64(value));
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        match i64::try_from(value) {
+            Ok(value) => self.attribute(field.name(), Value::I64(value)),
+            Err(_) => self.attribute(field.name(), Value::from(value.to_string())),
+        }
+    }
+
+    fn record_i128(&mut self, field: &Field, value: i128) {
+        match i64::try_from(value) {
+            Ok(value) => self.attribute(field.name(), Value::I64(value)),
+            Err(_) => self.attribute(field.name(), Value::from(value.to_string())),
+        }
+    }
+
+    fn record_u128(&mut self, field: &Field, value: u128) {
+        match i64::try_from(value) {
+            Ok(value) => self.attribute(field.name(), Value::I64(value)),
+            Err(_) => self.attribute(field.name(), Value::from(value.to_string())),
+        }
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.attribute(field.name(), Value::F64(value));
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.attribute(field.name(), Value::Bool(value));
+    }
+}
+
+/// Collects an event's fields: `message` names the event; `error` marks the span's status.
+pub(crate) struct EventVisitor {
+    pub(crate) name: Option<String>,
+    pub(crate) attributes: Vec<KeyValue>,
+    pub(crate) dropped: u32,
+    pub(crate) error: Option<String>,
+    pub(crate) max_attributes: usize,
+}
+
+impl EventVisitor {
+    fn push(&mut self, key: &'static str, value: Value) {
+        if self.attributes.len() < self.max_attributes {
+            self.attributes.push(KeyValue::new(key, value));
+        } else {
+            self.dropped += 1;
+        }
+    }
+}
+
+impl Visit for EventVisitor {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        match field.name() {
+            "message" => self.name = Some(value.to_owned()),
+            "error" => {
+                self.error = Some(value.to_owned());
+                self.push("exception.message", Value::from(value.to_owned()));
+            }
+            name => self.push(name, Value::from(value.to_owned())),
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.record_str(field, &format!("{value:?}"));
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        self.error = Some(value.to_string());
+        self.push("exception.message", Value::from(value.to_string()));
+        if field.name() != "error" {
+            self.push(field.name(), Value::from(value.to_string()));
+        }
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.push(field.name(), Value::I64(value));
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        match i64::try_from(value) {
+            Ok(value) => self.push(field.name(), Value::I64(value)),
+            Err(_) => self.push(field.name(), Value::from(value.to_string())),
+        }
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.push(field.name(), Value::F64(value));
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.push(field.name(), Value::Bool(value));
+    }
+}

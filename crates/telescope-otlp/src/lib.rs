@@ -1,0 +1,30 @@
+//! `tracing` spans to OpenTelemetry, with ids and the sampling decision made when a span
+//! starts, so that unsampled spans cost close to nothing while still carrying a trace context
+//! for logs and propagation.
+//!
+//! - [`OtlpLayer`]: every span gets a [`telescope_core::SpanContext`]; sampled spans become
+//!   `opentelemetry_sdk::trace::SpanData`, kept in the in-process [`SpanRing`] and given to
+//!   any [`SpanSink`] (the OTLP export pipeline is one).
+//! - [`sampler`]: always on/off, consistent probability (the OpenTelemetry threshold algorithm,
+//!   writing `ot=th:…`), parent-based, and adaptive (a target of sampled traces per second per
+//!   operation), selected from `OTEL_TRACES_SAMPLER` / `OTEL_TRACES_SAMPLER_ARG`.
+//! - [`propagation`]: W3C `traceparent`/`tracestate` over `http::HeaderMap`.
+//!
+//! ```
+//! use telescope_otlp::{sampler::AdaptiveSampler, sampler::AdaptiveConfig, OtlpLayer};
+//! use tracing_subscriber::layer::SubscriberExt;
+//!
+//! let layer = OtlpLayer::builder().sampler(AdaptiveSampler::new(AdaptiveConfig::per_second(10.0))).build();
+//! let subscriber = tracing_subscriber::registry().with(layer);
+//! # drop(subscriber);
+//! ```
+//!
+//! Supported Rust version: 1.88 or newer.
+
+mod layer;
+pub mod propagation;
+pub mod sampler;
+mod sink;
+
+pub use layer::{OtlpLayer, OtlpLayerBuilder, SpanLimits};
+pub use sink::{SpanRing, SpanSink};

@@ -1,0 +1,154 @@
+//! OpenTelemetry consistent probability sampling: a 56-bit threshold `T` compared with 56 bits
+//! of randomness `R` from the trace id; sampled when `R >= T`; `T` travels in
+//! `tracestate` as `ot=th:<hex>` so that anyone downstream knows the probability.
+
+use telescope_core::{TraceId, TraceState};
+
+/// `2^56`: the size of the randomness space.
+pub const MAX_THRESHOLD: u64 = 1 << 56;
+
+/// The threshold for sampling probability `p` (clamped to `[0, 1]`): `2^56 - round(p * 2^56)`
+/// (computed on the probability side, where an `f64` keeps every digit that matters).
+/// `0` samples everything; [`MAX_THRESHOLD`] samples nothing.
+pub fn threshold_for(probability: f64) -> u64 {
+    let p = if probability.is_nan() {
+        0.0
+    } else {
+        probability.clamp(0.0, 1.0)
+    };
+    MAX_THRESHOLD - ((p * MAX_THRESHOLD as f64).round() as u64).min(MAX_THRESHOLD)
+}
+
+/// The probability a threshold stands for.
+pub fn probability_of(threshold: u64) -> f64 {
+    (MAX_THRESHOLD - threshold.min(MAX_THRESHOLD)) as f64 / MAX_THRESHOLD as f64
+}
+
+/// The randomness of a trace: the explicit `rv` in the `ot` tracestate entry when present,
+/// else the trace id's rightmost 56 bits (random by the W3C Level 2 `random` flag, and with
+/// our own ids).
+pub fn randomness(trace_id: TraceId, trace_state: &TraceState) -> u64 {
+    ot_value(trace_state, "rv")
+        .and_then(|rv| u64::from_str_radix(rv, 16).ok().filter(|_| rv.len() == 14))
+        .unwrap_or_else(|| (trace_id.to_u128() as u64) & (MAX_THRESHOLD - 1))
+}
+
+/// Whether a trace with this randomness is sampled at `threshold`.
+pub fn is_sampled(randomness: u64, threshold: u64) -> bool {
+    threshold < MAX_THRESHOLD && randomness >= threshold
+}
+
+/// `th` as written: up to 14 lowercase hex digits, trailing zeros removed (`0` for always).
+pub fn encode_threshold(threshold: u64) -> String {
+    if threshold == 0 {
+        return "0".to_owned();
+    }
+    let full = format!("{threshold:014x}");
+    full.trim_end_matches('0').to_owned()
+}
+
+/// Parses `th` (1 to 14 hex digits, right-padded with zeros).
+pub fn decode_threshold(text: &str) -> Option<u64> {
+    if text.is_empty() || text.len() > 14 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let padded = format!("{text:0<14}");
+    u64::from_str_radix(&padded, 16).ok()
+}
+
+/// The sub-value `key` of the `ot` tracestate entry (`ot=th:c;rv:…`).
+pub fn ot_value<'a>(trace_state: &'a TraceState, key: &str) -> Option<&'a str> {
+    trace_state.get("ot")?.split(';').find_map(|part| {
+        part.split_once(':')
+            .filter(|(k, _)| *k == key)
+            .map(|(_, v)| v)
+    })
+}
+
+/// `trace_state` with `ot=th:<threshold>` set (other `ot` sub-values kept), or with `th`
+/// removed when `threshold` is `None` (an unsampled or unknown-probability decision).
+pub fn with_threshold(trace_state: &TraceState, threshold: Option<u64>) -> TraceState {
+    let others: Vec<&str> = trace_state
+        .get("ot")
+        .map(|ot| {
+            ot.split(';')
+                .filter(|part| !part.starts_with("th:") && !part.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut parts: Vec<String> = threshold
+        .map(|t| format!("th:{}", encode_threshold(t)))
+        .into_iter()
+        .collect();
+    parts.extend(others.iter().map(|p| (*p).to_owned()));
+    if parts.is_empty() {
+        return trace_state.remove("ot");
+    }
+    // The value grammar is simple ASCII; a malformed old `ot` is replaced by ours.
+    trace_state
+        .insert("ot", &parts.join(";"))
+        .unwrap_or_else(|_| trace_state.remove("ot"))
+}
+
+/// The adjusted count a sampled span with this threshold represents: `2^56 / (2^56 - T)`.
+pub fn adjusted_count(threshold: u64) -> f64 {
+    MAX_THRESHOLD as f64 / (MAX_THRESHOLD - threshold.min(MAX_THRESHOLD - 1)) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thresholds_follow_the_spec_examples() {
+        assert_eq!(encode_threshold(threshold_for(1.0)), "0");
+        assert_eq!(encode_threshold(threshold_for(0.5)), "8");
+        assert_eq!(encode_threshold(threshold_for(0.25)), "c");
+        assert_eq!(encode_threshold(threshold_for(0.01)), "fd70a3d70a3d71");
+        assert_eq!(decode_threshold("8"), Some(MAX_THRESHOLD / 2));
+        assert_eq!(decode_threshold("c"), Some(3 * MAX_THRESHOLD / 4));
+        assert_eq!(
+            decode_threshold("123456789abcdef"),
+            None,
+            "at most 14 digits"
+        );
+        assert_eq!(decode_threshold("xyz"), None);
+        assert!((adjusted_count(threshold_for(0.25)) - 4.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_decision_is_consistent_across_thresholds() {
+        let state = TraceState::EMPTY;
+        for id in 1..2000u128 {
+            let trace =
+                TraceId::from_u128(id.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c834));
+            let r = randomness(trace, &state);
+            // Sampled at a lower probability implies sampled at every higher one.
+            if is_sampled(r, threshold_for(0.1)) {
+                assert!(is_sampled(r, threshold_for(0.5)));
+            }
+        }
+        assert!(is_sampled(0, 0), "probability 1 samples everything");
+        assert!(
+            !is_sampled(MAX_THRESHOLD - 1, MAX_THRESHOLD),
+            "probability 0 samples nothing"
+        );
+    }
+
+    #[test]
+    fn tracestate_keeps_other_ot_values_and_vendors() {
+        let state = TraceState::from_header("ot=rv:0123456789abcd;th:0,vendor=x").expect("valid");
+        assert_eq!(
+            randomness(TraceId::from_u128(1), &state),
+            0x0001_2345_6789_abcd
+        );
+        let updated = with_threshold(&state, Some(threshold_for(0.5)));
+        assert_eq!(updated.get("ot"), Some("th:8;rv:0123456789abcd"));
+        assert_eq!(updated.get("vendor"), Some("x"));
+        assert_eq!(
+            with_threshold(&updated, None).get("ot"),
+            Some("rv:0123456789abcd")
+        );
+        assert_eq!(with_threshold(&TraceState::EMPTY, None), TraceState::EMPTY);
+    }
+}

@@ -1,0 +1,5 @@
+//! The OTLP layer's spans, the samplers, and W3C propagation.
+
+mod layer;
+mod propagation;
+mod samplers;

@@ -34,7 +34,7 @@ fn every_log_line_in_a_span_carries_the_ids_of_the_exported_span() {
     let logs = Capture::default();
     let writer = logs.clone();
     let otlp = OtlpLayer::builder().build();
-    let ring = otlp.ring();
+    let pipeline = otlp.pipeline();
     let subscriber = tracing_subscriber::registry().with(otlp).with(
         JsonLayer::builder()
             .with_writer(move || writer.clone())
@@ -46,7 +46,8 @@ fn every_log_line_in_a_span_carries_the_ids_of_the_exported_span() {
         tracing::info!("in the request");
         tracing::info_span!("db").in_scope(|| tracing::info!("in the query"));
     });
-    let spans = ring.spans();
+    assert!(pipeline.force_flush(std::time::Duration::from_secs(10)));
+    let spans = pipeline.ring().spans();
     let lines = lines(&logs);
     let request = spans
         .iter()

@@ -17,3 +17,7 @@ pub const AUDIT_WRITE_FAILURES_TOTAL: &str = "telescope_audit_write_failures_tot
 pub const AUDIT_INCOMPLETE_TOTAL: &str = "telescope_audit_incomplete_total";
 /// Counter: torn last lines set aside on recovery after a crash.
 pub const AUDIT_TORN_LINES_TOTAL: &str = "telescope_audit_torn_lines_total";
+/// Counter, label `reason`: finished sampled spans dropped before export.
+pub const SPANS_DROPPED_TOTAL: &str = "telescope_spans_dropped_total";
+/// Counter: spans handed to the exporter successfully.
+pub const SPANS_EXPORTED_TOTAL: &str = "telescope_spans_exported_total";

@@ -22,9 +22,14 @@
 //! Supported Rust version: 1.88 or newer.
 
 mod layer;
+mod pipeline;
 pub mod propagation;
 pub mod sampler;
 mod sink;
 
 pub use layer::{OtlpLayer, OtlpLayerBuilder, SpanLimits};
+pub use pipeline::{
+    Pipeline, PipelineConfig, PipelineStats, DEFAULT_MAX_EXPORT_BATCH_SIZE, DEFAULT_MAX_QUEUE_SIZE,
+    DEFAULT_SCHEDULE_DELAY,
+};
 pub use sink::{SpanRing, SpanSink};

@@ -5,10 +5,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use opentelemetry_sdk::trace::SpanData;
 
-/// Receives every finished sampled span. Must not block: queue and return.
+/// Receives every finished sampled span. Must not block: queue and return. The span is shared
+/// (the ring keeps it too); an exporter that needs it owned takes it apart on its own thread.
 pub trait SpanSink: Send + Sync + 'static {
     /// A span ended.
-    fn on_end(&self, span: SpanData);
+    fn on_end(&self, span: Arc<SpanData>);
 }
 
 /// The most recent finished spans, bounded, oldest dropped first: where traces go when no
@@ -20,7 +21,7 @@ pub trait SpanSink: Send + Sync + 'static {
 /// ```
 #[derive(Debug, Clone)]
 pub struct SpanRing {
-    spans: Arc<Mutex<VecDeque<SpanData>>>,
+    spans: Arc<Mutex<VecDeque<Arc<SpanData>>>>,
     capacity: usize,
 }
 
@@ -35,7 +36,7 @@ impl SpanRing {
     }
 
     /// The spans it holds, oldest first.
-    pub fn spans(&self) -> Vec<SpanData> {
+    pub fn spans(&self) -> Vec<Arc<SpanData>> {
         self.spans
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -50,12 +51,23 @@ impl SpanRing {
     }
 }
 
-impl SpanSink for SpanRing {
-    fn on_end(&self, span: SpanData) {
+impl SpanRing {
+    /// Keeps `span`, returning the oldest one if the ring was full.
+    pub(crate) fn keep(&self, span: Arc<SpanData>) -> Option<Arc<SpanData>> {
         let mut spans = self.spans.lock().unwrap_or_else(PoisonError::into_inner);
-        if spans.len() >= self.capacity {
-            spans.pop_front();
-        }
+        let evicted = if spans.len() >= self.capacity {
+            spans.pop_front()
+        } else {
+            None
+        };
         spans.push_back(span);
+        evicted
+    }
+}
+
+impl SpanSink for SpanRing {
+    fn on_end(&self, span: Arc<SpanData>) {
+        // Dropped after the lock is released.
+        drop(self.keep(span));
     }
 }

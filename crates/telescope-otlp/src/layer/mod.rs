@@ -19,6 +19,7 @@ use tracing_subscriber::Layer;
 pub use recording::SpanLimits;
 use recording::{EventVisitor, Recording, SpanVisitor};
 
+use crate::pipeline::{Pipeline, PipelineConfig, PipelineSink};
 use crate::sampler::{AlwaysOn, ParentBased, Sampler, SamplingInput};
 use crate::sink::{SpanRing, SpanSink};
 
@@ -29,6 +30,7 @@ pub struct OtlpLayerBuilder {
     limits: SpanLimits,
     ring_capacity: usize,
     sinks: Vec<Arc<dyn SpanSink>>,
+    pipeline: PipelineConfig,
 }
 
 impl std::fmt::Debug for OtlpLayerBuilder {
@@ -65,23 +67,29 @@ impl OtlpLayerBuilder {
         self
     }
 
-    /// Also hands finished sampled spans to `sink` (an exporter).
+    /// Also hands finished sampled spans to `sink` (an exporter), on the pipeline's worker
+    /// thread.
     pub fn sink(mut self, sink: impl SpanSink) -> Self {
         self.sinks.push(Arc::new(sink));
         self
     }
 
-    /// The layer.
+    /// The queue and batch settings of the pipeline.
+    pub fn pipeline(mut self, config: PipelineConfig) -> Self {
+        self.pipeline = config;
+        self
+    }
+
+    /// The layer, with its pipeline's worker thread started.
     pub fn build(self) -> OtlpLayer {
         let ring = SpanRing::new(self.ring_capacity);
-        let mut sinks = self.sinks;
-        sinks.push(Arc::new(ring.clone()));
+        let (pipeline, queue) = Pipeline::start(self.pipeline, ring, self.sinks);
         OtlpLayer {
             sampler: self.sampler,
             limits: self.limits,
             ids: IdGenerator::default(),
-            ring,
-            sinks,
+            pipeline,
+            queue,
             scope: InstrumentationScope::builder("telescope")
                 .with_version(env!("CARGO_PKG_VERSION"))
                 .build(),
@@ -102,20 +110,23 @@ impl OtlpLayerBuilder {
 /// A sampled span records typed attributes, events (message, level, fields), status (an `error`
 /// field, ERROR-level events, `otel.status_code` / `otel.status_description`), kind
 /// (`otel.kind`), name (`otel.name`, whenever recorded before close) and links (`follows_from`),
-/// within [`SpanLimits`], and becomes a `SpanData` when it closes: kept in the [`SpanRing`] and
-/// given to every configured [`SpanSink`].
+/// within [`SpanLimits`], and becomes a `SpanData` when it closes. It then goes through a bounded
+/// queue to the [`Pipeline`]'s worker thread, which keeps it in the [`SpanRing`] and gives it to
+/// every configured [`SpanSink`]; a full queue drops the span and counts it in
+/// `telescope_spans_dropped_total{reason="queue_full"}`.
 ///
 /// ```
 /// use tracing_subscriber::layer::SubscriberExt;
 /// let layer = telescope_otlp::OtlpLayer::builder().build();
-/// let ring = layer.ring();
+/// let pipeline = layer.pipeline();
 /// let subscriber = tracing_subscriber::registry().with(layer);
 /// tracing::subscriber::with_default(subscriber, || {
 ///     let span = tracing::info_span!("checkout", otel.kind = "server", items = 3);
 ///     let _entered = span.enter();
 ///     tracing::info!(order = 42, "order placed");
 /// });
-/// let spans = ring.spans();
+/// assert!(pipeline.force_flush(std::time::Duration::from_secs(5)));
+/// let spans = pipeline.ring().spans();
 /// assert_eq!(spans[0].name, "checkout");
 /// assert_eq!(spans[0].events.len(), 1);
 /// ```
@@ -123,8 +134,8 @@ pub struct OtlpLayer {
     sampler: Box<dyn Sampler>,
     limits: SpanLimits,
     ids: IdGenerator,
-    ring: SpanRing,
-    sinks: Vec<Arc<dyn SpanSink>>,
+    pipeline: Pipeline,
+    queue: PipelineSink,
     scope: InstrumentationScope,
 }
 
@@ -145,12 +156,18 @@ impl OtlpLayer {
             limits: SpanLimits::default(),
             ring_capacity: 2048,
             sinks: Vec::new(),
+            pipeline: PipelineConfig::default(),
         }
     }
 
-    /// The in-process ring of recent finished spans.
+    /// The in-process ring of recent finished spans (filled by the pipeline's worker).
     pub fn ring(&self) -> SpanRing {
-        self.ring.clone()
+        self.pipeline.ring()
+    }
+
+    /// The pipeline: `force_flush`, `shutdown`, counts.
+    pub fn pipeline(&self) -> Pipeline {
+        self.pipeline.clone()
     }
 
     fn to_otel(context: &SpanContext) -> opentelemetry::trace::SpanContext {
@@ -162,6 +179,62 @@ impl OtlpLayer {
             context.trace_state().header().parse().unwrap_or_default(),
         )
     }
+}
+
+thread_local! {
+    /// The spans entered on this thread (innermost last) and whether each is sampled, so that
+    /// an event in an unsampled span returns without looking anything up.
+    static ENTERED: std::cell::RefCell<Vec<(u64, bool)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// How many recently created spans each thread remembers the sampling decision of.
+const RECENT_SPANS: usize = 16;
+
+thread_local! {
+    /// The sampling decision of the spans most recently created on this thread, so that entering
+    /// and closing them (usually on the same thread, soon after) needs no registry lookup. Span
+    /// ids carry the registry slot's generation, so a slot reused by a new span gets a new id
+    /// and a stale entry cannot match it.
+    static RECENT: std::cell::RefCell<([(u64, bool); RECENT_SPANS], usize)> =
+        const { std::cell::RefCell::new(([(0, false); RECENT_SPANS], 0)) };
+}
+
+fn remember(id: &Id, sampled: bool) {
+    let _ = RECENT.try_with(|recent| {
+        let (slots, next) = &mut *recent.borrow_mut();
+        slots[*next % RECENT_SPANS] = (id.into_u64(), sampled);
+        *next = next.wrapping_add(1);
+    });
+}
+
+/// The remembered decision for `id`, if this thread created it recently.
+fn recall(id: &Id) -> Option<bool> {
+    let key = id.into_u64();
+    RECENT
+        .try_with(|recent| {
+            recent
+                .borrow()
+                .0
+                .iter()
+                .find(|(slot, _)| *slot == key)
+                .map(|(_, sampled)| *sampled)
+        })
+        .ok()
+        .flatten()
+}
+
+fn forget(id: &Id) {
+    let key = id.into_u64();
+    let _ = RECENT.try_with(|recent| {
+        if let Some(slot) = recent
+            .borrow_mut()
+            .0
+            .iter_mut()
+            .find(|(slot, _)| *slot == key)
+        {
+            *slot = (0, false);
+        }
+    });
 }
 
 /// The context of a span in this registry.
@@ -201,6 +274,7 @@ where
             .with_sampled(decision.sampled)
             .with_random(random);
         let context = SpanContext::new(trace_id, self.ids.span_id(), flags, decision.trace_state);
+        remember(id, decision.sampled);
         let mut extensions = span.extensions_mut();
         if decision.sampled {
             let mut recording = Recording {
@@ -258,7 +332,36 @@ where
         }
     }
 
+    fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
+        let sampled = ctx
+            .span(id)
+            .is_some_and(|span| span.extensions().get::<Recording>().is_some());
+        let _ = ENTERED.try_with(|entered| entered.borrow_mut().push((id.into_u64(), sampled)));
+    }
+
+    fn on_exit(&self, id: &Id, _ctx: Context<'_, S>) {
+        let _ = ENTERED.try_with(|entered| {
+            let mut entered = entered.borrow_mut();
+            if let Some(position) = entered
+                .iter()
+                .rposition(|(entered_id, _)| *entered_id == id.into_u64())
+            {
+                entered.remove(position);
+            }
+        });
+    }
+
     fn on_event(&self, event: &TracingEvent<'_>, ctx: Context<'_, S>) {
+        // The common case, an event in the innermost entered span, when that span is not
+        // sampled: nothing to look up.
+        if event.is_contextual() {
+            let unsampled = ENTERED
+                .try_with(|entered| matches!(entered.borrow().last(), Some((_, false))))
+                .unwrap_or(false);
+            if unsampled {
+                return;
+            }
+        }
         let Some(span) = ctx.event_span(event) else {
             return;
         };
@@ -301,7 +404,17 @@ where
     }
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        // Unsampled spans (most of them, under sampling) leave without a lookup when this
+        // thread created them, or under a read lock otherwise.
+        let remembered = recall(&id);
+        forget(&id);
+        if remembered == Some(false) {
+            return;
+        }
         let Some(span) = ctx.span(&id) else { return };
+        if span.extensions().get::<Recording>().is_none() {
+            return;
+        }
         let mut extensions = span.extensions_mut();
         let Some(recording) = extensions.remove::<Recording>() else {
             return;
@@ -312,13 +425,9 @@ where
         else {
             return;
         };
-        let data = recording.into_span_data(context, SystemTime::now(), self.scope.clone());
+        let data =
+            Arc::new(recording.into_span_data(context, SystemTime::now(), self.scope.clone()));
         drop(extensions);
-        if let Some((last, rest)) = self.sinks.split_last() {
-            for sink in rest {
-                sink.on_end(data.clone());
-            }
-            last.on_end(data);
-        }
+        self.queue.on_end(data);
     }
 }

@@ -7,10 +7,11 @@ use telescope_otlp::sampler::{AlwaysOff, ConsistentProbability, ParentBased};
 use telescope_otlp::{OtlpLayer, SpanLimits};
 use tracing_subscriber::layer::SubscriberExt;
 
-fn run(layer: OtlpLayer, body: impl FnOnce()) -> Vec<SpanData> {
-    let ring = layer.ring();
+fn run(layer: OtlpLayer, body: impl FnOnce()) -> Vec<std::sync::Arc<SpanData>> {
+    let pipeline = layer.pipeline();
     tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), body);
-    ring.spans()
+    assert!(pipeline.force_flush(std::time::Duration::from_secs(10)));
+    pipeline.ring().spans()
 }
 
 fn attribute<'a>(span: &'a SpanData, key: &str) -> Option<&'a Value> {
@@ -180,7 +181,7 @@ fn unsampled_spans_get_a_context_and_record_nothing() {
     let layer = OtlpLayer::builder()
         .sampler(ParentBased::new(AlwaysOff))
         .build();
-    let ring = layer.ring();
+    let pipeline = layer.pipeline();
     let subscriber = tracing_subscriber::registry()
         .with(layer)
         .with(Probe(seen.clone()));
@@ -189,7 +190,9 @@ fn unsampled_spans_get_a_context_and_record_nothing() {
         let _root = root.enter();
         tracing::info_span!("unsampled-child").in_scope(|| tracing::info!("inside"));
     });
-    assert!(ring.spans().is_empty(), "nothing exported");
+    assert!(pipeline.force_flush(std::time::Duration::from_secs(10)));
+    assert!(pipeline.ring().spans().is_empty(), "nothing exported");
+    assert_eq!(pipeline.stats().processed, 0);
     assert_eq!(
         *seen.lock().expect("probe"),
         [("unsampled-child".to_owned(), false)],

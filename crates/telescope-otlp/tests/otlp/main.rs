@@ -1,5 +1,6 @@
 //! The OTLP layer's spans, the samplers, and W3C propagation.
 
 mod layer;
+mod pipeline;
 mod propagation;
 mod samplers;

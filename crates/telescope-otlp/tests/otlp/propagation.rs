@@ -113,7 +113,7 @@ fn invalid_headers_start_a_new_trace_and_are_counted() {
 #[test]
 fn a_remote_parent_becomes_the_parent_of_the_next_root_span_and_injection_round_trips() {
     let layer = OtlpLayer::builder().build();
-    let ring = layer.ring();
+    let pipeline = layer.pipeline();
     let mut outgoing = HeaderMap::new();
     tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
         let incoming = headers(&[
@@ -129,7 +129,8 @@ fn a_remote_parent_becomes_the_parent_of_the_next_root_span_and_injection_round_
         // A new root after the guard is gone starts its own trace.
         drop(tracing::info_span!(parent: None, "not a child of the remote parent"));
     });
-    let spans = ring.spans();
+    assert!(pipeline.force_flush(std::time::Duration::from_secs(10)));
+    let spans = pipeline.ring().spans();
     let server = spans
         .iter()
         .find(|s| s.name == "GET /orders")

@@ -102,16 +102,14 @@ mod tests {
         UNIX_EPOCH + Duration::new(second, nanos)
     }
 
+    /// The calendar itself is tested in `telescope_core::time`; here, the fraction, the quotes
+    /// and the per-second cache (the same second twice, then another).
     #[test]
     fn known_instants() {
         let cases = [
-            (0, "1970-01-01T00:00:00"),
             (951_782_400, "2000-02-29T00:00:00"),
-            (951_868_799, "2000-02-29T23:59:59"),
-            (1_709_251_199, "2024-02-29T23:59:59"),
-            (4_107_542_400, "2100-03-01T00:00:00"),
+            (951_782_400, "2000-02-29T00:00:00"),
             (1_795_305_879, "2026-11-22T00:04:39"),
-            (MAX_SECOND, "9999-12-31T23:59:59"),
         ];
         for (second, expected) in cases {
             assert_eq!(

@@ -244,8 +244,12 @@ impl TelemetryBuilder {
             Some(schema) => schema,
             None => env::parse(env, "TELESCOPE_LOG_SCHEMA", parse_schema)?.unwrap_or_default(),
         };
-        let attributes = env::parse(env, "OTEL_RESOURCE_ATTRIBUTES", resource::parse_attributes)?
-            .unwrap_or_default();
+        let attributes = env::parse(
+            env,
+            "OTEL_RESOURCE_ATTRIBUTES",
+            telescope_core::key_values::parse_key_values,
+        )?
+        .unwrap_or_default();
         let attribute = |key: &str| {
             attributes
                 .iter()

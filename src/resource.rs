@@ -1,47 +1,5 @@
 //! The resource that describes this service, from `OTEL_SERVICE_NAME` and
-//! `OTEL_RESOURCE_ATTRIBUTES` (`key1=value1,key2=value2`, values percent-encoded).
-
-/// Parses `OTEL_RESOURCE_ATTRIBUTES`. Keys must be non-empty; values are percent-decoded
-/// and must be valid UTF-8 afterwards.
-///
-/// # Errors
-/// The reason, for a member without `=`, with an empty key, or with a bad percent escape.
-pub(crate) fn parse_attributes(text: &str) -> Result<Vec<(String, String)>, String> {
-    let mut attributes: Vec<(String, String)> = Vec::new();
-    for member in text.split(',').map(str::trim).filter(|m| !m.is_empty()) {
-        let (key, value) = member
-            .split_once('=')
-            .ok_or_else(|| format!("{member:?} has no '='"))?;
-        let key = key.trim();
-        if key.is_empty() {
-            return Err(format!("{member:?} has an empty key"));
-        }
-        let value = percent_decode(value.trim())
-            .ok_or_else(|| format!("bad percent-encoding in the value of {key:?}"))?;
-        // A later duplicate wins, as in OpenTelemetry SDKs.
-        attributes.retain(|(existing, _)| existing != key);
-        attributes.push((key.to_owned(), value));
-    }
-    Ok(attributes)
-}
-
-fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        if bytes[index] == b'%' {
-            let hex = bytes.get(index + 1..index + 3)?;
-            let hex = std::str::from_utf8(hex).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            index += 3;
-        } else {
-            out.push(bytes[index]);
-            index += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
+//! `OTEL_RESOURCE_ATTRIBUTES` (parsed by [`telescope_core::key_values::parse_key_values`]).
 
 /// `unknown_service:<executable name>`, OpenTelemetry's default service name.
 pub(crate) fn default_service_name() -> String {
@@ -52,43 +10,5 @@ pub(crate) fn default_service_name() -> String {
     match executable {
         Some(name) => format!("unknown_service:{name}"),
         None => "unknown_service".to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_members_and_percent_escapes() {
-        let parsed = parse_attributes(
-            " service.version=1.2.3 , deployment.environment.name=prod%2Ceu,x=a%3Db ",
-        )
-        .expect("valid");
-        assert_eq!(
-            parsed,
-            [
-                ("service.version".to_owned(), "1.2.3".to_owned()),
-                (
-                    "deployment.environment.name".to_owned(),
-                    "prod,eu".to_owned()
-                ),
-                ("x".to_owned(), "a=b".to_owned()),
-            ]
-        );
-        assert_eq!(
-            parse_attributes("a=1,a=2").expect("valid"),
-            [("a".to_owned(), "2".to_owned())]
-        );
-        assert_eq!(parse_attributes("").expect("empty"), []);
-    }
-
-    #[test]
-    fn rejects_malformed_members() {
-        assert!(parse_attributes("novalue").is_err());
-        assert!(parse_attributes("=v").is_err());
-        assert!(parse_attributes("k=%zz").is_err());
-        assert!(parse_attributes("k=%4").is_err());
-        assert!(parse_attributes("k=%ff").is_err(), "not UTF-8 once decoded");
     }
 }

@@ -25,6 +25,7 @@ mod flags;
 mod generator;
 mod hex;
 mod id;
+pub mod key_values;
 pub mod metric_names;
 pub mod time;
 mod traceparent;

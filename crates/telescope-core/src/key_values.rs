@@ -1,0 +1,87 @@
+//! The `key1=value1,key2=value2` lists of the OpenTelemetry environment variables
+//! (`OTEL_RESOURCE_ATTRIBUTES`, `OTEL_EXPORTER_OTLP_HEADERS`), values percent-encoded.
+
+/// Parses a `key=value` list. Keys must be non-empty; values are percent-decoded
+/// and must be valid UTF-8 afterwards.
+///
+/// ```
+/// let pairs = telescope_core::key_values::parse_key_values("api-key=s%3Dcret, tenant=a").unwrap();
+/// assert_eq!(pairs, [("api-key".to_owned(), "s=cret".to_owned()), ("tenant".to_owned(), "a".to_owned())]);
+/// ```
+///
+/// # Errors
+/// The reason, for a member without `=`, with an empty key, or with a bad percent escape.
+pub fn parse_key_values(text: &str) -> Result<Vec<(String, String)>, String> {
+    let mut attributes: Vec<(String, String)> = Vec::new();
+    for member in text.split(',').map(str::trim).filter(|m| !m.is_empty()) {
+        let (key, value) = member
+            .split_once('=')
+            .ok_or_else(|| format!("{member:?} has no '='"))?;
+        let key = key.trim();
+        if key.is_empty() {
+            return Err(format!("{member:?} has an empty key"));
+        }
+        let value = percent_decode(value.trim())
+            .ok_or_else(|| format!("bad percent-encoding in the value of {key:?}"))?;
+        // A later duplicate wins, as in OpenTelemetry SDKs.
+        attributes.retain(|(existing, _)| existing != key);
+        attributes.push((key.to_owned(), value));
+    }
+    Ok(attributes)
+}
+
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        if bytes[index] == b'%' {
+            let hex = bytes.get(index + 1..index + 3)?;
+            let hex = std::str::from_utf8(hex).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            index += 3;
+        } else {
+            out.push(bytes[index]);
+            index += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_members_and_percent_escapes() {
+        let parsed = parse_key_values(
+            " service.version=1.2.3 , deployment.environment.name=prod%2Ceu,x=a%3Db ",
+        )
+        .expect("valid");
+        assert_eq!(
+            parsed,
+            [
+                ("service.version".to_owned(), "1.2.3".to_owned()),
+                (
+                    "deployment.environment.name".to_owned(),
+                    "prod,eu".to_owned()
+                ),
+                ("x".to_owned(), "a=b".to_owned()),
+            ]
+        );
+        assert_eq!(
+            parse_key_values("a=1,a=2").expect("valid"),
+            [("a".to_owned(), "2".to_owned())]
+        );
+        assert_eq!(parse_key_values("").expect("empty"), []);
+    }
+
+    #[test]
+    fn rejects_malformed_members() {
+        assert!(parse_key_values("novalue").is_err());
+        assert!(parse_key_values("=v").is_err());
+        assert!(parse_key_values("k=%zz").is_err());
+        assert!(parse_key_values("k=%4").is_err());
+        assert!(parse_key_values("k=%ff").is_err(), "not UTF-8 once decoded");
+    }
+}

@@ -21,3 +21,5 @@ pub const AUDIT_TORN_LINES_TOTAL: &str = "telescope_audit_torn_lines_total";
 pub const SPANS_DROPPED_TOTAL: &str = "telescope_spans_dropped_total";
 /// Counter: spans handed to the exporter successfully.
 pub const SPANS_EXPORTED_TOTAL: &str = "telescope_spans_exported_total";
+/// Counter: failed export attempts (each retried or given-up batch).
+pub const EXPORT_ERRORS_TOTAL: &str = "telescope_export_errors_total";

@@ -4,7 +4,10 @@
 //!
 //! - [`OtlpLayer`]: every span gets a [`telescope_core::SpanContext`]; sampled spans become
 //!   `opentelemetry_sdk::trace::SpanData`, kept in the in-process [`SpanRing`] and given to
-//!   any [`SpanSink`] (the OTLP export pipeline is one).
+//!   any [`SpanSink`], all on the [`Pipeline`]'s worker thread.
+//! - [`OtlpExport`]: batches sent with `opentelemetry-otlp` over gRPC or HTTP/protobuf
+//!   ([`OtlpExportConfig::from_env`] reads the `OTEL_EXPORTER_OTLP_*` variables), retried with
+//!   backoff and jitter; every span is either exported or counted as dropped, by reason.
 //! - [`sampler`]: always on/off, consistent probability (the OpenTelemetry threshold algorithm,
 //!   writing `ot=th:…`), parent-based, and adaptive (a target of sampled traces per second per
 //!   operation), selected from `OTEL_TRACES_SAMPLER` / `OTEL_TRACES_SAMPLER_ARG`.
@@ -21,15 +24,17 @@
 //!
 //! Supported Rust version: 1.88 or newer.
 
+mod export;
 mod layer;
 mod pipeline;
 pub mod propagation;
 pub mod sampler;
 mod sink;
 
+pub use export::{OtlpConfigError, OtlpExport, OtlpExportConfig, OtlpProtocol, SpanExport};
 pub use layer::{OtlpLayer, OtlpLayerBuilder, SpanLimits};
 pub use pipeline::{
-    Pipeline, PipelineConfig, PipelineStats, DEFAULT_MAX_EXPORT_BATCH_SIZE, DEFAULT_MAX_QUEUE_SIZE,
-    DEFAULT_SCHEDULE_DELAY,
+    Pipeline, PipelineConfig, PipelineStats, DEFAULT_EXPORT_TIMEOUT, DEFAULT_MAX_EXPORT_BATCH_SIZE,
+    DEFAULT_MAX_QUEUE_SIZE, DEFAULT_SCHEDULE_DELAY,
 };
 pub use sink::{SpanRing, SpanSink};

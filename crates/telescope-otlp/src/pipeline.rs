@@ -10,8 +10,11 @@ use std::time::{Duration, Instant};
 
 use crossbeam_queue::ArrayQueue;
 use opentelemetry_sdk::trace::SpanData;
-use telescope_core::metric_names::SPANS_DROPPED_TOTAL;
+use telescope_core::metric_names::{
+    EXPORT_ERRORS_TOTAL, SPANS_DROPPED_TOTAL, SPANS_EXPORTED_TOTAL,
+};
 
+use crate::export::SpanExport;
 use crate::sink::{SpanRing, SpanSink};
 
 /// Defaults from the OpenTelemetry batch span processor (`OTEL_BSP_*`).
@@ -20,6 +23,12 @@ pub const DEFAULT_MAX_QUEUE_SIZE: usize = 2048;
 pub const DEFAULT_MAX_EXPORT_BATCH_SIZE: usize = 512;
 /// See [`DEFAULT_MAX_QUEUE_SIZE`].
 pub const DEFAULT_SCHEDULE_DELAY: Duration = Duration::from_millis(5000);
+/// See [`DEFAULT_MAX_QUEUE_SIZE`].
+pub const DEFAULT_EXPORT_TIMEOUT: Duration = Duration::from_millis(30_000);
+/// The first pause before retrying a failed batch; it doubles up to [`MAX_RETRY_BACKOFF`].
+const FIRST_RETRY_BACKOFF: Duration = Duration::from_millis(100);
+/// The longest pause between two tries of a batch.
+const MAX_RETRY_BACKOFF: Duration = Duration::from_secs(5);
 
 /// What the pipeline has done so far.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -30,6 +39,12 @@ pub struct PipelineStats {
     pub dropped_queue_full: u64,
     /// Spans dropped because the pipeline was shut down.
     pub dropped_after_shutdown: u64,
+    /// Spans an exporter accepted (summed over exporters).
+    pub exported: u64,
+    /// Failed export attempts, retried or not.
+    pub export_errors: u64,
+    /// Spans given up on after the retries ran out (summed over exporters).
+    pub dropped_export_failed: u64,
 }
 
 enum Control {
@@ -50,6 +65,9 @@ struct Shared {
     processed: AtomicU64,
     dropped_queue_full: AtomicU64,
     dropped_after_shutdown: AtomicU64,
+    exported: AtomicU64,
+    export_errors: AtomicU64,
+    dropped_export_failed: AtomicU64,
     warned: AtomicBool,
 }
 
@@ -109,6 +127,10 @@ pub struct PipelineConfig {
     pub max_export_batch_size: usize,
     /// The longest a span waits in the queue (`OTEL_BSP_SCHEDULE_DELAY`, default 5 s).
     pub schedule_delay: Duration,
+    /// How long one batch is retried after its first failure (`OTEL_BSP_EXPORT_TIMEOUT`,
+    /// default 30 s), with exponential backoff and jitter from 100 ms to 5 s between tries.
+    /// The queue keeps filling meanwhile; what overflows is dropped and counted.
+    pub export_timeout: Duration,
 }
 
 impl Default for PipelineConfig {
@@ -117,7 +139,47 @@ impl Default for PipelineConfig {
             max_queue_size: DEFAULT_MAX_QUEUE_SIZE,
             max_export_batch_size: DEFAULT_MAX_EXPORT_BATCH_SIZE,
             schedule_delay: DEFAULT_SCHEDULE_DELAY,
+            export_timeout: DEFAULT_EXPORT_TIMEOUT,
         }
+    }
+}
+
+impl PipelineConfig {
+    /// The defaults, overridden by `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`,
+    /// `OTEL_BSP_SCHEDULE_DELAY` and `OTEL_BSP_EXPORT_TIMEOUT` (milliseconds) read through `get`.
+    ///
+    /// # Errors
+    /// [`OtlpConfigError`](crate::OtlpConfigError) naming a variable that is not a positive
+    /// integer.
+    pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Self, crate::OtlpConfigError> {
+        let number = |var: &'static str| -> Result<Option<u64>, crate::OtlpConfigError> {
+            match get(var)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+            {
+                None => Ok(None),
+                Some(text) => match text.parse::<u64>() {
+                    Ok(n) if n > 0 => Ok(Some(n)),
+                    _ => Err(crate::OtlpConfigError {
+                        var,
+                        value: text,
+                        reason: "expected a positive integer",
+                    }),
+                },
+            }
+        };
+        let defaults = Self::default();
+        let size = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+        Ok(Self {
+            max_queue_size: number("OTEL_BSP_MAX_QUEUE_SIZE")?
+                .map_or(defaults.max_queue_size, size),
+            max_export_batch_size: number("OTEL_BSP_MAX_EXPORT_BATCH_SIZE")?
+                .map_or(defaults.max_export_batch_size, size),
+            schedule_delay: number("OTEL_BSP_SCHEDULE_DELAY")?
+                .map_or(defaults.schedule_delay, Duration::from_millis),
+            export_timeout: number("OTEL_BSP_EXPORT_TIMEOUT")?
+                .map_or(defaults.export_timeout, Duration::from_millis),
+        })
     }
 }
 
@@ -139,11 +201,13 @@ impl std::fmt::Debug for Pipeline {
 }
 
 impl Pipeline {
-    /// Starts the worker thread; spans go to `ring` and to every sink in `exporters`.
+    /// Starts the worker thread; spans go to `ring`, to every sink in `sinks`, and in batches
+    /// to every exporter in `exporters`.
     pub(crate) fn start(
         config: PipelineConfig,
         ring: SpanRing,
-        exporters: Vec<Arc<dyn SpanSink>>,
+        sinks: Vec<Arc<dyn SpanSink>>,
+        exporters: Vec<Box<dyn SpanExport>>,
     ) -> (Pipeline, PipelineSink) {
         let shared = Arc::new(Shared {
             queue: ArrayQueue::new(config.max_queue_size.max(1)),
@@ -157,15 +221,21 @@ impl Pipeline {
             processed: AtomicU64::new(0),
             dropped_queue_full: AtomicU64::new(0),
             dropped_after_shutdown: AtomicU64::new(0),
+            exported: AtomicU64::new(0),
+            export_errors: AtomicU64::new(0),
+            dropped_export_failed: AtomicU64::new(0),
             warned: AtomicBool::new(false),
         });
         let (control, requests) = mpsc::sync_channel(16);
         let worker = Worker {
             shared: shared.clone(),
             ring: ring.clone(),
+            sinks,
             exporters,
+            batch: Vec::with_capacity(config.max_export_batch_size.clamp(1, 4096)),
             requests,
             delay: config.schedule_delay,
+            export_timeout: config.export_timeout,
         };
         let thread = std::thread::Builder::new()
             .name("telescope-spans".to_owned())
@@ -201,6 +271,9 @@ impl Pipeline {
             processed: self.shared.processed.load(Ordering::Relaxed),
             dropped_queue_full: self.shared.dropped_queue_full.load(Ordering::Relaxed),
             dropped_after_shutdown: self.shared.dropped_after_shutdown.load(Ordering::Relaxed),
+            exported: self.shared.exported.load(Ordering::Relaxed),
+            export_errors: self.shared.export_errors.load(Ordering::Relaxed),
+            dropped_export_failed: self.shared.dropped_export_failed.load(Ordering::Relaxed),
         }
     }
 
@@ -245,13 +318,16 @@ impl Pipeline {
 struct Worker {
     shared: Arc<Shared>,
     ring: SpanRing,
-    exporters: Vec<Arc<dyn SpanSink>>,
+    sinks: Vec<Arc<dyn SpanSink>>,
+    exporters: Vec<Box<dyn SpanExport>>,
+    batch: Vec<Arc<SpanData>>,
     requests: Receiver<Control>,
     delay: Duration,
+    export_timeout: Duration,
 }
 
 impl Worker {
-    fn run(self) {
+    fn run(mut self) {
         loop {
             std::thread::park_timeout(self.delay);
             self.shared.wake_pending.store(false, Ordering::Release);
@@ -267,16 +343,139 @@ impl Worker {
         }
     }
 
-    fn drain(&self) {
+    /// Takes everything queued, exporting a batch each time one fills and the rest at the end.
+    fn drain(&mut self) {
         while let Some(span) = self.shared.queue.pop() {
-            for exporter in &self.exporters {
-                exporter.on_end(span.clone());
+            for sink in &self.sinks {
+                sink.on_end(span.clone());
+            }
+            if !self.exporters.is_empty() {
+                self.batch.push(span.clone());
             }
             if let Some(evicted) = self.ring.keep(span) {
                 // Hand it back for freeing; free it here only when the graveyard is full.
                 let _ = self.shared.graveyard.push(evicted);
             }
             self.shared.processed.fetch_add(1, Ordering::Relaxed);
+            if self.batch.len() >= self.shared.batch_size {
+                self.export_batch();
+            }
+        }
+        if !self.batch.is_empty() {
+            self.export_batch();
+        }
+    }
+
+    fn export_batch(&mut self) {
+        let spans = self.batch.len() as u64;
+        for exporter in &mut self.exporters {
+            let outcome = export_with_retries(
+                exporter.as_mut(),
+                &self.batch,
+                self.export_timeout,
+                &self.shared,
+            );
+            match outcome {
+                Ok(()) => {
+                    self.shared.exported.fetch_add(spans, Ordering::Relaxed);
+                    metrics::counter!(SPANS_EXPORTED_TOTAL).increment(spans);
+                }
+                Err(error) => {
+                    self.shared
+                        .dropped_export_failed
+                        .fetch_add(spans, Ordering::Relaxed);
+                    metrics::counter!(SPANS_DROPPED_TOTAL, "reason" => "export_failed")
+                        .increment(spans);
+                    eprintln!(
+                        "telescope: dropped {spans} spans after the export kept failing: {error}"
+                    );
+                }
+            }
+        }
+        // The ring holds these spans too: dropping the batch's references frees nothing.
+        self.batch.clear();
+    }
+}
+
+/// Tries `batch` until it is accepted, `budget` has passed since the first failure, or the
+/// pipeline is shut down (then one try only), pausing with exponential backoff and full
+/// jitter in between. Every failed try is counted.
+fn export_with_retries(
+    exporter: &mut dyn SpanExport,
+    batch: &[Arc<SpanData>],
+    budget: Duration,
+    shared: &Shared,
+) -> Result<(), String> {
+    let started = Instant::now();
+    let mut backoff = FIRST_RETRY_BACKOFF;
+    loop {
+        let error = match exporter.export(batch) {
+            Ok(()) => return Ok(()),
+            Err(error) => error,
+        };
+        shared.export_errors.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!(EXPORT_ERRORS_TOTAL).increment(1);
+        let elapsed = started.elapsed();
+        if shared.closed.load(Ordering::SeqCst) || elapsed >= budget {
+            return Err(error);
+        }
+        let pause = jittered(backoff).min(budget - elapsed);
+        // Parked rather than slept, so that a shutdown cuts the pause short.
+        let until = Instant::now() + pause;
+        while Instant::now() < until && !shared.closed.load(Ordering::SeqCst) {
+            std::thread::park_timeout(until.saturating_duration_since(Instant::now()));
+        }
+        backoff = (backoff * 2).min(MAX_RETRY_BACKOFF);
+    }
+}
+
+/// A pause drawn uniformly from the upper half of `backoff`, so that many processes
+/// restarted together do not retry in step.
+fn jittered(backoff: Duration) -> Duration {
+    let half = backoff / 2;
+    half + half.mul_f64(fastrand::f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_settings_from_the_environment() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| (*v).to_owned())
+            }
+        };
+        assert_eq!(
+            PipelineConfig::from_env(env(&[])),
+            Ok(PipelineConfig::default())
+        );
+        let config = PipelineConfig::from_env(env(&[
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "4096"),
+            ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", " 256 "),
+            ("OTEL_BSP_SCHEDULE_DELAY", "1000"),
+            ("OTEL_BSP_EXPORT_TIMEOUT", "5000"),
+        ]))
+        .expect("valid");
+        assert_eq!(
+            config,
+            PipelineConfig {
+                max_queue_size: 4096,
+                max_export_batch_size: 256,
+                schedule_delay: Duration::from_secs(1),
+                export_timeout: Duration::from_secs(5),
+            }
+        );
+        for bad in ["0", "-1", "lots"] {
+            let error = PipelineConfig::from_env(move |name: &str| {
+                (name == "OTEL_BSP_MAX_QUEUE_SIZE").then(|| bad.to_owned())
+            })
+            .expect_err("refused");
+            assert_eq!(error.var, "OTEL_BSP_MAX_QUEUE_SIZE");
         }
     }
 }

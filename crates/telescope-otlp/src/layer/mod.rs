@@ -19,6 +19,7 @@ use tracing_subscriber::Layer;
 pub use recording::SpanLimits;
 use recording::{EventVisitor, Recording, SpanVisitor};
 
+use crate::export::SpanExport;
 use crate::pipeline::{Pipeline, PipelineConfig, PipelineSink};
 use crate::sampler::{AlwaysOn, ParentBased, Sampler, SamplingInput};
 use crate::sink::{SpanRing, SpanSink};
@@ -30,6 +31,7 @@ pub struct OtlpLayerBuilder {
     limits: SpanLimits,
     ring_capacity: usize,
     sinks: Vec<Arc<dyn SpanSink>>,
+    exporters: Vec<Box<dyn SpanExport>>,
     pipeline: PipelineConfig,
 }
 
@@ -74,6 +76,14 @@ impl OtlpLayerBuilder {
         self
     }
 
+    /// Also sends finished sampled spans to `exporter` in batches of up to
+    /// [`PipelineConfig::max_export_batch_size`], retrying failures for up to
+    /// [`PipelineConfig::export_timeout`]; [`OtlpExport`](crate::OtlpExport) is the OTLP one.
+    pub fn exporter(mut self, exporter: impl SpanExport) -> Self {
+        self.exporters.push(Box::new(exporter));
+        self
+    }
+
     /// The queue and batch settings of the pipeline.
     pub fn pipeline(mut self, config: PipelineConfig) -> Self {
         self.pipeline = config;
@@ -83,7 +93,7 @@ impl OtlpLayerBuilder {
     /// The layer, with its pipeline's worker thread started.
     pub fn build(self) -> OtlpLayer {
         let ring = SpanRing::new(self.ring_capacity);
-        let (pipeline, queue) = Pipeline::start(self.pipeline, ring, self.sinks);
+        let (pipeline, queue) = Pipeline::start(self.pipeline, ring, self.sinks, self.exporters);
         OtlpLayer {
             sampler: self.sampler,
             limits: self.limits,
@@ -156,6 +166,7 @@ impl OtlpLayer {
             limits: SpanLimits::default(),
             ring_capacity: 2048,
             sinks: Vec::new(),
+            exporters: Vec::new(),
             pipeline: PipelineConfig::default(),
         }
     }

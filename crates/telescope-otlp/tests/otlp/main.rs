@@ -1,6 +1,8 @@
 //! The OTLP layer's spans, the samplers, and W3C propagation.
 
+mod export;
 mod layer;
 mod pipeline;
 mod propagation;
+mod receiver;
 mod samplers;

@@ -27,6 +27,7 @@ fn a_full_queue_drops_and_counts() {
             max_queue_size: 8,
             max_export_batch_size: 1,
             schedule_delay: Duration::from_millis(1),
+            ..PipelineConfig::default()
         })
         .build();
     let pipeline = layer.pipeline();

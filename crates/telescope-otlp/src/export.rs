@@ -1,0 +1,366 @@
+//! Sending batches of spans to an OTLP endpoint with `opentelemetry-otlp`, over gRPC or
+//! HTTP/protobuf, from the pipeline's worker thread only.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use opentelemetry::KeyValue;
+use opentelemetry_otlp::{
+    Protocol, RetryPolicy, WithExportConfig, WithHttpConfig, WithTonicConfig,
+};
+use opentelemetry_sdk::trace::{SpanData, SpanExporter as _};
+use opentelemetry_sdk::Resource;
+
+/// Sends batches of finished spans. Called only on the pipeline's worker thread, one batch at a
+/// time, so an implementation may block (within its timeout).
+pub trait SpanExport: Send + 'static {
+    /// Sends `batch`.
+    ///
+    /// # Errors
+    /// Why the batch was not accepted; the pipeline retries with backoff, then counts it lost.
+    fn export(&mut self, batch: &[Arc<SpanData>]) -> Result<(), String>;
+}
+
+/// The OTLP transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OtlpProtocol {
+    /// gRPC (`OTEL_EXPORTER_OTLP_PROTOCOL=grpc`), default endpoint `http://localhost:4317`.
+    Grpc,
+    /// HTTP with protobuf bodies (`http/protobuf`), default endpoint `http://localhost:4318`.
+    HttpProtobuf,
+}
+
+/// Why the OTLP variables were refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("environment variable {var}={value:?} is invalid: {reason}")]
+pub struct OtlpConfigError {
+    /// The variable.
+    pub var: &'static str,
+    /// Its value.
+    pub value: String,
+    /// What is wrong.
+    pub reason: &'static str,
+}
+
+/// Where and how spans are exported.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OtlpExportConfig {
+    /// The full URL: for HTTP, including `/v1/traces`.
+    pub endpoint: String,
+    /// The transport.
+    pub protocol: OtlpProtocol,
+    /// Extra headers (gRPC metadata), e.g. an API key.
+    pub headers: Vec<(String, String)>,
+    /// The time one export request may take.
+    pub timeout: Duration,
+    /// The resource: `service.name` and the other `OTEL_RESOURCE_ATTRIBUTES`.
+    pub resource: Vec<(String, String)>,
+}
+
+impl OtlpExportConfig {
+    /// Exports to `endpoint` (for HTTP the full URL of the traces path) with a 10 s timeout.
+    pub fn new(endpoint: impl Into<String>, protocol: OtlpProtocol) -> Self {
+        Self {
+            endpoint: endpoint.into(),
+            protocol,
+            headers: Vec::new(),
+            timeout: Duration::from_secs(10),
+            resource: Vec::new(),
+        }
+    }
+
+    /// Reads `OTEL_EXPORTER_OTLP_{TRACES_,}ENDPOINT`, `…PROTOCOL`, `…HEADERS` and `…TIMEOUT`
+    /// through `get`. `None` when no endpoint is set (spans then stay in the ring). As the
+    /// spec says, the generic endpoint gets `/v1/traces` appended for HTTP; the traces one is
+    /// used as is.
+    ///
+    /// # Errors
+    /// [`OtlpConfigError`] naming a variable with an unusable value.
+    pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Option<Self>, OtlpConfigError> {
+        let get = |name: &str| {
+            get(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let protocol_var = if get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL").is_some() {
+            "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"
+        } else {
+            "OTEL_EXPORTER_OTLP_PROTOCOL"
+        };
+        let protocol = match get(protocol_var).as_deref() {
+            None | Some("http/protobuf") => OtlpProtocol::HttpProtobuf,
+            Some("grpc") => OtlpProtocol::Grpc,
+            Some(other) => {
+                return Err(OtlpConfigError {
+                    var: protocol_var,
+                    value: other.to_owned(),
+                    reason: "expected grpc or http/protobuf",
+                })
+            }
+        };
+        let endpoint = match (
+            get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
+            get("OTEL_EXPORTER_OTLP_ENDPOINT"),
+        ) {
+            (Some(traces), _) => checked_url("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", traces)?,
+            (None, Some(generic)) => {
+                let base = checked_url("OTEL_EXPORTER_OTLP_ENDPOINT", generic)?;
+                match protocol {
+                    OtlpProtocol::HttpProtobuf => {
+                        format!("{}/v1/traces", base.trim_end_matches('/'))
+                    }
+                    OtlpProtocol::Grpc => base,
+                }
+            }
+            (None, None) => return Ok(None),
+        };
+        let headers = match get("OTEL_EXPORTER_OTLP_HEADERS") {
+            None => Vec::new(),
+            Some(text) => telescope_core::key_values::parse_key_values(&text).map_err(|_| {
+                OtlpConfigError {
+                    var: "OTEL_EXPORTER_OTLP_HEADERS",
+                    value: text.clone(),
+                    reason: "expected key=value pairs separated by commas",
+                }
+            })?,
+        };
+        let timeout = match get("OTEL_EXPORTER_OTLP_TIMEOUT") {
+            None => Duration::from_secs(10),
+            Some(text) => text
+                .parse::<u64>()
+                .ok()
+                .filter(|ms| *ms > 0)
+                .map(Duration::from_millis)
+                .ok_or(OtlpConfigError {
+                    var: "OTEL_EXPORTER_OTLP_TIMEOUT",
+                    value: text.clone(),
+                    reason: "expected a positive number of milliseconds",
+                })?,
+        };
+        Ok(Some(Self {
+            endpoint,
+            protocol,
+            headers,
+            timeout,
+            resource: Vec::new(),
+        }))
+    }
+
+    /// Sets the resource attributes sent with every batch.
+    #[must_use]
+    pub fn with_resource(mut self, attributes: Vec<(String, String)>) -> Self {
+        self.resource = attributes;
+        self
+    }
+}
+
+fn checked_url(var: &'static str, url: String) -> Result<String, OtlpConfigError> {
+    match url.parse::<http::Uri>() {
+        Ok(uri) if matches!(uri.scheme_str(), Some("http" | "https")) && uri.host().is_some() => {
+            Ok(url)
+        }
+        _ => Err(OtlpConfigError {
+            var,
+            value: url,
+            reason: "expected an http:// or https:// URL",
+        }),
+    }
+}
+
+/// The client, built on the worker thread at first use.
+enum Client {
+    Http(opentelemetry_otlp::SpanExporter),
+    Grpc(opentelemetry_otlp::SpanExporter, tokio::runtime::Runtime),
+}
+
+/// Exports with `opentelemetry-otlp`. The HTTP client is the blocking one, driven by a plain
+/// executor; the gRPC client runs on a current-thread runtime of its own. Neither ever runs on
+/// the application's runtime, so flushing and shutting down cannot deadlock it.
+pub struct OtlpExport {
+    config: OtlpExportConfig,
+    client: Option<Client>,
+}
+
+impl std::fmt::Debug for OtlpExport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OtlpExport")
+            .field("endpoint", &self.config.endpoint)
+            .field("protocol", &self.config.protocol)
+            .finish()
+    }
+}
+
+impl OtlpExport {
+    /// An exporter for `config`; nothing is connected until the first batch.
+    pub fn new(config: OtlpExportConfig) -> Self {
+        Self {
+            config,
+            client: None,
+        }
+    }
+
+    fn client(&mut self) -> Result<&Client, String> {
+        if self.client.is_none() {
+            // The exporter's own policy retries what the collector says is retryable (HTTP
+            // 429/502/503/504, gRPC UNAVAILABLE and the like) and honours `Retry-After` and
+            // gRPC `RetryInfo`, within `timeout`; the pipeline retries the rest (a refused
+            // connection, say) with its own backoff until its export timeout.
+            let retry = RetryPolicy::recommended();
+            let resource = Resource::builder_empty()
+                .with_attributes(
+                    self.config
+                        .resource
+                        .iter()
+                        .map(|(k, v)| KeyValue::new(k.clone(), v.clone())),
+                )
+                .build();
+            let client = match self.config.protocol {
+                OtlpProtocol::HttpProtobuf => {
+                    let headers: HashMap<String, String> =
+                        self.config.headers.iter().cloned().collect();
+                    let mut exporter = opentelemetry_otlp::SpanExporter::builder()
+                        .with_http()
+                        .with_protocol(Protocol::HttpBinary)
+                        .with_endpoint(self.config.endpoint.clone())
+                        .with_timeout(self.config.timeout)
+                        .with_headers(headers)
+                        .with_retry_policy(retry)
+                        .build()
+                        .map_err(|e| format!("cannot build the OTLP/HTTP exporter: {e}"))?;
+                    exporter.set_resource(&resource);
+                    Client::Http(exporter)
+                }
+                OtlpProtocol::Grpc => {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .map_err(|e| format!("cannot start the gRPC runtime: {e}"))?;
+                    let mut metadata = tonic::metadata::MetadataMap::new();
+                    for (key, value) in &self.config.headers {
+                        if let (Ok(key), Ok(value)) = (
+                            key.parse::<tonic::metadata::MetadataKey<_>>(),
+                            value.parse(),
+                        ) {
+                            metadata.insert(key, value);
+                        }
+                    }
+                    let _inside = runtime.enter();
+                    let mut exporter = opentelemetry_otlp::SpanExporter::builder()
+                        .with_tonic()
+                        .with_endpoint(self.config.endpoint.clone())
+                        .with_timeout(self.config.timeout)
+                        .with_metadata(metadata)
+                        .with_retry_policy(retry)
+                        .build()
+                        .map_err(|e| format!("cannot build the OTLP/gRPC exporter: {e}"))?;
+                    exporter.set_resource(&resource);
+                    drop(_inside);
+                    Client::Grpc(exporter, runtime)
+                }
+            };
+            self.client = Some(client);
+        }
+        self.client.as_ref().ok_or_else(|| "no client".to_owned())
+    }
+}
+
+impl SpanExport for OtlpExport {
+    fn export(&mut self, batch: &[Arc<SpanData>]) -> Result<(), String> {
+        let owned: Vec<SpanData> = batch.iter().map(|span| SpanData::clone(span)).collect();
+        let result = match self.client()? {
+            Client::Http(exporter) => futures_executor::block_on(exporter.export(owned)),
+            Client::Grpc(exporter, runtime) => runtime.block_on(exporter.export(owned)),
+        };
+        result.map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    #[test]
+    fn endpoints_protocols_headers_and_timeouts_from_the_environment() {
+        assert_eq!(OtlpExportConfig::from_env(env(&[])), Ok(None));
+        let http = OtlpExportConfig::from_env(env(&[(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "http://collector:4318/",
+        )]))
+        .expect("valid")
+        .expect("set");
+        assert_eq!(http.endpoint, "http://collector:4318/v1/traces");
+        assert_eq!(http.protocol, OtlpProtocol::HttpProtobuf);
+        let grpc = OtlpExportConfig::from_env(env(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "api-key=s%3Dcret,tenant=a"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "2500"),
+        ]))
+        .expect("valid")
+        .expect("set");
+        assert_eq!(grpc.endpoint, "http://collector:4317");
+        assert_eq!(
+            grpc.headers,
+            [
+                ("api-key".to_owned(), "s=cret".to_owned()),
+                ("tenant".to_owned(), "a".to_owned())
+            ]
+        );
+        assert_eq!(grpc.timeout, Duration::from_millis(2500));
+        let traces = OtlpExportConfig::from_env(env(&[(
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            "http://x:1/custom",
+        )]))
+        .expect("valid")
+        .expect("set");
+        assert_eq!(traces.endpoint, "http://x:1/custom", "used as is");
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        for (pairs, var) in [
+            (
+                &[("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318")][..],
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+            ),
+            (
+                &[
+                    ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:1"),
+                    ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
+                ][..],
+                "OTEL_EXPORTER_OTLP_PROTOCOL",
+            ),
+            (
+                &[
+                    ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:1"),
+                    ("OTEL_EXPORTER_OTLP_HEADERS", "novalue"),
+                ][..],
+                "OTEL_EXPORTER_OTLP_HEADERS",
+            ),
+            (
+                &[
+                    ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:1"),
+                    ("OTEL_EXPORTER_OTLP_TIMEOUT", "soon"),
+                ][..],
+                "OTEL_EXPORTER_OTLP_TIMEOUT",
+            ),
+        ] {
+            let pairs: &'static [(&'static str, &'static str)] =
+                Box::leak(pairs.to_vec().into_boxed_slice());
+            assert_eq!(
+                OtlpExportConfig::from_env(env(pairs)).err().map(|e| e.var),
+                Some(var)
+            );
+        }
+    }
+}

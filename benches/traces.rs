@@ -14,7 +14,7 @@ use opentelemetry_sdk::trace::{
     BatchSpanProcessor, Sampler as SdkSampler, SdkTracerProvider, SpanData, SpanExporter,
 };
 use telescope::otlp::sampler::{AlwaysOff, AlwaysOn, ConsistentProbability, ParentBased};
-use telescope::otlp::{OtlpLayer, SpanSink};
+use telescope::otlp::{OtlpLayer, SpanExport};
 use tracing::Dispatch;
 use tracing_subscriber::layer::SubscriberExt;
 
@@ -29,9 +29,10 @@ impl SpanExporter for NoopExporter {
     }
 }
 
-impl SpanSink for NoopExporter {
-    fn on_end(&self, span: std::sync::Arc<SpanData>) {
-        black_box(span);
+impl SpanExport for NoopExporter {
+    fn export(&mut self, batch: &[std::sync::Arc<SpanData>]) -> Result<(), String> {
+        black_box(batch);
+        Ok(())
     }
 }
 
@@ -46,7 +47,7 @@ enum Sampling {
 fn dispatch(which: &str, sampling: Sampling) -> (Dispatch, Option<SdkTracerProvider>) {
     match which {
         "telescope" => {
-            let builder = OtlpLayer::builder().sink(NoopExporter);
+            let builder = OtlpLayer::builder().exporter(NoopExporter);
             let layer = match sampling {
                 Sampling::All => builder.sampler(ParentBased::new(AlwaysOn)),
                 Sampling::OnePercent => {

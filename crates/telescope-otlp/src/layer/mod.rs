@@ -213,7 +213,14 @@ thread_local! {
 fn remember(id: &Id, sampled: bool) {
     let _ = RECENT.try_with(|recent| {
         let (slots, next) = &mut *recent.borrow_mut();
-        slots[*next % RECENT_SPANS] = (id.into_u64(), sampled);
+        let key = id.into_u64();
+        // The registry reuses ids: a span closed on another thread leaves its slot here, and
+        // a stale decision must never answer for the new span with the same id.
+        if let Some(stale) = slots.iter_mut().find(|(slot, _)| *slot == key) {
+            *stale = (key, sampled);
+            return;
+        }
+        slots[*next % RECENT_SPANS] = (key, sampled);
         *next = next.wrapping_add(1);
     });
 }
@@ -344,9 +351,10 @@ where
     }
 
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
-        let sampled = ctx
-            .span(id)
-            .is_some_and(|span| span.extensions().get::<Recording>().is_some());
+        let sampled = recall(id).unwrap_or_else(|| {
+            ctx.span(id)
+                .is_some_and(|span| span.extensions().get::<Recording>().is_some())
+        });
         let _ = ENTERED.try_with(|entered| entered.borrow_mut().push((id.into_u64(), sampled)));
     }
 
@@ -365,15 +373,21 @@ where
     fn on_event(&self, event: &TracingEvent<'_>, ctx: Context<'_, S>) {
         // The common case, an event in the innermost entered span, when that span is not
         // sampled: nothing to look up.
-        if event.is_contextual() {
-            let unsampled = ENTERED
-                .try_with(|entered| matches!(entered.borrow().last(), Some((_, false))))
-                .unwrap_or(false);
-            if unsampled {
-                return;
-            }
-        }
-        let Some(span) = ctx.event_span(event) else {
+        let innermost = if event.is_contextual() {
+            ENTERED
+                .try_with(|entered| entered.borrow().last().copied())
+                .ok()
+                .flatten()
+        } else {
+            None
+        };
+        let span = match innermost {
+            Some((_, false)) => return,
+            // The innermost entered span is the event's: no need to ask the registry.
+            Some((id, true)) => ctx.span(&Id::from_u64(id)),
+            None => ctx.event_span(event),
+        };
+        let Some(span) = span else {
             return;
         };
         let mut extensions = span.extensions_mut();
@@ -423,7 +437,9 @@ where
             return;
         }
         let Some(span) = ctx.span(&id) else { return };
-        if span.extensions().get::<Recording>().is_none() {
+        // Not known here (created on another thread): check under the read lock first, so
+        // that closing an unsampled span never takes the write lock.
+        if remembered.is_none() && span.extensions().get::<Recording>().is_none() {
             return;
         }
         let mut extensions = span.extensions_mut();

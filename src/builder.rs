@@ -5,6 +5,8 @@ use std::io::{self, IsTerminal, Write};
 use std::time::Duration;
 
 use telescope_log::{JsonLayer, NonBlockingBuilder, Redaction, Schema};
+use telescope_otlp::sampler::{sampler_from_env, Sampler};
+use telescope_otlp::{OtlpExport, OtlpExportConfig, OtlpLayer, PipelineConfig};
 use tracing::Dispatch;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::EnvFilter;
@@ -61,6 +63,26 @@ fn redacting_fields(
     .delimited(" ")
 }
 
+fn sampler_error(error: telescope_otlp::sampler::SamplerConfigError) -> InitError {
+    use telescope_otlp::sampler::SamplerConfigError;
+    match error {
+        SamplerConfigError::UnknownSampler(value) => env::invalid(
+            "OTEL_TRACES_SAMPLER",
+            &value,
+            "not one of always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off, parentbased_traceidratio, adaptive",
+        ),
+        SamplerConfigError::InvalidArgument { sampler, value, reason } => env::invalid(
+            "OTEL_TRACES_SAMPLER_ARG",
+            &value,
+            format!("{reason} (for {sampler})"),
+        ),
+    }
+}
+
+fn otlp_error(error: telescope_otlp::OtlpConfigError) -> InitError {
+    env::invalid(error.var, &error.value, error.reason)
+}
+
 /// The default log filter when neither the builder nor `RUST_LOG` sets one.
 const DEFAULT_FILTER: &str = "info";
 
@@ -81,6 +103,9 @@ fn parse_filter(directives: &str) -> Result<EnvFilter, String> {
 /// | service name | [`service_name`](Self::service_name) | `OTEL_SERVICE_NAME`, else `service.name` in `OTEL_RESOURCE_ATTRIBUTES` | `unknown_service:<executable>` |
 /// | service version | [`service_version`](Self::service_version) | `service.version` in `OTEL_RESOURCE_ATTRIBUTES` | none |
 /// | environment | [`deployment_environment`](Self::deployment_environment) | `deployment.environment.name` (or `deployment.environment`) in `OTEL_RESOURCE_ATTRIBUTES` | none |
+/// | span sampler | [`sampler`](Self::sampler) | `OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG` (also `adaptive`, its argument the traces per second) | parent-based, always on |
+/// | OTLP export | [`otlp_export`](Self::otlp_export) | `OTEL_EXPORTER_OTLP_{TRACES_,}ENDPOINT`, `…PROTOCOL` (`http/protobuf`, `grpc`), `…HEADERS`, `…TIMEOUT` | none: spans stay in the in-process ring |
+/// | span queue and batches | — | `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, `OTEL_BSP_SCHEDULE_DELAY`, `OTEL_BSP_EXPORT_TIMEOUT` | 2048, 512, 5 s, 30 s |
 ///
 /// A variable that is set but invalid makes the finisher fail with
 /// [`InitError::InvalidEnv`] naming it; an empty variable counts as unset.
@@ -106,6 +131,8 @@ pub struct TelemetryBuilder {
     log_queue_lines: usize,
     shutdown_timeout: Duration,
     log_writer: Option<Box<dyn Write + Send>>,
+    sampler: Option<Box<dyn Sampler>>,
+    otlp_export: Option<OtlpExportConfig>,
 }
 
 impl fmt::Debug for TelemetryBuilder {
@@ -118,6 +145,8 @@ impl fmt::Debug for TelemetryBuilder {
             .field("log_format", &self.log_format)
             .field("log_schema", &self.log_schema)
             .field("lossy_logs", &self.lossy_logs)
+            .field("sampler", &self.sampler)
+            .field("otlp_export", &self.otlp_export)
             .finish_non_exhaustive()
     }
 }
@@ -136,6 +165,8 @@ impl Default for TelemetryBuilder {
             log_queue_lines: telescope_log::DEFAULT_QUEUE_LINES,
             shutdown_timeout: Duration::from_secs(5),
             log_writer: None,
+            sampler: None,
+            otlp_export: None,
         }
     }
 }
@@ -149,6 +180,11 @@ pub(crate) struct Resolved {
     pub(crate) service_name: String,
     pub(crate) service_version: Option<String>,
     pub(crate) environment: Option<String>,
+    /// `OTEL_RESOURCE_ATTRIBUTES` with the three above filled in: what exported spans carry.
+    pub(crate) resource: Vec<(String, String)>,
+    pub(crate) sampler: Option<Box<dyn Sampler>>,
+    pub(crate) otlp_export: Option<OtlpExportConfig>,
+    pub(crate) pipeline: PipelineConfig,
 }
 
 impl TelemetryBuilder {
@@ -221,6 +257,20 @@ impl TelemetryBuilder {
         self
     }
 
+    /// How spans are sampled (default: `OTEL_TRACES_SAMPLER`, else parent-based always on).
+    pub fn sampler(mut self, sampler: impl Sampler) -> Self {
+        self.sampler = Some(Box::new(sampler));
+        self
+    }
+
+    /// Exports spans to this OTLP endpoint (default: `OTEL_EXPORTER_OTLP_*`; with neither,
+    /// spans stay in the in-process ring only). The resource is filled in from the service
+    /// settings.
+    pub fn otlp_export(mut self, config: OtlpExportConfig) -> Self {
+        self.otlp_export = Some(config);
+        self
+    }
+
     /// Writes log lines to `writer` instead of stdout (through the same non-blocking queue).
     pub fn log_writer(mut self, writer: impl Write + Send + 'static) -> Self {
         self.log_writer = Some(Box::new(writer));
@@ -228,7 +278,7 @@ impl TelemetryBuilder {
     }
 
     /// Fills what was not set from `env`.
-    pub(crate) fn resolve(&self, env: &(impl Env + ?Sized)) -> Result<Resolved, InitError> {
+    pub(crate) fn resolve(&mut self, env: &(impl Env + ?Sized)) -> Result<Resolved, InitError> {
         let filter = match &self.log_filter {
             Some(directives) => directives.clone(),
             None => env::parse(env, "RUST_LOG", |text| {
@@ -265,20 +315,50 @@ impl TelemetryBuilder {
             })
             .or_else(|| attribute("service.name"))
             .unwrap_or_else(resource::default_service_name);
+        let service_version = self
+            .service_version
+            .clone()
+            .or_else(|| attribute("service.version"));
+        let environment = self
+            .environment
+            .clone()
+            .or_else(|| attribute("deployment.environment.name"))
+            .or_else(|| attribute("deployment.environment"));
+        let mut resource = attributes;
+        let mut set = |key: &str, value: Option<&String>| {
+            if let Some(value) = value {
+                resource.retain(|(k, _)| k != key);
+                resource.push((key.to_owned(), value.clone()));
+            }
+        };
+        set("service.name", Some(&service_name));
+        set("service.version", service_version.as_ref());
+        set("deployment.environment.name", environment.as_ref());
+
+        let get = |name: &str| env.get(name);
+        let sampler = match self.sampler.take() {
+            Some(sampler) => Some(sampler),
+            None => match sampler_from_env(get) {
+                Ok(sampler) => env.get("OTEL_TRACES_SAMPLER").map(|_| sampler),
+                Err(error) => return Err(sampler_error(error)),
+            },
+        };
+        let otlp_export = match self.otlp_export.take() {
+            Some(config) => Some(config),
+            None => OtlpExportConfig::from_env(get).map_err(otlp_error)?,
+        };
+        let pipeline = PipelineConfig::from_env(get).map_err(otlp_error)?;
         Ok(Resolved {
             filter,
             format,
             schema,
             service_name,
-            service_version: self
-                .service_version
-                .clone()
-                .or_else(|| attribute("service.version")),
-            environment: self
-                .environment
-                .clone()
-                .or_else(|| attribute("deployment.environment.name"))
-                .or_else(|| attribute("deployment.environment")),
+            service_version,
+            environment,
+            resource,
+            sampler,
+            otlp_export,
+            pipeline,
         })
     }
 
@@ -286,12 +366,12 @@ impl TelemetryBuilder {
     ///
     /// # Errors
     /// [`InitError::InvalidEnv`] for a bad environment variable.
-    pub fn build(self) -> Result<(Dispatch, Telemetry), InitError> {
+    pub fn build(mut self) -> Result<(Dispatch, Telemetry), InitError> {
         let resolved = self.resolve(&ProcessEnv)?;
         Ok(self.build_resolved(resolved))
     }
 
-    fn build_resolved(self, resolved: Resolved) -> (Dispatch, Telemetry) {
+    fn build_resolved(self, mut resolved: Resolved) -> (Dispatch, Telemetry) {
         let to_terminal = self.log_writer.is_none() && io::stdout().is_terminal();
         let sink: Box<dyn Write + Send> = self.log_writer.unwrap_or_else(|| Box::new(io::stdout()));
         let (writer, guard) = NonBlockingBuilder::default()
@@ -322,11 +402,27 @@ impl TelemetryBuilder {
                 .fmt_fields(redacting_fields(self.redaction.clone()))
                 .with_writer(writer)
         });
+        let mut traces = OtlpLayer::builder().pipeline(resolved.pipeline);
+        if let Some(sampler) = resolved.sampler.take() {
+            traces = traces.boxed_sampler(sampler);
+        }
+        if let Some(config) = resolved.otlp_export.take() {
+            let config = config.with_resource(resolved.resource.clone());
+            traces = traces.exporter(OtlpExport::new(config));
+        }
+        let traces = traces.build();
+        let pipeline = traces.pipeline();
+        // The OTLP layer sits below the log layers so that a span's ids exist before they
+        // are written.
         let subscriber = tracing_subscriber::registry()
             .with(filter)
+            .with(traces)
             .with(json)
             .with(pretty);
-        (Dispatch::new(subscriber), Telemetry::new(guard))
+        (
+            Dispatch::new(subscriber),
+            Telemetry::new(guard, pipeline, self.shutdown_timeout),
+        )
     }
 
     /// Builds and installs the subscriber as the global default.
@@ -359,6 +455,65 @@ mod tests {
 
     fn resolve(env: &[(&str, &str)]) -> Result<Resolved, InitError> {
         TelemetryBuilder::default().resolve(env)
+    }
+
+    #[test]
+    fn traces_settings_from_the_environment() {
+        let resolved = resolve(&[
+            ("OTEL_SERVICE_NAME", "checkout"),
+            (
+                "OTEL_RESOURCE_ATTRIBUTES",
+                "service.name=ignored,team=payments",
+            ),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318"),
+            ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
+            ("OTEL_TRACES_SAMPLER_ARG", "0.25"),
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "100"),
+        ])
+        .expect("valid");
+        let export = resolved.otlp_export.expect("an endpoint");
+        assert_eq!(export.endpoint, "http://127.0.0.1:4318/v1/traces");
+        assert!(resolved.sampler.is_some());
+        assert_eq!(resolved.pipeline.max_queue_size, 100);
+        assert!(resolved
+            .resource
+            .contains(&("service.name".to_owned(), "checkout".to_owned())));
+        assert!(resolved
+            .resource
+            .contains(&("team".to_owned(), "payments".to_owned())));
+        assert_eq!(
+            resolved
+                .resource
+                .iter()
+                .filter(|(k, _)| k == "service.name")
+                .count(),
+            1
+        );
+
+        let quiet = resolve(&[]).expect("defaults");
+        assert!(quiet.otlp_export.is_none(), "no endpoint: the ring only");
+        assert!(quiet.sampler.is_none());
+    }
+
+    #[test]
+    fn bad_traces_variables_are_named() {
+        for (var, value) in [
+            ("OTEL_TRACES_SAMPLER", "sometimes"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "soon"),
+        ] {
+            match resolve(&[(var, value)]) {
+                Err(InitError::InvalidEnv { var: named, .. }) => assert_eq!(named, var),
+                other => panic!("{var}: {other:?}"),
+            }
+        }
+        match resolve(&[
+            ("OTEL_TRACES_SAMPLER", "traceidratio"),
+            ("OTEL_TRACES_SAMPLER_ARG", "2"),
+        ]) {
+            Err(InitError::InvalidEnv { var, .. }) => assert_eq!(var, "OTEL_TRACES_SAMPLER_ARG"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
@@ -405,7 +560,7 @@ mod tests {
 
     #[test]
     fn code_wins_over_environment() {
-        let builder = TelemetryBuilder::default()
+        let mut builder = TelemetryBuilder::default()
             .service_name("from-code")
             .log_format(LogFormat::Json)
             .log_filter("debug")

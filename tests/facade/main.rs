@@ -112,3 +112,30 @@ fn installing_twice_is_a_clear_error() {
     let message = second.expect_err("second install").to_string();
     assert!(message.contains("only once"), "{message}");
 }
+
+#[test]
+fn the_built_subscriber_traces_and_its_log_lines_carry_the_span_ids() {
+    let out = Capture::default();
+    let (dispatch, telemetry) = telescope::builder()
+        .service_name("checkout")
+        .log_writer(out.clone())
+        .build()
+        .expect("valid settings");
+    tracing::dispatcher::with_default(&dispatch, || {
+        tracing::info_span!("request").in_scope(|| tracing::info!("inside"));
+    });
+    assert!(telemetry.flush(Duration::from_secs(10)));
+    let spans = telemetry.traces().ring().spans();
+    let request = spans
+        .iter()
+        .find(|s| s.name == "request")
+        .expect("the span is in the ring with no collector configured");
+    let line: Value =
+        serde_json::from_str(out.text().lines().next().expect("a line")).expect("JSON");
+    assert_eq!(
+        line["trace_id"],
+        request.span_context.trace_id().to_string()
+    );
+    assert_eq!(line["span_id"], request.span_context.span_id().to_string());
+    assert_eq!(telemetry.traces().stats().processed, 1);
+}

@@ -69,6 +69,7 @@ struct Shared {
     export_errors: AtomicU64,
     dropped_export_failed: AtomicU64,
     warned: AtomicBool,
+    export_warned: AtomicBool,
 }
 
 impl Shared {
@@ -225,6 +226,7 @@ impl Pipeline {
             export_errors: AtomicU64::new(0),
             dropped_export_failed: AtomicU64::new(0),
             warned: AtomicBool::new(false),
+            export_warned: AtomicBool::new(false),
         });
         let (control, requests) = mpsc::sync_channel(16);
         let worker = Worker {
@@ -386,20 +388,24 @@ impl Worker {
                         .fetch_add(spans, Ordering::Relaxed);
                     metrics::counter!(SPANS_DROPPED_TOTAL, "reason" => "export_failed")
                         .increment(spans);
-                    eprintln!(
-                        "telescope: dropped {spans} spans after the export kept failing: {error}"
-                    );
+                    if !self.shared.export_warned.swap(true, Ordering::Relaxed) {
+                        eprintln!(
+                            "telescope: dropped {spans} spans after the export kept failing: {error}; \
+                             further losses are counted in {SPANS_DROPPED_TOTAL}{{reason=\"export_failed\"}}"
+                        );
+                    }
                 }
             }
         }
-        // The ring holds these spans too: dropping the batch's references frees nothing.
+        // The ring holds these spans too, so this rarely frees anything (only spans the ring
+        // evicted during this drain, whose last reference is the batch's).
         self.batch.clear();
     }
 }
 
 /// Tries `batch` until it is accepted, `budget` has passed since the first failure, or the
-/// pipeline is shut down (then one try only), pausing with exponential backoff and full
-/// jitter in between. Every failed try is counted.
+/// pipeline is shut down (then one try only), pausing with exponential backoff and jitter
+/// (a pause drawn from the upper half of the current backoff) in between. Every failed try is counted.
 fn export_with_retries(
     exporter: &mut dyn SpanExport,
     batch: &[Arc<SpanData>],

@@ -44,7 +44,8 @@ pub struct OtlpConfigError {
 }
 
 /// Where and how spans are exported.
-#[derive(Debug, Clone, PartialEq)]
+/// Its `Debug` output shows header names only: their values are usually credentials.
+#[derive(Clone, PartialEq)]
 pub struct OtlpExportConfig {
     /// The full URL: for HTTP, including `/v1/traces`. `http://` only: this build has no TLS,
     /// so an `https://` endpoint fails every export (counted as dropped).
@@ -57,6 +58,19 @@ pub struct OtlpExportConfig {
     pub timeout: Duration,
     /// The resource: `service.name` and the other `OTEL_RESOURCE_ATTRIBUTES`.
     pub resource: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for OtlpExportConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let header_names: Vec<&str> = self.headers.iter().map(|(name, _)| name.as_str()).collect();
+        f.debug_struct("OtlpExportConfig")
+            .field("endpoint", &self.endpoint)
+            .field("protocol", &self.protocol)
+            .field("headers", &header_names)
+            .field("timeout", &self.timeout)
+            .field("resource", &self.resource)
+            .finish()
+    }
 }
 
 impl OtlpExportConfig {
@@ -343,6 +357,19 @@ mod tests {
         .expect("valid")
         .expect("set");
         assert_eq!(traces.endpoint, "http://x:1/custom", "used as is");
+    }
+
+    #[test]
+    fn debug_output_hides_header_values() {
+        let config = OtlpExportConfig {
+            headers: vec![("api-key".to_owned(), "s3cret".to_owned())],
+            ..OtlpExportConfig::new("http://c:4318/v1/traces", OtlpProtocol::HttpProtobuf)
+        };
+        let shown = format!("{config:?}");
+        assert!(
+            shown.contains("api-key") && !shown.contains("s3cret"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@ use tracing_subscriber::EnvFilter;
 
 use crate::env::{self, Env, ProcessEnv};
 use crate::resource;
-use crate::{InitError, Telemetry};
+use crate::{InitError, SpanMetricsLayer, Telemetry};
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -417,6 +417,7 @@ impl TelemetryBuilder {
         let subscriber = tracing_subscriber::registry()
             .with(filter)
             .with(traces)
+            .with(SpanMetricsLayer::new())
             .with(json)
             .with(pretty);
         (

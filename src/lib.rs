@@ -33,9 +33,11 @@
 mod builder;
 mod env;
 mod resource;
+mod span_metrics;
 mod telemetry;
 
 pub use builder::{LogFormat, TelemetryBuilder};
+pub use span_metrics::SpanMetricsLayer;
 pub use telemetry::Telemetry;
 pub use telescope_core as core;
 pub use telescope_health as health;

@@ -23,3 +23,6 @@ pub const SPANS_DROPPED_TOTAL: &str = "telescope_spans_dropped_total";
 pub const SPANS_EXPORTED_TOTAL: &str = "telescope_spans_exported_total";
 /// Counter: failed export attempts (each retried or given-up batch).
 pub const EXPORT_ERRORS_TOTAL: &str = "telescope_export_errors_total";
+/// Histogram, labels `span_name` and `status` (`ok`, `error`): every span's duration, sampled
+/// or not, in seconds.
+pub const SPAN_DURATION_SECONDS: &str = "telescope_span_duration_seconds";

@@ -251,7 +251,8 @@ impl TelemetryBuilder {
         self
     }
 
-    /// The longest the guard waits to flush when dropped (default 5 s).
+    /// How long the guard waits when dropped (default 5 s): up to half of it for exporting
+    /// spans, then up to all of it for writing queued log lines.
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.shutdown_timeout = timeout;
         self

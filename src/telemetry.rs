@@ -1,14 +1,13 @@
 //! [`Telemetry`]: the guard `init()` returns, which flushes everything when dropped.
 
-use std::time::Duration;
-
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use telescope_log::{FlushGuard, NonBlockingStats};
 use telescope_otlp::Pipeline;
 
-/// Keeps telemetry running; when dropped, flushes finished spans (exporting them) and queued
-/// log lines, within the builder's shutdown timeout in total. Bind it to a named variable in `main`: `let _telemetry = …;`, not `_`.
+/// Keeps telemetry running; when dropped, exports finished spans (for up to half the builder's
+/// shutdown timeout), then writes queued log lines (for up to the whole of it). Bind it to a
+/// named variable in `main`: `let _telemetry = …;`, not `_`.
 #[derive(Debug)]
 #[must_use = "dropping the guard flushes and stops telemetry; keep it alive until the end of main"]
 pub struct Telemetry {

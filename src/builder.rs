@@ -69,9 +69,13 @@ fn sampler_error(error: telescope_otlp::sampler::SamplerConfigError) -> InitErro
         SamplerConfigError::UnknownSampler(value) => env::invalid(
             "OTEL_TRACES_SAMPLER",
             &value,
-            "not one of always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off, parentbased_traceidratio, adaptive",
+            format!("not one of {}", telescope_otlp::sampler::SAMPLER_NAMES),
         ),
-        SamplerConfigError::InvalidArgument { sampler, value, reason } => env::invalid(
+        SamplerConfigError::InvalidArgument {
+            sampler,
+            value,
+            reason,
+        } => env::invalid(
             "OTEL_TRACES_SAMPLER_ARG",
             &value,
             format!("{reason} (for {sampler})"),

@@ -5,11 +5,14 @@ use super::{
     Sampler,
 };
 
+/// The values `OTEL_TRACES_SAMPLER` accepts, as error messages list them.
+pub const SAMPLER_NAMES: &str = "always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off, parentbased_traceidratio, adaptive";
+
 /// Why the sampler variables were refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SamplerConfigError {
     /// `OTEL_TRACES_SAMPLER` names no known sampler.
-    #[error("OTEL_TRACES_SAMPLER={0:?} is not one of always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off, parentbased_traceidratio, adaptive")]
+    #[error("OTEL_TRACES_SAMPLER={0:?} is not one of {SAMPLER_NAMES}")]
     UnknownSampler(String),
     /// `OTEL_TRACES_SAMPLER_ARG` is not a valid argument for the sampler.
     #[error("OTEL_TRACES_SAMPLER_ARG={value:?} is invalid for {sampler}: {reason}")]

@@ -9,7 +9,7 @@ use std::fmt;
 use telescope_core::{SpanContext, TraceId, TraceState};
 
 pub use adaptive::{AdaptiveConfig, AdaptiveSampler, Clock};
-pub use env::{sampler_from_env, SamplerConfigError};
+pub use env::{sampler_from_env, SamplerConfigError, SAMPLER_NAMES};
 use threshold::{is_sampled, randomness, threshold_for, with_threshold};
 
 /// What a sampler sees.

@@ -145,13 +145,23 @@ impl OtlpExportConfig {
         };
         let headers = match get("OTEL_EXPORTER_OTLP_HEADERS") {
             None => Vec::new(),
-            Some(text) => telescope_core::key_values::parse_key_values(&text).map_err(|_| {
-                OtlpConfigError {
+            Some(text) => {
+                let refuse = |reason| OtlpConfigError {
                     var: "OTEL_EXPORTER_OTLP_HEADERS",
                     value: text.clone(),
-                    reason: "expected key=value pairs separated by commas",
+                    reason,
+                };
+                let headers = telescope_core::key_values::parse_key_values(&text)
+                    .map_err(|_| refuse("expected key=value pairs separated by commas"))?;
+                let sendable = headers.iter().all(|(key, value)| {
+                    http::HeaderName::from_bytes(key.as_bytes()).is_ok()
+                        && http::HeaderValue::from_str(value).is_ok()
+                });
+                if !sendable {
+                    return Err(refuse("a header name or value cannot be sent over HTTP"));
                 }
-            })?,
+                headers
+            }
         };
         let timeout = match get("OTEL_EXPORTER_OTLP_TIMEOUT") {
             None => Duration::from_secs(10),
@@ -234,68 +244,76 @@ impl OtlpExport {
     }
 
     fn client(&mut self) -> Result<&Client, String> {
-        if self.client.is_none() {
-            // The exporter's own policy retries what the collector says is retryable (HTTP
-            // 429/502/503/504, gRPC UNAVAILABLE and the like) and honours `Retry-After` and
-            // gRPC `RetryInfo`, within `timeout`; the pipeline retries the rest (a refused
-            // connection, say) with its own backoff until its export timeout.
-            let retry = RetryPolicy::recommended();
-            let resource = Resource::builder_empty()
-                .with_attributes(
-                    self.config
-                        .resource
-                        .iter()
-                        .map(|(k, v)| KeyValue::new(k.clone(), v.clone())),
-                )
-                .build();
-            let client = match self.config.protocol {
-                OtlpProtocol::HttpProtobuf => {
-                    let headers: HashMap<String, String> =
-                        self.config.headers.iter().cloned().collect();
-                    let mut exporter = opentelemetry_otlp::SpanExporter::builder()
-                        .with_http()
-                        .with_protocol(Protocol::HttpBinary)
-                        .with_endpoint(self.config.endpoint.clone())
-                        .with_timeout(self.config.timeout)
-                        .with_headers(headers)
-                        .with_retry_policy(retry)
-                        .build()
-                        .map_err(|e| format!("cannot build the OTLP/HTTP exporter: {e}"))?;
-                    exporter.set_resource(&resource);
-                    Client::Http(exporter)
-                }
-                OtlpProtocol::Grpc => {
-                    let runtime = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                        .map_err(|e| format!("cannot start the gRPC runtime: {e}"))?;
-                    let mut metadata = tonic::metadata::MetadataMap::new();
-                    for (key, value) in &self.config.headers {
-                        if let (Ok(key), Ok(value)) = (
-                            key.parse::<tonic::metadata::MetadataKey<_>>(),
-                            value.parse(),
-                        ) {
-                            metadata.insert(key, value);
-                        }
-                    }
-                    let _inside = runtime.enter();
-                    let mut exporter = opentelemetry_otlp::SpanExporter::builder()
-                        .with_tonic()
-                        .with_endpoint(self.config.endpoint.clone())
-                        .with_timeout(self.config.timeout)
-                        .with_metadata(metadata)
-                        .with_retry_policy(retry)
-                        .build()
-                        .map_err(|e| format!("cannot build the OTLP/gRPC exporter: {e}"))?;
-                    exporter.set_resource(&resource);
-                    drop(_inside);
-                    Client::Grpc(exporter, runtime)
-                }
-            };
-            self.client = Some(client);
+        match &mut self.client {
+            Some(client) => Ok(client),
+            slot @ None => Ok(slot.insert(connect(&self.config)?)),
         }
-        self.client.as_ref().ok_or_else(|| "no client".to_owned())
     }
+}
+
+/// Builds the client for `config`; on the worker thread, outside any runtime of the
+/// application's.
+fn connect(config: &OtlpExportConfig) -> Result<Client, String> {
+    // The exporter's own policy retries what the collector says is retryable (HTTP
+    // 429/502/503/504, gRPC UNAVAILABLE and the like) and honours `Retry-After` and
+    // gRPC `RetryInfo`, within `timeout`; the pipeline retries the rest (a refused
+    // connection, say) with its own backoff until its export timeout.
+    let retry = RetryPolicy::recommended();
+    let resource = Resource::builder_empty()
+        .with_attributes(
+            config
+                .resource
+                .iter()
+                .map(|(k, v)| KeyValue::new(k.clone(), v.clone())),
+        )
+        .build();
+    let client = match config.protocol {
+        OtlpProtocol::HttpProtobuf => {
+            let headers: HashMap<String, String> = config.headers.iter().cloned().collect();
+            let mut exporter = opentelemetry_otlp::SpanExporter::builder()
+                .with_http()
+                .with_protocol(Protocol::HttpBinary)
+                .with_endpoint(config.endpoint.clone())
+                .with_timeout(config.timeout)
+                .with_headers(headers)
+                .with_retry_policy(retry)
+                .build()
+                .map_err(|e| format!("cannot build the OTLP/HTTP exporter: {e}"))?;
+            exporter.set_resource(&resource);
+            Client::Http(exporter)
+        }
+        OtlpProtocol::Grpc => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| format!("cannot start the gRPC runtime: {e}"))?;
+            let mut metadata = tonic::metadata::MetadataMap::new();
+            for (key, value) in &config.headers {
+                match (
+                    key.parse::<tonic::metadata::MetadataKey<_>>(),
+                    value.parse(),
+                ) {
+                    (Ok(key), Ok(value)) => {
+                        metadata.insert(key, value);
+                    }
+                    _ => return Err(format!("header {key:?} cannot be sent as gRPC metadata")),
+                }
+            }
+            let _inside = runtime.enter();
+            let mut exporter = opentelemetry_otlp::SpanExporter::builder()
+                .with_tonic()
+                .with_endpoint(config.endpoint.clone())
+                .with_timeout(config.timeout)
+                .with_metadata(metadata)
+                .with_retry_policy(retry)
+                .build()
+                .map_err(|e| format!("cannot build the OTLP/gRPC exporter: {e}"))?;
+            exporter.set_resource(&resource);
+            drop(_inside);
+            Client::Grpc(exporter, runtime)
+        }
+    };
+    Ok(client)
 }
 
 impl SpanExport for OtlpExport {
@@ -397,6 +415,13 @@ mod tests {
                 &[
                     ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:1"),
                     ("OTEL_EXPORTER_OTLP_HEADERS", "novalue"),
+                ][..],
+                "OTEL_EXPORTER_OTLP_HEADERS",
+            ),
+            (
+                &[
+                    ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:1"),
+                    ("OTEL_EXPORTER_OTLP_HEADERS", "bad key=v"),
                 ][..],
                 "OTEL_EXPORTER_OTLP_HEADERS",
             ),

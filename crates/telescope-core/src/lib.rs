@@ -27,6 +27,8 @@ mod hex;
 mod id;
 pub mod key_values;
 pub mod metric_names;
+#[cfg(feature = "server")]
+pub mod server;
 pub mod time;
 mod traceparent;
 mod tracestate;

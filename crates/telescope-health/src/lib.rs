@@ -48,7 +48,7 @@ mod status;
 
 pub use check::{check_fn, CheckFuture, FnCheck, HealthCheck};
 pub use config::{CheckConfig, Probe};
-pub use http::{serve, HealthServer, HealthService};
+pub use http::{is_endpoint, respond, serve, HealthServer, HealthService};
 pub use registry::{Health, RegisterError};
 pub use report::{CheckReport, Condition, ProbeReport, Target};
 pub use status::{CheckResult, Observation, Status};

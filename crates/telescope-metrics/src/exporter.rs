@@ -4,21 +4,16 @@
 use std::fmt;
 use std::io::Write as _;
 use std::net::{SocketAddr, TcpListener as StdListener, ToSocketAddrs};
-use std::thread::JoinHandle;
-use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{
-    HeaderValue, ACCEPT, ACCEPT_ENCODING, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, VARY,
-    WWW_AUTHENTICATE,
+    HeaderValue, ACCEPT, ACCEPT_ENCODING, ALLOW, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE,
+    VARY, WWW_AUTHENTICATE,
 };
+use http::request::Parts;
 use http::{HeaderMap, Method, Response, StatusCode};
 use http_body_util::Full;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use telescope_core::server::BackgroundServer;
 
 use crate::{Format, MetricsHandle};
 
@@ -79,35 +74,12 @@ impl MetricsServerBuilder {
             .map_err(bind_error)?
             .collect();
         let listener = StdListener::bind(addresses.as_slice()).map_err(bind_error)?;
-        listener
-            .set_nonblocking(true)
-            .map_err(ExporterError::Start)?;
-        let local_addr = listener.local_addr().map_err(ExporterError::Start)?;
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(ExporterError::Start)?;
-        let (stop, stopped) = oneshot::channel();
         let token = self.bearer_token.map(|t| format!("Bearer {t}"));
-        let thread = std::thread::Builder::new()
-            .name("telescope-metrics-http".to_owned())
-            .spawn(move || {
-                runtime.block_on(async move {
-                    let Ok(listener) = TcpListener::from_std(listener) else {
-                        return;
-                    };
-                    tokio::select! {
-                        () = serve(listener, handle, token) => {}
-                        _ = stopped => {}
-                    }
-                });
-            })
-            .map_err(ExporterError::Start)?;
-        Ok(MetricsServer {
-            local_addr,
-            stop: Some(stop),
-            thread: Some(thread),
+        let server = BackgroundServer::start(listener, "telescope-metrics-http", move |request| {
+            respond(&handle, token.as_deref(), request)
         })
+        .map_err(ExporterError::Start)?;
+        Ok(MetricsServer { server })
     }
 }
 
@@ -121,15 +93,13 @@ impl MetricsServerBuilder {
 /// # Ok::<(), telescope_metrics::ExporterError>(())
 /// ```
 pub struct MetricsServer {
-    local_addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    server: BackgroundServer,
 }
 
 impl fmt::Debug for MetricsServer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MetricsServer")
-            .field("local_addr", &self.local_addr)
+            .field("local_addr", &self.local_addr())
             .finish_non_exhaustive()
     }
 }
@@ -145,55 +115,12 @@ impl MetricsServer {
 
     /// The address it listens on.
     pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+        self.server.local_addr()
     }
 
-    /// Stops and waits for the thread to end.
-    pub fn shutdown(mut self) {
-        self.stop_now();
-    }
-
-    fn stop_now(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-impl Drop for MetricsServer {
-    fn drop(&mut self) {
-        self.stop_now();
-    }
-}
-
-async fn serve(listener: TcpListener, handle: MetricsHandle, token: Option<String>) {
-    loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            continue;
-        };
-        let (handle, token) = (handle.clone(), token.clone());
-        tokio::spawn(async move {
-            let service = service_fn(move |request: http::Request<hyper::body::Incoming>| {
-                let response = respond(
-                    &handle,
-                    token.as_deref(),
-                    request.method(),
-                    request.uri().path(),
-                    request.headers(),
-                );
-                async move { Ok::<_, std::convert::Infallible>(response) }
-            });
-            let connection = http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(Duration::from_secs(5))
-                .serve_connection(TokioIo::new(stream), service);
-            // A scraper that hangs up mid-response only ends its own connection.
-            let _ = connection.await;
-        });
+    /// Stops and waits for the thread to end (dropping does the same).
+    pub fn shutdown(self) {
+        self.server.shutdown();
     }
 }
 
@@ -228,31 +155,51 @@ fn gzip(body: &[u8]) -> std::io::Result<Vec<u8>> {
     encoder.finish()
 }
 
-fn respond(
-    handle: &MetricsHandle,
-    token: Option<&str>,
-    method: &Method,
-    path: &str,
-    headers: &HeaderMap,
-) -> Response<Full<Bytes>> {
-    if path != "/metrics" {
+/// Whether `headers` carry exactly `Authorization: <expected>`.
+fn authorized(headers: &HeaderMap, expected: &str) -> bool {
+    headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) == Some(expected)
+}
+
+fn respond(handle: &MetricsHandle, token: Option<&str>, request: &Parts) -> Response<Full<Bytes>> {
+    if request.uri.path() != "/metrics" {
         return plain(
             StatusCode::NOT_FOUND,
             "not found; metrics are at /metrics\n",
         );
     }
-    if method != Method::GET && method != Method::HEAD {
-        return plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
-    }
     if let Some(expected) = token {
-        let given = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
-        if given != Some(expected) {
+        if !authorized(&request.headers, expected) {
             let mut refused = plain(StatusCode::UNAUTHORIZED, "unauthorized\n");
             refused
                 .headers_mut()
                 .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             return refused;
         }
+    }
+    scrape_response(handle, &request.method, &request.headers)
+}
+
+/// The answer to a scrape of `handle`, whatever path it came on: the exposition in the format
+/// `Accept` asks for (Prometheus text or OpenMetrics), gzipped when `Accept-Encoding` allows,
+/// an empty body for `HEAD`, 405 for other methods. For serving metrics from your own
+/// server or router (authorization, if any, is yours to check first).
+///
+/// ```
+/// let (_recorder, handle) = telescope_metrics::TelescopeRecorder::builder().build();
+/// let response = telescope_metrics::scrape_response(&handle, &http::Method::GET, &http::HeaderMap::new());
+/// assert_eq!(response.status(), 200);
+/// ```
+pub fn scrape_response(
+    handle: &MetricsHandle,
+    method: &Method,
+    headers: &HeaderMap,
+) -> Response<Full<Bytes>> {
+    if method != Method::GET && method != Method::HEAD {
+        let mut refused = plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
+        refused
+            .headers_mut()
+            .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return refused;
     }
     let format = Format::from_accept(headers.get(ACCEPT).and_then(|v| v.to_str().ok()));
     let body = handle.render(format).into_bytes();

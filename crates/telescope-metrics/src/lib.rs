@@ -31,7 +31,9 @@ mod render;
 mod shard;
 mod sync;
 
-pub use exporter::{ExporterError, MetricsServer, MetricsServerBuilder, DEFAULT_ADDRESS};
+pub use exporter::{
+    scrape_response, ExporterError, MetricsServer, MetricsServerBuilder, DEFAULT_ADDRESS,
+};
 pub use recorder::{
     BuildError, InstallError, MetricsHandle, TelescopeRecorder, TelescopeRecorderBuilder,
     DEFAULT_BUCKETS, DEFAULT_CARDINALITY_LIMIT,

@@ -5,6 +5,6 @@ mod respond;
 mod server;
 mod service;
 
-pub(crate) use respond::respond;
+pub use respond::{is_endpoint, respond};
 pub use server::{serve, HealthServer};
 pub use service::HealthService;

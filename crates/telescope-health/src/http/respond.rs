@@ -129,7 +129,31 @@ fn render(report: &ProbeReport, verbose: bool, json: bool, head: bool) -> Respon
 }
 
 /// The response to one request. Never runs a check: it reads the latest results.
-pub(crate) fn respond(
+/// Whether `path` is one of the endpoints [`respond`] answers (`/livez`, `/readyz`,
+/// `/startupz`, `/healthz`, or one check below them), for routing in a server of your own.
+///
+/// ```
+/// assert!(telescope_health::is_endpoint("/readyz/database"));
+/// assert!(!telescope_health::is_endpoint("/metrics"));
+/// ```
+pub fn is_endpoint(path: &str) -> bool {
+    let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
+    target_of(first).is_some()
+}
+
+/// The answer of `health`'s endpoints to a request: the probe's status (200 or 503) as text or
+/// `application/health+json` by `Accept`, `?verbose`, `?exclude=<check>`, 404 for an unknown
+/// path, 405 for methods other than `GET` and `HEAD`. [`HealthService`](crate::HealthService)
+/// and [`HealthServer`](crate::HealthServer) answer with it; call it to serve the endpoints
+/// from a server of your own.
+///
+/// ```
+/// let health = telescope_health::Health::new();
+/// let uri: http::Uri = "/livez".parse().unwrap();
+/// let response = telescope_health::respond(&health, &http::Method::GET, &uri, &http::HeaderMap::new());
+/// assert_eq!(response.status(), 200);
+/// ```
+pub fn respond(
     health: &Health,
     method: &Method,
     uri: &Uri,

@@ -1,0 +1,155 @@
+//! [`BackgroundServer`]: a small HTTP/1.1 server on a thread and tokio runtime of its own, so
+//! that it answers in applications without tokio and when the application's runtime is busy
+//! or blocked. telescope's `/metrics`, health and admin servers are all this, each with its
+//! own handler.
+
+use std::fmt;
+use std::io;
+use std::net::{SocketAddr, TcpListener as StdListener};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::request::Parts;
+use http::Response;
+use http_body_util::Full;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+/// How long a client may take to send its request headers.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Answers one request from its head (the servers built on this read no bodies).
+pub trait Handler: Fn(&Parts) -> Response<Full<Bytes>> + Send + Sync + 'static {}
+
+impl<F> Handler for F where F: Fn(&Parts) -> Response<Full<Bytes>> + Send + Sync + 'static {}
+
+/// A running server; stops when [`shutdown`](Self::shutdown) is called or it is dropped.
+///
+/// ```
+/// use telescope_core::server::BackgroundServer;
+/// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+/// let server = BackgroundServer::start(listener, "example-http", |_request: &http::request::Parts| {
+///     http::Response::new(http_body_util::Full::new(bytes::Bytes::from_static(b"hello\n")))
+/// })?;
+/// println!("listening on http://{}", server.local_addr());
+/// server.shutdown();
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct BackgroundServer {
+    local_addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl fmt::Debug for BackgroundServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BackgroundServer")
+            .field("local_addr", &self.local_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BackgroundServer {
+    /// Serves `listener` (already bound, so a busy port was the caller's error to report) on
+    /// a new thread named `thread_name`, answering each request with `handler`.
+    ///
+    /// # Errors
+    /// A failure to configure the listener or to start the thread or its runtime.
+    pub fn start(
+        listener: StdListener,
+        thread_name: &str,
+        handler: impl Handler,
+    ) -> io::Result<BackgroundServer> {
+        listener.set_nonblocking(true)?;
+        let local_addr = listener.local_addr()?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let (stop, stopped) = oneshot::channel();
+        let name = thread_name.to_owned();
+        let thread = std::thread::Builder::new()
+            .name(thread_name.to_owned())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    match TcpListener::from_std(listener) {
+                        Ok(listener) => {
+                            tokio::select! {
+                                () = serve(listener, handler) => {}
+                                _ = stopped => {}
+                            }
+                        }
+                        Err(error) => eprintln!("telescope: {name} cannot listen: {error}"),
+                    }
+                });
+            })?;
+        Ok(BackgroundServer {
+            local_addr,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+
+    /// The address it listens on (useful after binding port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Stops accepting and waits for the server thread to end.
+    pub fn shutdown(mut self) {
+        self.stop_now();
+    }
+
+    fn stop_now(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for BackgroundServer {
+    fn drop(&mut self) {
+        self.stop_now();
+    }
+}
+
+/// Serves `listener` on the current tokio runtime until the future is dropped, each
+/// connection on a task of its own, answering each request with `handler`: for serving
+/// telescope's endpoints on your own runtime instead of a [`BackgroundServer`]'s thread.
+pub async fn serve(listener: TcpListener, handler: impl Handler) {
+    serve_shared(listener, Arc::new(handler)).await;
+}
+
+async fn serve_shared<H: Handler>(listener: TcpListener, handler: Arc<H>) {
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(_) => {
+                // Out of file descriptors and the like: wait a little rather than spin.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let handler = Arc::clone(&handler);
+        tokio::spawn(async move {
+            let service = service_fn(move |request: http::Request<hyper::body::Incoming>| {
+                let (parts, _body) = request.into_parts();
+                let response = handler(&parts);
+                async move { Ok::<_, std::convert::Infallible>(response) }
+            });
+            let connection = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), service);
+            // A client that hangs up mid-request only ends its own connection.
+            let _ = connection.await;
+        });
+    }
+}

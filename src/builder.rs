@@ -2,17 +2,23 @@
 
 use std::fmt;
 use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
 use std::time::Duration;
 
+use telescope_health::Health;
+use telescope_log::audit::{AuditLayer, AuditLog};
 use telescope_log::{JsonLayer, NonBlockingBuilder, Redaction, Schema};
+use telescope_metrics::{TelescopeRecorder, TelescopeRecorderBuilder};
 use telescope_otlp::sampler::{sampler_from_env, Sampler};
 use telescope_otlp::{OtlpExport, OtlpExportConfig, OtlpLayer, PipelineConfig};
 use tracing::Dispatch;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::EnvFilter;
 
+use crate::admin::{AdminServer, DEFAULT_ADMIN_ADDRESS};
 use crate::env::{self, Env, ProcessEnv};
 use crate::resource;
+use crate::telemetry::Parts;
 use crate::{InitError, SpanMetricsLayer, Telemetry};
 
 /// How log lines are written.
@@ -110,6 +116,15 @@ fn parse_filter(directives: &str) -> Result<EnvFilter, String> {
 /// | span sampler | [`sampler`](Self::sampler) | `OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG` (also `adaptive`, its argument the traces per second) | parent-based, always on |
 /// | OTLP export | [`otlp_export`](Self::otlp_export) | `OTEL_EXPORTER_OTLP_{TRACES_,}ENDPOINT`, `…PROTOCOL` (`http/protobuf`, `grpc`), `…HEADERS`, `…TIMEOUT` | none: spans stay in the in-process ring |
 /// | span queue and batches | — | `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, `OTEL_BSP_SCHEDULE_DELAY`, `OTEL_BSP_EXPORT_TIMEOUT` | 2048, 512, 5 s, 30 s |
+/// | admin server (`/metrics`, probes, `/debug/traces`) | [`admin_address`](Self::admin_address), [`without_admin_server`](Self::without_admin_server) | `TELESCOPE_ADMIN_ADDR` (`off` to disable) | `127.0.0.1:9464` |
+/// | admin bearer token | [`admin_token`](Self::admin_token) | `TELESCOPE_ADMIN_TOKEN` | none |
+/// | metrics recorder | [`metrics`](Self::metrics) | — | cardinality limit 2000 per metric |
+/// | health checks | [`health`](Self::health) | — | a new [`Health`]; register checks on [`Telemetry::health`] |
+/// | audit trail | [`audit_log`](Self::audit_log), [`audit_file`](Self::audit_file) | `TELESCOPE_AUDIT_FILE`, `TELESCOPE_AUDIT_KEY_FILE` (HMAC key), `TELESCOPE_AUDIT_SIGNING_KEY_FILE` (Ed25519 secret for checkpoints) | none |
+///
+/// The admin server's address is bound when the builder finishes. When it is the default and
+/// that port is busy, telemetry starts without the admin server and says so on stderr; an
+/// address set in code or in `TELESCOPE_ADMIN_ADDR` must bind, or the finisher fails.
 ///
 /// A variable that is set but invalid makes the finisher fail with
 /// [`InitError::InvalidEnv`] naming it; an empty variable counts as unset.
@@ -137,6 +152,29 @@ pub struct TelemetryBuilder {
     log_writer: Option<Box<dyn Write + Send>>,
     sampler: Option<Box<dyn Sampler>>,
     otlp_export: Option<OtlpExportConfig>,
+    admin: Option<AdminSetting>,
+    admin_token: Option<String>,
+    metrics: Option<TelescopeRecorderBuilder>,
+    health: Option<Health>,
+    audit_log: Option<AuditLog>,
+    audit_file: Option<PathBuf>,
+}
+
+/// Whether and where the admin server listens, as set in code or the environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum AdminSetting {
+    /// Listen here; failing to bind is an error.
+    At(String),
+    /// No admin server.
+    Off,
+}
+
+fn parse_admin(text: &str) -> Result<AdminSetting, String> {
+    match text.to_ascii_lowercase().as_str() {
+        "off" | "none" | "disabled" | "false" | "0" => Ok(AdminSetting::Off),
+        _ if text.contains(':') => Ok(AdminSetting::At(text.to_owned())),
+        _ => Err("expected host:port (such as 127.0.0.1:9464) or off".to_owned()),
+    }
 }
 
 impl fmt::Debug for TelemetryBuilder {
@@ -151,6 +189,12 @@ impl fmt::Debug for TelemetryBuilder {
             .field("lossy_logs", &self.lossy_logs)
             .field("sampler", &self.sampler)
             .field("otlp_export", &self.otlp_export)
+            .field("admin", &self.admin)
+            .field(
+                "admin_token",
+                &self.admin_token.as_ref().map(|_| "<hidden>"),
+            )
+            .field("audit_file", &self.audit_file)
             .finish_non_exhaustive()
     }
 }
@@ -171,6 +215,12 @@ impl Default for TelemetryBuilder {
             log_writer: None,
             sampler: None,
             otlp_export: None,
+            admin: None,
+            admin_token: None,
+            metrics: None,
+            health: None,
+            audit_log: None,
+            audit_file: None,
         }
     }
 }
@@ -189,6 +239,30 @@ pub(crate) struct Resolved {
     pub(crate) sampler: Option<Box<dyn Sampler>>,
     pub(crate) otlp_export: Option<OtlpExportConfig>,
     pub(crate) pipeline: PipelineConfig,
+    /// `None`: the default address, where a busy port is not fatal.
+    pub(crate) admin: Option<AdminSetting>,
+    pub(crate) admin_token: Option<String>,
+    pub(crate) audit: Option<AuditFiles>,
+}
+
+/// The audit trail's files, from code or the environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct AuditFiles {
+    pub(crate) path: PathBuf,
+    pub(crate) key_file: Option<PathBuf>,
+    pub(crate) signing_key_file: Option<PathBuf>,
+}
+
+/// Whether a global `tracing` subscriber is installed. `has_been_set` also counts scoped
+/// defaults, so look from a fresh thread, where only the global one can be current.
+fn global_subscriber_exists() -> bool {
+    std::thread::spawn(|| {
+        tracing::dispatcher::get_default(|current| {
+            !current.is::<tracing::subscriber::NoSubscriber>()
+        })
+    })
+    .join()
+    .unwrap_or(false)
 }
 
 impl TelemetryBuilder {
@@ -276,6 +350,54 @@ impl TelemetryBuilder {
         self
     }
 
+    /// Serves `/metrics`, the health probes and `/debug/traces` on `address` (default
+    /// `127.0.0.1:9464`, or `TELESCOPE_ADMIN_ADDR`; port 0 picks a free port, see
+    /// [`Telemetry::admin_addr`]).
+    pub fn admin_address(mut self, address: impl Into<String>) -> Self {
+        self.admin = Some(AdminSetting::At(address.into()));
+        self
+    }
+
+    /// Starts no admin server (as `TELESCOPE_ADMIN_ADDR=off` does).
+    pub fn without_admin_server(mut self) -> Self {
+        self.admin = Some(AdminSetting::Off);
+        self
+    }
+
+    /// Requires `Authorization: Bearer <token>` on the admin server's `/metrics` and
+    /// `/debug/traces` (the probes stay open).
+    pub fn admin_token(mut self, token: impl Into<String>) -> Self {
+        self.admin_token = Some(token.into());
+        self
+    }
+
+    /// Configures the metrics recorder (buckets, cardinality limits, global labels).
+    pub fn metrics(mut self, recorder: TelescopeRecorderBuilder) -> Self {
+        self.metrics = Some(recorder);
+        self
+    }
+
+    /// Serves these health checks on the admin server (default: a new, empty [`Health`]; add
+    /// checks through [`Telemetry::health`] either way).
+    pub fn health(mut self, health: Health) -> Self {
+        self.health = Some(health);
+        self
+    }
+
+    /// Sends `tracing` events with target `audit` to this audit log, and flushes it on
+    /// shutdown. The log filter is widened so that audit events always pass.
+    pub fn audit_log(mut self, log: AuditLog) -> Self {
+        self.audit_log = Some(log);
+        self
+    }
+
+    /// Opens an audit log at `path` (keys from `TELESCOPE_AUDIT_KEY_FILE` and
+    /// `TELESCOPE_AUDIT_SIGNING_KEY_FILE` when set); see [`audit_log`](Self::audit_log).
+    pub fn audit_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.audit_file = Some(path.into());
+        self
+    }
+
     /// Writes log lines to `writer` instead of stdout (through the same non-blocking queue).
     pub fn log_writer(mut self, writer: impl Write + Send + 'static) -> Self {
         self.log_writer = Some(Box::new(writer));
@@ -353,6 +475,25 @@ impl TelemetryBuilder {
             None => OtlpExportConfig::from_env(get).map_err(otlp_error)?,
         };
         let pipeline = PipelineConfig::from_env(get).map_err(otlp_error)?;
+        let admin = match &self.admin {
+            Some(setting) => Some(setting.clone()),
+            None => env::parse(env, "TELESCOPE_ADMIN_ADDR", parse_admin)?,
+        };
+        let admin_token = self
+            .admin_token
+            .clone()
+            .or_else(|| env.get("TELESCOPE_ADMIN_TOKEN"));
+        let audit_path = match &self.audit_file {
+            Some(path) => Some(path.clone()),
+            None => env.get("TELESCOPE_AUDIT_FILE").map(PathBuf::from),
+        };
+        let audit = audit_path.map(|path| AuditFiles {
+            path,
+            key_file: env.get("TELESCOPE_AUDIT_KEY_FILE").map(PathBuf::from),
+            signing_key_file: env
+                .get("TELESCOPE_AUDIT_SIGNING_KEY_FILE")
+                .map(PathBuf::from),
+        });
         Ok(Resolved {
             filter,
             format,
@@ -364,30 +505,64 @@ impl TelemetryBuilder {
             sampler,
             otlp_export,
             pipeline,
+            admin,
+            admin_token,
+            audit,
         })
     }
 
-    /// Builds the subscriber without installing it: for tests, or to install it yourself.
+    /// Builds the subscriber without installing it (and starts the admin server): for tests,
+    /// or to install it yourself. The metrics recorder is not installed either; it is
+    /// [`Telemetry::metrics_recorder`].
     ///
     /// # Errors
-    /// [`InitError::InvalidEnv`] for a bad environment variable.
+    /// [`InitError::InvalidEnv`] for a bad environment variable, [`InitError::Admin`] if a
+    /// configured admin address cannot be bound, [`InitError::Audit`] if the audit log
+    /// cannot be opened.
     pub fn build(mut self) -> Result<(Dispatch, Telemetry), InitError> {
         let resolved = self.resolve(&ProcessEnv)?;
-        Ok(self.build_resolved(resolved))
+        self.build_resolved(resolved)
     }
 
-    fn build_resolved(self, mut resolved: Resolved) -> (Dispatch, Telemetry) {
+    fn open_audit(&mut self, resolved: &Resolved) -> Result<Option<AuditLog>, InitError> {
+        if let Some(log) = self.audit_log.take() {
+            return Ok(Some(log));
+        }
+        let Some(files) = &resolved.audit else {
+            return Ok(None);
+        };
+        let mut builder = AuditLog::builder(&files.path).service(resolved.service_name.clone());
+        if let Some(key_file) = &files.key_file {
+            builder = builder.key_file(key_file)?;
+        }
+        if let Some(signing_key_file) = &files.signing_key_file {
+            builder = builder.signing_key_file(signing_key_file)?;
+        }
+        Ok(Some(builder.open()?))
+    }
+
+    fn build_resolved(
+        mut self,
+        mut resolved: Resolved,
+    ) -> Result<(Dispatch, Telemetry), InitError> {
+        let audit = self.open_audit(&resolved)?;
         let to_terminal = self.log_writer.is_none() && io::stdout().is_terminal();
-        let sink: Box<dyn Write + Send> = self.log_writer.unwrap_or_else(|| Box::new(io::stdout()));
+        let sink: Box<dyn Write + Send> = self
+            .log_writer
+            .take()
+            .unwrap_or_else(|| Box::new(io::stdout()));
         let (writer, guard) = NonBlockingBuilder::default()
             .lossy(self.lossy_logs)
             .queue_lines(self.log_queue_lines)
             .shutdown_timeout(self.shutdown_timeout)
             .finish(sink);
 
-        // The filter was validated when it was set or read.
-        let filter =
-            parse_filter(&resolved.filter).unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+        // The filter was validated when it was set or read. Audit events always pass.
+        let directives = match audit {
+            Some(_) => format!("{},audit=trace", resolved.filter),
+            None => resolved.filter.clone(),
+        };
+        let filter = parse_filter(&directives).unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
         let json = (resolved.format == LogFormat::Json).then(|| {
             let mut layer = JsonLayer::builder()
                 .schema(resolved.schema)
@@ -417,27 +592,86 @@ impl TelemetryBuilder {
         }
         let traces = traces.build();
         let pipeline = traces.pipeline();
+        let (recorder, metrics) = self
+            .metrics
+            .take()
+            .unwrap_or_else(TelescopeRecorder::builder)
+            .build();
+        let health = self.health.take().unwrap_or_default();
+        let admin = self.start_admin(&resolved, &metrics, &health, &pipeline)?;
         // The OTLP layer sits below the log layers so that a span's ids exist before they
         // are written.
         let subscriber = tracing_subscriber::registry()
             .with(filter)
             .with(traces)
             .with(SpanMetricsLayer::new())
+            .with(
+                audit
+                    .clone()
+                    .map(|log| AuditLayer::new(log).with_sensitive(self.redaction.clone())),
+            )
             .with(json)
             .with(pretty);
-        (
-            Dispatch::new(subscriber),
-            Telemetry::new(guard, pipeline, self.shutdown_timeout),
-        )
+        let telemetry = Telemetry::new(Parts {
+            logs: guard,
+            traces: pipeline,
+            recorder,
+            metrics,
+            health,
+            admin,
+            audit,
+            shutdown_timeout: self.shutdown_timeout,
+        });
+        Ok((Dispatch::new(subscriber), telemetry))
     }
 
-    /// Builds and installs the subscriber as the global default.
+    fn start_admin(
+        &self,
+        resolved: &Resolved,
+        metrics: &telescope_metrics::MetricsHandle,
+        health: &Health,
+        pipeline: &telescope_otlp::Pipeline,
+    ) -> Result<Option<AdminServer>, InitError> {
+        let (address, explicit) = match &resolved.admin {
+            Some(AdminSetting::Off) => return Ok(None),
+            Some(AdminSetting::At(address)) => (address.clone(), true),
+            None => (DEFAULT_ADMIN_ADDRESS.to_owned(), false),
+        };
+        let mut admin = AdminServer::builder()
+            .address(address)
+            .service_name(resolved.service_name.clone())
+            .metrics(metrics.clone())
+            .health(health.clone())
+            .traces(pipeline.ring());
+        if let Some(token) = &resolved.admin_token {
+            admin = admin.bearer_token(token.clone());
+        }
+        match admin.start() {
+            Ok(server) => Ok(Some(server)),
+            Err(error) if explicit => Err(InitError::Admin(error)),
+            Err(error) => {
+                eprintln!(
+                    "telescope: {error}; continuing without the admin server \
+                     (set TELESCOPE_ADMIN_ADDR to another address, or to off)"
+                );
+                Ok(None)
+            }
+        }
+    }
+
+    /// Builds, then installs the subscriber and the metrics recorder as the global defaults.
     ///
     /// # Errors
-    /// [`InitError::InvalidEnv`] for a bad environment variable,
-    /// [`InitError::AlreadyInitialized`] if a global subscriber is already set.
+    /// As [`build`](Self::build), and [`InitError::AlreadyInitialized`] if a global
+    /// subscriber is already set, [`InitError::MetricsAlreadyInstalled`] if another global
+    /// `metrics` recorder is. Nothing is installed when it fails.
     pub fn try_init(self) -> Result<Telemetry, InitError> {
+        if global_subscriber_exists() {
+            return Err(InitError::AlreadyInitialized);
+        }
         let (dispatch, telemetry) = self.build()?;
+        metrics::set_global_recorder(telemetry.metrics_recorder())
+            .map_err(|_| InitError::MetricsAlreadyInstalled)?;
         tracing::dispatcher::set_global_default(dispatch)
             .map_err(|_| InitError::AlreadyInitialized)?;
         Ok(telemetry)
@@ -613,6 +847,43 @@ mod tests {
         let resolved = resolve(&[("RUST_LOG", ""), ("TELESCOPE_LOG_FORMAT", "  ")]).expect("unset");
         assert_eq!(resolved.filter, "info");
         assert_eq!(resolved.format, LogFormat::Json);
+    }
+
+    #[test]
+    fn admin_and_audit_settings_from_the_environment() {
+        let quiet = resolve(&[]).expect("defaults");
+        assert_eq!(
+            quiet.admin, None,
+            "the default address, not fatal when busy"
+        );
+        assert_eq!(quiet.audit, None);
+        let off = resolve(&[("TELESCOPE_ADMIN_ADDR", "off")]).expect("valid");
+        assert_eq!(off.admin, Some(AdminSetting::Off));
+        let set = resolve(&[
+            ("TELESCOPE_ADMIN_ADDR", "0.0.0.0:9000"),
+            ("TELESCOPE_ADMIN_TOKEN", "t0ken"),
+            ("TELESCOPE_AUDIT_FILE", "/var/log/app/audit.jsonl"),
+            ("TELESCOPE_AUDIT_KEY_FILE", "/run/secrets/audit-key"),
+        ])
+        .expect("valid");
+        assert_eq!(set.admin, Some(AdminSetting::At("0.0.0.0:9000".to_owned())));
+        assert_eq!(set.admin_token.as_deref(), Some("t0ken"));
+        let audit = set.audit.expect("an audit file");
+        assert_eq!(audit.path, PathBuf::from("/var/log/app/audit.jsonl"));
+        assert_eq!(
+            audit.key_file,
+            Some(PathBuf::from("/run/secrets/audit-key"))
+        );
+        assert_eq!(audit.signing_key_file, None);
+        match resolve(&[("TELESCOPE_ADMIN_ADDR", "9464")]) {
+            Err(InitError::InvalidEnv { var, .. }) => assert_eq!(var, "TELESCOPE_ADMIN_ADDR"),
+            other => panic!("{other:?}"),
+        }
+        let debug = format!(
+            "{:?}",
+            TelemetryBuilder::default().admin_token("do-not-print")
+        );
+        assert!(!debug.contains("do-not-print"), "{debug}");
     }
 
     #[test]

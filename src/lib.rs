@@ -30,6 +30,7 @@
 //!
 //! Supported Rust version: 1.88 or newer.
 
+pub mod admin;
 mod builder;
 mod env;
 mod resource;
@@ -71,6 +72,15 @@ pub enum InitError {
     /// another library).
     #[error("a global tracing subscriber is already installed; init() may be called only once")]
     AlreadyInitialized,
+    /// Another global `metrics` recorder is already installed.
+    #[error("a global metrics recorder is already installed; telescope installs its own (compose by hand to keep yours)")]
+    MetricsAlreadyInstalled,
+    /// The admin server could not start on the address it was given.
+    #[error(transparent)]
+    Admin(#[from] admin::AdminError),
+    /// The audit log could not be opened (or its keys read).
+    #[error("audit log: {0}")]
+    Audit(#[from] telescope_log::audit::AuditError),
 }
 
 /// A builder with nothing set: every setting comes from the environment or its default

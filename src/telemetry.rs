@@ -1,13 +1,32 @@
 //! [`Telemetry`]: the guard `init()` returns, which flushes everything when dropped.
 
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use telescope_health::Health;
+use telescope_log::audit::AuditLog;
 use telescope_log::{FlushGuard, NonBlockingStats};
+use telescope_metrics::{MetricsHandle, TelescopeRecorder};
 use telescope_otlp::Pipeline;
 
+use crate::admin::AdminServer;
+
+/// What the builder made, handed to [`Telemetry`].
+pub(crate) struct Parts {
+    pub(crate) logs: FlushGuard,
+    pub(crate) traces: Pipeline,
+    pub(crate) recorder: TelescopeRecorder,
+    pub(crate) metrics: MetricsHandle,
+    pub(crate) health: Health,
+    pub(crate) admin: Option<AdminServer>,
+    pub(crate) audit: Option<AuditLog>,
+    pub(crate) shutdown_timeout: Duration,
+}
+
 /// Keeps telemetry running; when dropped, exports finished spans (for up to half the builder's
-/// shutdown timeout), then writes queued log lines (for up to the whole of it). Bind it to a
-/// named variable in `main`: `let _telemetry = …;`, not `_`.
+/// shutdown timeout), seals the audit log, writes queued log lines (for up to what is left of
+/// the timeout), then stops the admin server. Bind it to a named variable in `main`:
+/// `let _telemetry = …;`, not `_`.
 #[derive(Debug)]
 #[must_use = "dropping the guard flushes and stops telemetry; keep it alive until the end of main"]
 pub struct Telemetry {
@@ -15,51 +34,114 @@ pub struct Telemetry {
     /// The log writer's counts when it was shut down.
     final_log_stats: NonBlockingStats,
     traces: Pipeline,
+    recorder: TelescopeRecorder,
+    metrics: MetricsHandle,
+    health: Health,
+    admin: Option<AdminServer>,
+    admin_addr: Option<SocketAddr>,
+    audit: Option<AuditLog>,
     shutdown_timeout: Duration,
 }
 
 impl Telemetry {
-    pub(crate) fn new(logs: FlushGuard, traces: Pipeline, shutdown_timeout: Duration) -> Self {
+    pub(crate) fn new(parts: Parts) -> Self {
         Self {
-            logs: Some(logs),
+            logs: Some(parts.logs),
             final_log_stats: NonBlockingStats::default(),
-            traces,
-            shutdown_timeout,
+            traces: parts.traces,
+            recorder: parts.recorder,
+            metrics: parts.metrics,
+            health: parts.health,
+            admin_addr: parts.admin.as_ref().map(AdminServer::local_addr),
+            admin: parts.admin,
+            audit: parts.audit,
+            shutdown_timeout: parts.shutdown_timeout,
         }
     }
 
-    /// Waits until every span finished so far is exported and every log line written, or
-    /// `timeout` passes (in total). Returns whether everything was done in time.
+    /// Waits until every span finished so far is exported, every audit record written and
+    /// every log line written, or `timeout` passes (in total). Returns whether everything was
+    /// done in time.
     pub fn flush(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         // Spans first: exporting them may log.
         let spans = self.traces.force_flush(timeout);
+        let audit = self
+            .audit
+            .as_ref()
+            .is_none_or(|audit| audit.flush().is_ok());
         let left = deadline.saturating_duration_since(Instant::now());
         let logs = self.logs.as_ref().is_none_or(|logs| logs.flush(left));
-        spans && logs
+        spans && audit && logs
     }
 
     /// Flushes and stops, as dropping does, but at a point of your choosing. Calling it
     /// again (or dropping afterwards) does nothing.
     pub fn shutdown(&mut self) {
-        if let Some(logs) = self.logs.take() {
-            // Spans get at most half the budget, so that the log lines always get the rest.
-            let budget = self.shutdown_timeout / 2;
-            if !self.traces.shutdown(budget) {
-                let stats = self.traces.stats();
-                eprintln!(
-                    "telescope: spans were still being exported after {budget:?} and are lost \
-                     ({} exported, {} dropped when the export failed so far)",
-                    stats.exported, stats.dropped_export_failed
-                );
-            }
-            self.final_log_stats = logs.shutdown();
+        let Some(logs) = self.logs.take() else {
+            return;
+        };
+        // Spans get at most half the budget, so that the log lines always get the rest.
+        let budget = self.shutdown_timeout / 2;
+        if !self.traces.shutdown(budget) {
+            let stats = self.traces.stats();
+            eprintln!(
+                "telescope: spans were still being exported after {budget:?} and are lost \
+                 ({} exported, {} dropped when the export failed so far)",
+                stats.exported, stats.dropped_export_failed
+            );
+        }
+        if let Some(audit) = &self.audit {
+            // Writes what is queued and seals the file with a final checkpoint.
+            audit.shutdown();
+        }
+        self.final_log_stats = logs.shutdown();
+        if let Some(admin) = self.admin.take() {
+            admin.shutdown();
         }
     }
 
     /// The span pipeline: its counts, and the ring of recent finished spans.
     pub fn traces(&self) -> &Pipeline {
         &self.traces
+    }
+
+    /// Renders the metrics recorded so far.
+    pub fn metrics(&self) -> &MetricsHandle {
+        &self.metrics
+    }
+
+    /// The metrics recorder (installed globally by `init()`; after
+    /// [`build`](crate::TelemetryBuilder::build), yours to install or to use with
+    /// `metrics::with_local_recorder`).
+    pub fn metrics_recorder(&self) -> TelescopeRecorder {
+        self.recorder.clone()
+    }
+
+    /// The health checks the admin server serves: register yours here.
+    ///
+    /// ```no_run
+    /// use telescope::health::{check_fn, CheckConfig, CheckResult};
+    /// let telemetry = telescope::init();
+    /// let database = check_fn("database", || async { CheckResult::pass() });
+    /// telemetry
+    ///     .health()
+    ///     .register(database, CheckConfig::readiness())
+    ///     .expect("a unique check name");
+    /// ```
+    pub fn health(&self) -> &Health {
+        &self.health
+    }
+
+    /// The audit log, when one is configured.
+    pub fn audit(&self) -> Option<&AuditLog> {
+        self.audit.as_ref()
+    }
+
+    /// Where the admin server listens (`None` when it is off or could not bind its default
+    /// address).
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin_addr
     }
 
     /// What the log writer has written, dropped and failed so far (after

@@ -139,3 +139,55 @@ fn the_built_subscriber_traces_and_its_log_lines_carry_the_span_ids() {
     assert_eq!(line["span_id"], request.span_context.span_id().to_string());
     assert_eq!(telemetry.traces().stats().processed, 1);
 }
+
+#[test]
+fn audit_events_reach_the_audit_file_whatever_the_log_filter() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("audit.jsonl");
+    let (dispatch, mut telemetry) = telescope::builder()
+        .log_writer(io::sink())
+        .without_admin_server()
+        .audit_file(&path)
+        .log_filter("error")
+        .and_then(telescope::TelemetryBuilder::build)
+        .expect("valid settings");
+    assert!(telemetry.audit().is_some());
+    tracing::dispatcher::with_default(&dispatch, || {
+        tracing::info!(target: "audit", r#type = "authentication", action = "login",
+            outcome = "success", actor = "alice", password = "hunter2");
+        tracing::info!(target: "app", "filtered out as before");
+    });
+    telemetry.shutdown();
+    let text = std::fs::read_to_string(&path).expect("audit file");
+    let records: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .filter(|r: &Value| r["action"] == "login")
+        .collect();
+    assert_eq!(records.len(), 1, "{text}");
+    assert_eq!(records[0]["actor"], "alice");
+    assert!(
+        !text.contains("hunter2"),
+        "sensitive fields are hashed: {text}"
+    );
+    let report = telescope::log::audit::verify_files(&[path], &Default::default())
+        .expect("the sealed log verifies");
+    assert!(report.records >= 1);
+}
+
+#[test]
+fn an_audit_file_that_cannot_be_opened_is_a_clear_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let not_a_directory = dir.path().join("file");
+    std::fs::write(&not_a_directory, b"x").expect("write");
+    let result = telescope::builder()
+        .log_writer(io::sink())
+        .without_admin_server()
+        .audit_file(not_a_directory.join("audit.jsonl"))
+        .build();
+    assert!(
+        matches!(result, Err(InitError::Audit(_))),
+        "{:?}",
+        result.map(|_| ())
+    );
+}

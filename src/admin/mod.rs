@@ -1,0 +1,362 @@
+//! [`AdminServer`]: one port for everything an operator looks at: `/metrics`, the health
+//! probes and `/debug/traces`, on a thread and runtime of its own so that it answers while the
+//! application is busy.
+
+mod traces;
+mod traces_page;
+
+use std::fmt;
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+
+use bytes::Bytes;
+use http::header::{
+    HeaderValue, ALLOW, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE,
+};
+use http::request::Parts;
+use http::{Method, Response, StatusCode};
+use http_body_util::Full;
+use telescope_core::server::BackgroundServer;
+use telescope_health::Health;
+use telescope_metrics::MetricsHandle;
+use telescope_otlp::SpanRing;
+
+/// Where the admin server listens unless told otherwise (`TELESCOPE_ADMIN_ADDR`).
+pub const DEFAULT_ADMIN_ADDRESS: &str = telescope_metrics::DEFAULT_ADDRESS;
+
+/// How many traces `/debug/traces` lists unless `?limit=` says otherwise.
+const DEFAULT_TRACE_LIMIT: usize = 100;
+
+/// Why the admin server could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AdminError {
+    /// The address could not be resolved or bound (in use, not local, no permission).
+    #[error("admin server cannot listen on {address}: {source}")]
+    Bind {
+        /// The address asked for.
+        address: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The server thread or its runtime could not start.
+    #[error("cannot start the admin server: {0}")]
+    Start(#[source] std::io::Error),
+}
+
+/// Configures an [`AdminServer`]; each part it serves is optional.
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct AdminServerBuilder {
+    address: Option<String>,
+    bearer_token: Option<String>,
+    metrics: Option<MetricsHandle>,
+    health: Option<Health>,
+    traces: Option<SpanRing>,
+    service_name: String,
+}
+
+impl AdminServerBuilder {
+    /// Listen on `address` (default [`DEFAULT_ADMIN_ADDRESS`]; port 0 picks a free port).
+    pub fn address(mut self, address: impl Into<String>) -> Self {
+        self.address = Some(address.into());
+        self
+    }
+
+    /// Require `Authorization: Bearer <token>` on `/metrics`, `/debug/traces` and `/`. The
+    /// health probes stay open: kubelets and load balancers send no token.
+    pub fn bearer_token(mut self, token: impl Into<String>) -> Self {
+        self.bearer_token = Some(token.into());
+        self
+    }
+
+    /// Serve this recorder's metrics on `/metrics`.
+    pub fn metrics(mut self, handle: MetricsHandle) -> Self {
+        self.metrics = Some(handle);
+        self
+    }
+
+    /// Serve these probes on `/livez`, `/readyz`, `/startupz` and `/healthz`.
+    pub fn health(mut self, health: Health) -> Self {
+        self.health = Some(health);
+        self
+    }
+
+    /// Serve this ring's traces on `/debug/traces`.
+    pub fn traces(mut self, ring: SpanRing) -> Self {
+        self.traces = Some(ring);
+        self
+    }
+
+    /// The service name shown in page titles.
+    pub fn service_name(mut self, name: impl Into<String>) -> Self {
+        self.service_name = name.into();
+        self
+    }
+
+    /// Binds now (a busy port is an error here, not a surprise later) and serves on a new
+    /// thread.
+    ///
+    /// # Errors
+    /// [`AdminError::Bind`] if the address cannot be bound, [`AdminError::Start`] if the
+    /// thread cannot start.
+    pub fn start(self) -> Result<AdminServer, AdminError> {
+        let address = self
+            .address
+            .clone()
+            .unwrap_or_else(|| DEFAULT_ADMIN_ADDRESS.to_owned());
+        let bind_error = |source| AdminError::Bind {
+            address: address.clone(),
+            source,
+        };
+        let addresses: Vec<SocketAddr> = address.to_socket_addrs().map_err(bind_error)?.collect();
+        let listener = TcpListener::bind(addresses.as_slice()).map_err(bind_error)?;
+        let routes = Routes {
+            token: self.bearer_token.map(|token| format!("Bearer {token}")),
+            metrics: self.metrics,
+            health: self.health,
+            traces: self.traces,
+            service_name: self.service_name,
+        };
+        let server = BackgroundServer::start(listener, "telescope-admin", move |request| {
+            routes.respond(request)
+        })
+        .map_err(AdminError::Start)?;
+        Ok(AdminServer { server })
+    }
+}
+
+/// The running admin server; stops on [`shutdown`](Self::shutdown) or drop.
+///
+/// ```
+/// use telescope::admin::AdminServer;
+/// let (_recorder, metrics) = telescope::metrics::TelescopeRecorder::builder().build();
+/// let server = AdminServer::builder()
+///     .address("127.0.0.1:0")
+///     .metrics(metrics)
+///     .health(telescope::health::Health::new())
+///     .traces(telescope::otlp::SpanRing::new(1000))
+///     .start()?;
+/// println!("open http://{}/debug/traces", server.local_addr());
+/// # Ok::<(), telescope::admin::AdminError>(())
+/// ```
+pub struct AdminServer {
+    server: BackgroundServer,
+}
+
+impl fmt::Debug for AdminServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AdminServer")
+            .field("local_addr", &self.local_addr())
+            .finish_non_exhaustive()
+    }
+}
+
+impl AdminServer {
+    /// A builder serving nothing yet, on [`DEFAULT_ADMIN_ADDRESS`].
+    pub fn builder() -> AdminServerBuilder {
+        AdminServerBuilder::default()
+    }
+
+    /// The address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.server.local_addr()
+    }
+
+    /// Stops and waits for the server thread (dropping does the same).
+    pub fn shutdown(self) {
+        self.server.shutdown();
+    }
+}
+
+/// What the server answers with.
+struct Routes {
+    /// `Bearer <token>`, when one is required.
+    token: Option<String>,
+    metrics: Option<MetricsHandle>,
+    health: Option<Health>,
+    traces: Option<SpanRing>,
+    service_name: String,
+}
+
+fn text(
+    status: StatusCode,
+    content_type: &'static str,
+    body: impl Into<Bytes>,
+) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(body.into()));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn not_found() -> Response<Full<Bytes>> {
+    text(
+        StatusCode::NOT_FOUND,
+        "text/plain; charset=utf-8",
+        "not found; see / for what is served here\n",
+    )
+}
+
+/// Compares without stopping at the first difference, so that response times do not reveal
+/// how much of a guessed token was right.
+fn same_secret(given: &[u8], expected: &[u8]) -> bool {
+    given.len() == expected.len()
+        && given
+            .iter()
+            .zip(expected)
+            .fold(0u8, |diff, (a, b)| diff | (a ^ b))
+            == 0
+}
+
+/// The value of `name` in a query string such as `format=json&limit=5`.
+fn query_value<'q>(query: Option<&'q str>, name: &str) -> Option<&'q str> {
+    query?
+        .split('&')
+        .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
+}
+
+impl Routes {
+    fn respond(&self, request: &Parts) -> Response<Full<Bytes>> {
+        let path = request.uri.path();
+        if let Some(health) = &self.health {
+            if telescope_health::is_endpoint(path) {
+                return telescope_health::respond(
+                    health,
+                    &request.method,
+                    &request.uri,
+                    &request.headers,
+                );
+            }
+        }
+        let known = matches!(path, "/" | "/metrics" | "/debug/traces" | "/debug/traces/");
+        if !known {
+            return not_found();
+        }
+        if let Some(expected) = &self.token {
+            let given = request
+                .headers
+                .get(AUTHORIZATION)
+                .map_or(&b""[..], HeaderValue::as_bytes);
+            if !same_secret(given, expected.as_bytes()) {
+                let mut refused = text(
+                    StatusCode::UNAUTHORIZED,
+                    "text/plain; charset=utf-8",
+                    "unauthorized\n",
+                );
+                refused
+                    .headers_mut()
+                    .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                return refused;
+            }
+        }
+        if path == "/metrics" {
+            return match &self.metrics {
+                Some(handle) => {
+                    telescope_metrics::scrape_response(handle, &request.method, &request.headers)
+                }
+                None => not_found(),
+            };
+        }
+        if request.method != Method::GET && request.method != Method::HEAD {
+            let mut refused = text(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "text/plain; charset=utf-8",
+                "method not allowed\n",
+            );
+            refused
+                .headers_mut()
+                .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+            return refused;
+        }
+        let mut response = if path == "/" {
+            self.index()
+        } else {
+            match &self.traces {
+                Some(ring) => self.traces_page(ring, request.uri.query()),
+                None => not_found(),
+            }
+        };
+        if request.method == Method::HEAD {
+            *response.body_mut() = Full::new(Bytes::new());
+        }
+        response
+    }
+
+    fn index(&self) -> Response<Full<Bytes>> {
+        let mut links = String::new();
+        if self.metrics.is_some() {
+            links.push_str("<li><a href=\"/metrics\">/metrics</a>: Prometheus metrics (OpenMetrics with exemplars when asked by <code>Accept</code>)</li>");
+        }
+        if self.health.is_some() {
+            links.push_str("<li><a href=\"/livez?verbose\">/livez</a>, <a href=\"/readyz?verbose\">/readyz</a>, <a href=\"/startupz?verbose\">/startupz</a>, <a href=\"/healthz?verbose\">/healthz</a>: health probes</li>");
+        }
+        if self.traces.is_some() {
+            links.push_str("<li><a href=\"/debug/traces\">/debug/traces</a>: recent traces, failed and slowest first (<a href=\"/debug/traces?format=json\">JSON</a>)</li>");
+        }
+        let service = traces_page::escape(&self.service_name);
+        let body = format!(
+            "<!doctype html><html lang=en><head><meta charset=utf-8><title>{service} · telescope</title></head>\
+             <body style=\"font:14px system-ui,sans-serif;margin:1.5em\"><h1>{service}</h1><ul>{links}</ul></body></html>\n"
+        );
+        text(StatusCode::OK, "text/html; charset=utf-8", body)
+    }
+
+    fn traces_page(&self, ring: &SpanRing, query: Option<&str>) -> Response<Full<Bytes>> {
+        let limit = match query_value(query, "limit").map(str::parse::<usize>) {
+            None => DEFAULT_TRACE_LIMIT,
+            Some(Ok(limit)) => limit,
+            Some(Err(_)) => {
+                return text(
+                    StatusCode::BAD_REQUEST,
+                    "text/plain; charset=utf-8",
+                    "limit must be a whole number\n",
+                )
+            }
+        };
+        let spans = ring.spans();
+        let span_count = spans.len();
+        let traces = traces::traces(spans, limit);
+        if query_value(query, "format") == Some("json") {
+            let json = traces::to_json(&traces, span_count, ring.capacity());
+            text(StatusCode::OK, "application/json", json.to_string())
+        } else {
+            let page =
+                traces_page::render(&traces, &self.service_name, span_count, ring.capacity());
+            text(StatusCode::OK, "text/html; charset=utf-8", page)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_compare_whole() {
+        assert!(same_secret(b"Bearer abc", b"Bearer abc"));
+        assert!(!same_secret(b"Bearer abd", b"Bearer abc"));
+        assert!(!same_secret(b"Bearer ab", b"Bearer abc"));
+        assert!(!same_secret(b"", b"Bearer abc"));
+    }
+
+    #[test]
+    fn query_values() {
+        assert_eq!(query_value(Some("format=json&limit=5"), "limit"), Some("5"));
+        assert_eq!(query_value(Some("format=json"), "limit"), None);
+        assert_eq!(query_value(Some("verbose"), "verbose"), Some(""));
+        assert_eq!(query_value(None, "format"), None);
+    }
+
+    #[test]
+    fn html_is_escaped() {
+        assert_eq!(
+            traces_page::escape("<script>\"x\" & 'y'</script>"),
+            "&lt;script&gt;&quot;x&quot; &amp; &#39;y&#39;&lt;/script&gt;"
+        );
+    }
+}

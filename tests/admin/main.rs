@@ -1,0 +1,218 @@
+//! The admin server started by the builder: `/metrics`, the probes and `/debug/traces` over a
+//! real socket on 127.0.0.1, with and without a bearer token.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use telescope::health::{check_fn, CheckConfig, CheckResult};
+use telescope::InitError;
+
+/// One HTTP/1.1 request; returns the status, the raw head and the body.
+fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> (u16, String, String) {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    let (head, body) = response.split_once("\r\n\r\n").expect("a head");
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("a status");
+    (status, head.to_owned(), body.to_owned())
+}
+
+fn local_builder() -> telescope::TelemetryBuilder {
+    telescope::builder()
+        .service_name("admin-test")
+        .admin_address("127.0.0.1:0")
+        .log_writer(std::io::sink())
+}
+
+#[test]
+fn one_port_serves_metrics_probes_and_traces() {
+    let (dispatch, telemetry) = local_builder().build().expect("builds");
+    let addr = telemetry.admin_addr().expect("listening");
+    let failing = check_fn("payments", || async {
+        CheckResult::fail("connection refused")
+    });
+    telemetry
+        .health()
+        .register(failing, CheckConfig::readiness())
+        .expect("registers");
+
+    metrics::with_local_recorder(&telemetry.metrics_recorder(), || {
+        metrics::counter!("orders_total", "status" => "ok").increment(3);
+    });
+    tracing::dispatcher::with_default(&dispatch, || {
+        let fast = tracing::info_span!("GET /fast");
+        fast.in_scope(|| {});
+        drop(fast);
+        let slow = tracing::info_span!("GET /slow <b>");
+        slow.in_scope(|| {
+            tracing::info_span!("db.query", rows = 3_i64).in_scope(|| {
+                std::thread::sleep(Duration::from_millis(20));
+                tracing::info!(attempt = 1, "queried");
+            });
+        });
+        drop(slow);
+        let failed = tracing::info_span!("POST /pay");
+        failed.in_scope(|| tracing::error!("card declined"));
+    });
+    assert!(telemetry.flush(Duration::from_secs(5)));
+
+    let (status, head, body) = get(addr, "/metrics", &[]);
+    assert_eq!(status, 200, "{head}");
+    assert!(body.contains("orders_total{status=\"ok\"} 3"), "{body}");
+
+    assert_eq!(get(addr, "/livez", &[]).0, 200);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, _, body) = get(addr, "/readyz?verbose", &[]);
+        if status == 503 {
+            assert!(body.contains("payments"), "{body}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "readiness never failed: {status} {body}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let (status, head, json) = get(addr, "/debug/traces?format=json", &[]);
+    assert_eq!(status, 200, "{head}");
+    assert!(head.contains("application/json"), "{head}");
+    let listing: Value = serde_json::from_str(&json).expect("JSON");
+    let traces = listing["traces"].as_array().expect("traces");
+    let roots: Vec<&str> = traces
+        .iter()
+        .map(|t| t["root"].as_str().expect("root"))
+        .collect();
+    assert_eq!(
+        roots,
+        ["POST /pay", "GET /slow <b>", "GET /fast"],
+        "failed first, then slowest"
+    );
+    assert_eq!(traces[0]["failed"], true);
+    let slow = &traces[1];
+    assert_eq!(slow["span_count"], 2);
+    let spans = slow["spans"].as_array().expect("spans");
+    let root_id = spans[0]["span_id"].as_str().expect("id");
+    assert_eq!(spans[1]["name"], "db.query");
+    assert_eq!(spans[1]["parent_span_id"], root_id);
+    assert_eq!(spans[1]["attributes"]["rows"], 3);
+    assert_eq!(spans[1]["events"][0]["name"], "queried");
+    assert!(spans[1]["duration_ms"].as_f64().expect("ms") >= 20.0);
+
+    let (status, head, html) = get(addr, "/debug/traces", &[]);
+    assert_eq!(status, 200);
+    assert!(head.contains("text/html"), "{head}");
+    assert!(html.contains("GET /slow &lt;b&gt;"), "names are escaped");
+    assert!(!html.contains("<script"), "no scripts");
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "no external assets"
+    );
+    assert!(
+        html.find("POST /pay") < html.find("GET /slow"),
+        "failed first"
+    );
+
+    let (_, _, limited) = get(addr, "/debug/traces?format=json&limit=1", &[]);
+    let limited: Value = serde_json::from_str(&limited).expect("JSON");
+    assert_eq!(limited["traces"].as_array().map(Vec::len), Some(1));
+    assert_eq!(get(addr, "/debug/traces?limit=many", &[]).0, 400);
+    assert_eq!(get(addr, "/nowhere", &[]).0, 404);
+    let (status, _, index) = get(addr, "/", &[]);
+    assert_eq!(status, 200);
+    assert!(index.contains("/debug/traces") && index.contains("/metrics"));
+}
+
+#[test]
+fn the_token_guards_metrics_and_traces_but_not_probes() {
+    let (_dispatch, telemetry) = local_builder()
+        .admin_token("s3cret")
+        .build()
+        .expect("builds");
+    let addr = telemetry.admin_addr().expect("listening");
+    for path in ["/metrics", "/debug/traces", "/"] {
+        let (status, head, _) = get(addr, path, &[]);
+        assert_eq!(status, 401, "{path}");
+        assert!(head.contains("www-authenticate: Bearer"), "{head}");
+        assert_eq!(
+            get(addr, path, &[("Authorization", "Bearer wrong")]).0,
+            401,
+            "{path}"
+        );
+        assert_eq!(
+            get(addr, path, &[("Authorization", "Bearer s3cret")]).0,
+            200,
+            "{path}"
+        );
+    }
+    assert_eq!(get(addr, "/livez", &[]).0, 200, "kubelets send no token");
+}
+
+#[test]
+fn an_admin_address_that_cannot_be_bound_is_an_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = taken.local_addr().expect("addr").to_string();
+    match local_builder().admin_address(address.clone()).build() {
+        Err(InitError::Admin(error)) => {
+            assert!(error.to_string().contains(&address), "{error}");
+        }
+        other => panic!("expected an admin error, got {:?}", other.map(|_| ())),
+    }
+    match local_builder().admin_address("not an address").build() {
+        Err(InitError::Admin(_)) => {}
+        other => panic!("expected an admin error, got {:?}", other.map(|_| ())),
+    }
+}
+
+#[test]
+fn the_admin_server_can_be_turned_off() {
+    let (_dispatch, telemetry) = local_builder()
+        .without_admin_server()
+        .build()
+        .expect("builds");
+    assert_eq!(telemetry.admin_addr(), None);
+}
+
+#[test]
+fn shutdown_stops_the_admin_server() {
+    let (_dispatch, mut telemetry) = local_builder().build().expect("builds");
+    let addr = telemetry.admin_addr().expect("listening");
+    assert_eq!(get(addr, "/livez", &[]).0, 200);
+    telemetry.shutdown();
+    assert!(
+        TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_err(),
+        "still accepting after shutdown"
+    );
+}
+
+#[test]
+fn a_foreign_metrics_recorder_is_a_clear_error_and_nothing_is_installed() {
+    let foreign = metrics_util::debugging::DebuggingRecorder::new();
+    metrics::set_global_recorder(foreign).expect("the first recorder in this process");
+    let result = local_builder().try_init();
+    assert!(
+        matches!(result, Err(InitError::MetricsAlreadyInstalled)),
+        "{:?}",
+        result.map(|_| ())
+    );
+    assert!(
+        !tracing::dispatcher::has_been_set(),
+        "no subscriber left behind by a failed init"
+    );
+}

@@ -33,6 +33,7 @@
 pub mod admin;
 mod builder;
 mod env;
+pub mod http;
 mod resource;
 mod span_metrics;
 mod telemetry;

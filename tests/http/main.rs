@@ -1,0 +1,295 @@
+//! `telescope::http::TelemetryLayer` around an axum router, called through
+//! `tower::ServiceExt::oneshot`: spans, trace propagation, request ids and request metrics.
+
+use std::io::{self, Write};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::routing::get;
+use axum::Router;
+use opentelemetry::trace::{SpanKind, Status};
+use opentelemetry_sdk::trace::SpanData;
+use serde_json::Value;
+use tower::ServiceExt;
+
+/// A writer that keeps what it was given.
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.0.lock().expect("capture").extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fn router() -> Router {
+    Router::new()
+        .route(
+            "/orders/{id}",
+            get(|| async {
+                tracing::info!("looking up the order");
+                "an order"
+            }),
+        )
+        .route(
+            "/fail",
+            get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "boom") }),
+        )
+        .route(
+            "/outgoing",
+            get(|| async {
+                let mut headers = http::HeaderMap::new();
+                assert!(telescope::http::inject_context(&mut headers));
+                headers["traceparent"].to_str().expect("ascii").to_owned()
+            }),
+        )
+        .layer(telescope::http::TelemetryLayer::new())
+}
+
+/// What one test run saw.
+struct Seen {
+    responses: Vec<http::Response<Body>>,
+    spans: Vec<Arc<SpanData>>,
+    logs: Vec<Value>,
+    metrics: String,
+}
+
+/// Sends `requests` through the router with telemetry built (not installed) for this test.
+fn run(requests: Vec<Request<Body>>) -> Seen {
+    let logs = Capture::default();
+    let (dispatch, telemetry) = telescope::builder()
+        .without_admin_server()
+        .log_writer(logs.clone())
+        .build()
+        .expect("builds");
+    let recorder = telemetry.metrics_recorder();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let responses = metrics::with_local_recorder(&recorder, || {
+        tracing::dispatcher::with_default(&dispatch, || {
+            runtime.block_on(async {
+                let mut responses = Vec::new();
+                for request in requests {
+                    responses.push(router().oneshot(request).await.expect("infallible"));
+                }
+                responses
+            })
+        })
+    });
+    assert!(telemetry.flush(Duration::from_secs(5)));
+    let text = String::from_utf8(logs.0.lock().expect("logs").clone()).expect("utf8");
+    Seen {
+        responses,
+        spans: telemetry.traces().ring().spans(),
+        logs: text
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("JSON"))
+            .collect(),
+        metrics: telemetry
+            .metrics()
+            .render(telescope::metrics::Format::Prometheus),
+    }
+}
+
+fn request(method: &str, uri: &str, headers: &[(&str, &str)]) -> Request<Body> {
+    let mut builder = Request::builder().method(method).uri(uri);
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    builder.body(Body::empty()).expect("request")
+}
+
+fn attribute<'s>(span: &'s SpanData, key: &str) -> Option<&'s opentelemetry::Value> {
+    span.attributes
+        .iter()
+        .find(|kv| kv.key.as_str() == key)
+        .map(|kv| &kv.value)
+}
+
+const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+#[test]
+fn the_server_span_continues_the_callers_trace_with_http_attributes() {
+    let seen = run(vec![request(
+        "GET",
+        "/orders/42?expand=items",
+        &[("traceparent", TRACEPARENT), ("user-agent", "curl/8")],
+    )]);
+    assert_eq!(seen.responses[0].status(), 200);
+    let span = seen.spans.last().expect("a span");
+    assert_eq!(span.name, "GET /orders/{id}");
+    assert_eq!(span.span_kind, SpanKind::Server);
+    assert_eq!(
+        span.span_context.trace_id().to_string(),
+        "4bf92f3577b34da6a3ce929d0e0e4736"
+    );
+    assert_eq!(span.parent_span_id.to_string(), "00f067aa0ba902b7");
+    assert!(span.parent_span_is_remote);
+    let text = |key| attribute(span, key).map(ToString::to_string);
+    assert_eq!(text("http.request.method").as_deref(), Some("GET"));
+    assert_eq!(text("http.route").as_deref(), Some("/orders/{id}"));
+    assert_eq!(text("url.path").as_deref(), Some("/orders/42"));
+    assert_eq!(text("url.query").as_deref(), Some("expand=items"));
+    assert_eq!(text("http.response.status_code").as_deref(), Some("200"));
+    assert_eq!(text("user_agent.original").as_deref(), Some("curl/8"));
+    assert_eq!(span.status, Status::Unset);
+}
+
+#[test]
+fn request_ids_are_echoed_and_on_every_log_line_of_the_request() {
+    let seen = run(vec![
+        request("GET", "/orders/1", &[("x-request-id", "req-abc")]),
+        request("GET", "/orders/2", &[]),
+    ]);
+    assert_eq!(seen.responses[0].headers()["x-request-id"], "req-abc");
+    let made_up = seen.responses[1].headers()["x-request-id"]
+        .to_str()
+        .expect("ascii");
+    assert_eq!(made_up.len(), 32, "{made_up}");
+    let lines: Vec<&Value> = seen
+        .logs
+        .iter()
+        .filter(|line| line["message"] == "looking up the order")
+        .collect();
+    assert_eq!(lines.len(), 2, "{:?}", seen.logs);
+    assert_eq!(lines[0]["span"]["request_id"], "req-abc");
+    assert_eq!(lines[1]["span"]["request_id"], made_up);
+    let trace_id = seen.spans[0].span_context.trace_id().to_string();
+    assert_eq!(lines[0]["trace_id"], trace_id.as_str());
+}
+
+#[test]
+fn server_errors_mark_the_span_and_every_request_is_measured_by_route_template() {
+    let seen = run(vec![
+        request("GET", "/fail", &[]),
+        request("GET", "/orders/1", &[]),
+        request("GET", "/orders/2", &[]),
+        request("BREW", "/orders/3", &[]),
+    ]);
+    let failed = seen
+        .spans
+        .iter()
+        .find(|span| span.name == "GET /fail")
+        .expect("the failed request's span");
+    assert!(
+        matches!(failed.status, Status::Error { .. }),
+        "{:?}",
+        failed.status
+    );
+    assert_eq!(
+        attribute(failed, "error.type")
+            .map(ToString::to_string)
+            .as_deref(),
+        Some("500")
+    );
+    let metrics = &seen.metrics;
+    for series in [
+        r#"http_server_request_duration_seconds_count{method="GET",route="/fail",status="500"} 1"#,
+        r#"http_server_request_duration_seconds_count{method="GET",route="/orders/{id}",status="200"} 2"#,
+        r#"http_server_request_duration_seconds_count{method="_OTHER",route="/orders/{id}",status="405"} 1"#,
+        r#"http_server_active_requests{method="GET"} 0"#,
+    ] {
+        assert!(
+            metrics.contains(series),
+            "{series} missing from:\n{metrics}"
+        );
+    }
+    assert!(
+        !metrics.contains("/orders/1"),
+        "raw paths never become labels"
+    );
+}
+
+#[test]
+fn an_invalid_traceparent_starts_a_new_trace_and_is_counted() {
+    let seen = run(vec![request(
+        "GET",
+        "/orders/7",
+        &[(
+            "traceparent",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+        )],
+    )]);
+    assert_eq!(seen.responses[0].status(), 200);
+    let span = seen.spans.last().expect("a span");
+    assert_ne!(
+        span.span_context.trace_id(),
+        opentelemetry::trace::TraceId::INVALID
+    );
+    assert_eq!(span.parent_span_id, opentelemetry::trace::SpanId::INVALID);
+    assert!(
+        seen.metrics
+            .contains(r#"telescope_propagation_invalid_total{header="traceparent"} 1"#),
+        "{}",
+        seen.metrics
+    );
+}
+
+#[test]
+fn outgoing_requests_carry_the_server_spans_context() {
+    let mut seen = run(vec![request(
+        "GET",
+        "/outgoing",
+        &[("traceparent", TRACEPARENT)],
+    )]);
+    let response = seen.responses.remove(0);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let body = runtime
+        .block_on(axum::body::to_bytes(response.into_body(), 1024))
+        .expect("body");
+    let sent = String::from_utf8(body.to_vec()).expect("utf8");
+    let server = seen.spans.last().expect("a span");
+    assert_eq!(
+        sent,
+        format!(
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-{}-01",
+            server.span_context.span_id()
+        )
+    );
+}
+
+#[test]
+fn a_cancelled_request_leaves_nothing_in_flight() {
+    let (dispatch, telemetry) = telescope::builder()
+        .without_admin_server()
+        .log_writer(io::sink())
+        .build()
+        .expect("builds");
+    let recorder = telemetry.metrics_recorder();
+    let app = Router::new()
+        .route("/slow", get(std::future::pending::<&'static str>))
+        .layer(telescope::http::TelemetryLayer::new());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("runtime");
+    metrics::with_local_recorder(&recorder, || {
+        tracing::dispatcher::with_default(&dispatch, || {
+            runtime.block_on(async {
+                let call = app.oneshot(request("GET", "/slow", &[]));
+                let timed_out = tokio::time::timeout(Duration::from_millis(20), call).await;
+                assert!(timed_out.is_err(), "the handler never answers");
+            });
+        });
+    });
+    let metrics = telemetry
+        .metrics()
+        .render(telescope::metrics::Format::Prometheus);
+    assert!(
+        metrics.contains(r#"http_server_active_requests{method="GET"} 0"#),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains("http_server_request_duration_seconds_count"),
+        "a cancelled request has no status to record: {metrics}"
+    );
+}

@@ -93,6 +93,9 @@ fn otlp_error(error: telescope_otlp::OtlpConfigError) -> InitError {
     env::invalid(error.var, &error.value, error.reason)
 }
 
+/// How often a histogram bucket may take a new exemplar unless told otherwise.
+const DEFAULT_EXEMPLAR_INTERVAL: Duration = Duration::from_secs(1);
+
 /// The default log filter when neither the builder nor `RUST_LOG` sets one.
 const DEFAULT_FILTER: &str = "info";
 
@@ -119,6 +122,7 @@ fn parse_filter(directives: &str) -> Result<EnvFilter, String> {
 /// | admin server (`/metrics`, probes, `/debug/traces`) | [`admin_address`](Self::admin_address), [`without_admin_server`](Self::without_admin_server) | `TELESCOPE_ADMIN_ADDR` (`off` to disable) | `127.0.0.1:9464` |
 /// | admin bearer token | [`admin_token`](Self::admin_token) | `TELESCOPE_ADMIN_TOKEN` | none |
 /// | metrics recorder | [`metrics`](Self::metrics) | — | cardinality limit 2000 per metric |
+/// | exemplars | [`exemplar_interval`](Self::exemplar_interval) | — | one per histogram bucket per second |
 /// | health checks | [`health`](Self::health) | — | a new [`Health`]; register checks on [`Telemetry::health`] |
 /// | audit trail | [`audit_log`](Self::audit_log), [`audit_file`](Self::audit_file) | `TELESCOPE_AUDIT_FILE`, `TELESCOPE_AUDIT_KEY_FILE` (HMAC key), `TELESCOPE_AUDIT_SIGNING_KEY_FILE` (Ed25519 secret for checkpoints) | none |
 ///
@@ -158,6 +162,7 @@ pub struct TelemetryBuilder {
     health: Option<Health>,
     audit_log: Option<AuditLog>,
     audit_file: Option<PathBuf>,
+    exemplar_interval: Option<Duration>,
 }
 
 /// Whether and where the admin server listens, as set in code or the environment.
@@ -221,6 +226,7 @@ impl Default for TelemetryBuilder {
             health: None,
             audit_log: None,
             audit_file: None,
+            exemplar_interval: Some(DEFAULT_EXEMPLAR_INTERVAL),
         }
     }
 }
@@ -368,6 +374,14 @@ impl TelemetryBuilder {
     /// `/debug/traces` (the probes stay open).
     pub fn admin_token(mut self, token: impl Into<String>) -> Self {
         self.admin_token = Some(token.into());
+        self
+    }
+
+    /// How often each histogram bucket may take a new exemplar (the trace of an observation
+    /// made inside a sampled span; shown on `/metrics` in OpenMetrics). Default 1 s; `None`
+    /// takes none. Applies to a recorder given to [`metrics`](Self::metrics) too.
+    pub fn exemplar_interval(mut self, interval: Option<Duration>) -> Self {
+        self.exemplar_interval = interval;
         self
     }
 
@@ -592,11 +606,14 @@ impl TelemetryBuilder {
         }
         let traces = traces.build();
         let pipeline = traces.pipeline();
-        let (recorder, metrics) = self
+        let mut recorder = self
             .metrics
             .take()
-            .unwrap_or_else(TelescopeRecorder::builder)
-            .build();
+            .unwrap_or_else(TelescopeRecorder::builder);
+        if let Some(interval) = self.exemplar_interval {
+            recorder = recorder.exemplars(interval, telescope_core::current_sampled_ids);
+        }
+        let (recorder, metrics) = recorder.build();
         let health = self.health.take().unwrap_or_default();
         let admin = self.start_admin(&resolved, &metrics, &health, &pipeline)?;
         // The OTLP layer sits below the log layers so that a span's ids exist before they

@@ -58,6 +58,7 @@ struct Seen {
     spans: Vec<Arc<SpanData>>,
     logs: Vec<Value>,
     metrics: String,
+    open_metrics: String,
 }
 
 /// Sends `requests` through the router with telemetry built (not installed) for this test.
@@ -95,6 +96,9 @@ fn run(requests: Vec<Request<Body>>) -> Seen {
         metrics: telemetry
             .metrics()
             .render(telescope::metrics::Format::Prometheus),
+        open_metrics: telemetry
+            .metrics()
+            .render(telescope::metrics::Format::OpenMetrics),
     }
 }
 
@@ -291,5 +295,28 @@ fn a_cancelled_request_leaves_nothing_in_flight() {
     assert!(
         !metrics.contains("http_server_request_duration_seconds_count"),
         "a cancelled request has no status to record: {metrics}"
+    );
+}
+
+#[test]
+fn request_durations_carry_the_sampled_trace_as_an_exemplar() {
+    let seen = run(vec![request(
+        "GET",
+        "/orders/9",
+        &[("traceparent", TRACEPARENT)],
+    )]);
+    let exemplar = seen
+        .open_metrics
+        .lines()
+        .filter(|line| line.starts_with("http_server_request_duration_seconds_bucket"))
+        .find_map(|line| line.split_once(" # ").map(|(_, exemplar)| exemplar))
+        .unwrap_or_else(|| panic!("no exemplar in:\n{}", seen.open_metrics));
+    let server = seen.spans.last().expect("a span");
+    assert!(
+        exemplar.starts_with(&format!(
+            "{{trace_id=\"4bf92f3577b34da6a3ce929d0e0e4736\",span_id=\"{}\"}}",
+            server.span_context.span_id()
+        )),
+        "{exemplar}"
     );
 }

@@ -136,6 +136,25 @@ pub fn current_ids() -> Option<(crate::TraceId, SpanId)> {
     })
 }
 
+/// The trace and span id of the current span (or its nearest traced ancestor) when its trace
+/// is sampled: what a metric observation can point at as an exemplar. Copies only the ids.
+pub fn current_sampled_ids() -> Option<(crate::TraceId, SpanId)> {
+    tracing_core::dispatcher::get_default(|dispatch| {
+        let registry = dispatch.downcast_ref::<tracing_subscriber::Registry>()?;
+        let current = tracing_core::Subscriber::current_span(registry);
+        let span = registry.span(current.id()?)?;
+        span.scope().find_map(|ancestor| {
+            let extensions = ancestor.extensions();
+            let context = extensions.get::<SpanContext>()?;
+            Some(
+                context
+                    .is_sampled()
+                    .then_some((context.trace_id, context.span_id)),
+            )
+        })?
+    })
+}
+
 /// The full trace context of the current span (or its nearest traced ancestor), for
 /// propagating it; see [`current_ids`] for when it is available.
 pub fn current_context() -> Option<SpanContext> {
@@ -167,15 +186,18 @@ mod tests {
             id: &tracing_core::span::Id,
             ctx: Context<'_, S>,
         ) {
-            if attrs.metadata().name() == "traced" {
-                if let Some(span) = ctx.span(id) {
-                    span.extensions_mut().insert(SpanContext::new(
-                        TraceId::from_u128(7),
-                        SpanId::from_u64(id.into_u64()),
-                        TraceFlags::SAMPLED,
-                        TraceState::EMPTY,
-                    ));
-                }
+            let flags = match attrs.metadata().name() {
+                "traced" => TraceFlags::SAMPLED,
+                "unsampled" => TraceFlags::default(),
+                _ => return,
+            };
+            if let Some(span) = ctx.span(id) {
+                span.extensions_mut().insert(SpanContext::new(
+                    TraceId::from_u128(7),
+                    SpanId::from_u64(id.into_u64()),
+                    flags,
+                    TraceState::EMPTY,
+                ));
             }
         }
     }
@@ -206,6 +228,24 @@ mod tests {
             assert_eq!(trace_id, TraceId::from_u128(7));
         });
         assert_eq!(current_ids(), None, "no registry, no ids");
+    }
+
+    #[test]
+    fn sampled_ids_only_inside_a_sampled_trace() {
+        let subscriber = tracing_subscriber::registry().with(MarkTraced);
+        tracing::subscriber::with_default(subscriber, || {
+            assert_eq!(current_sampled_ids(), None);
+            tracing::info_span!("unsampled").in_scope(|| {
+                assert_eq!(current_sampled_ids(), None, "not sampled");
+                assert!(current_ids().is_some(), "but traced");
+            });
+            tracing::info_span!("traced").in_scope(|| {
+                tracing::info_span!("plain").in_scope(|| {
+                    let (trace_id, _) = current_sampled_ids().expect("sampled ancestor");
+                    assert_eq!(trace_id, TraceId::from_u128(7));
+                });
+            });
+        });
     }
 
     #[test]

@@ -22,6 +22,7 @@
 //! Supported Rust version: 1.88 or newer.
 
 mod cells;
+mod exemplar;
 mod exporter;
 mod histogram;
 mod names;
@@ -31,6 +32,7 @@ mod render;
 mod shard;
 mod sync;
 
+pub use exemplar::ExemplarSource;
 pub use exporter::{
     scrape_response, ExporterError, MetricsServer, MetricsServerBuilder, DEFAULT_ADDRESS,
 };

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, SharedString, Unit};
 
+use crate::exemplar::ExemplarSource;
 use crate::registry::{Registry, Settings};
 use crate::render::{self, Format, RenderSettings};
 use crate::Matcher;
@@ -76,6 +77,7 @@ impl Default for TelescopeRecorderBuilder {
                 default_buckets: Arc::from(DEFAULT_BUCKETS.as_slice()),
                 buckets: Vec::new(),
                 idle_timeout: None,
+                exemplars: None,
             },
             render: RenderSettings {
                 global_labels: Vec::new(),
@@ -136,6 +138,27 @@ impl TelescopeRecorderBuilder {
     /// Off by default.
     pub fn idle_timeout(mut self, idle: std::time::Duration) -> Self {
         self.settings.idle_timeout = Some(idle);
+        self
+    }
+
+    /// Keeps exemplars on histogram buckets: an observation made inside a sampled trace
+    /// leaves the trace and span ids (found by `source`) on its bucket, shown in OpenMetrics
+    /// renders as `# {trace_id="…",span_id="…"} value timestamp`. Each bucket of each series
+    /// looks for a trace at most once per `interval` (at least 1 ms), so recording stays
+    /// cheap. Off by default; `telescope::init()` turns it on with
+    /// [`telescope_core::current_sampled_ids`] as the source.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let (_recorder, _handle) = telescope_metrics::TelescopeRecorder::builder()
+    ///     .exemplars(Duration::from_secs(1), telescope_core::current_sampled_ids)
+    ///     .build();
+    /// ```
+    pub fn exemplars(mut self, interval: std::time::Duration, source: ExemplarSource) -> Self {
+        self.settings.exemplars = Some(crate::exemplar::ExemplarSettings {
+            interval: interval.max(std::time::Duration::from_millis(1)),
+            source,
+        });
         self
     }
 

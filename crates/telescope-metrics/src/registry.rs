@@ -255,6 +255,8 @@ pub(crate) struct Settings {
     pub(crate) buckets: Vec<(Matcher, Arc<[f64]>)>,
     /// Series untouched this long, with no handle held outside the registry, are removed.
     pub(crate) idle_timeout: Option<std::time::Duration>,
+    /// Whether and how histograms keep exemplars.
+    pub(crate) exemplars: Option<crate::exemplar::ExemplarSettings>,
 }
 
 impl Settings {
@@ -366,7 +368,7 @@ impl Registry {
         self.series(
             &self.histograms,
             key,
-            || HistogramCore::new(buckets.clone()),
+            || HistogramCore::with_exemplars(buckets.clone(), self.settings.exemplars),
             AnySeries::Histogram,
         )
     }

@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use metrics::Unit;
 
+use crate::exemplar::Exemplar;
 use crate::names::{escape_help, escape_label_value, metric_name, push_float};
 use crate::registry::{AnySeries, Description, FamilySnapshot, Registry};
 use crate::Matcher;
@@ -132,6 +133,33 @@ impl Writer<'_> {
         self.out.push('\n');
     }
 
+    /// A bucket's count, then its exemplar when there is one and the format has them
+    /// (OpenMetrics: ` # {trace_id="…",span_id="…"} value timestamp`).
+    fn count_with_exemplar(&mut self, count: u64, exemplar: Option<Exemplar>) {
+        self.out.push_str(itoa::Buffer::new().format(count));
+        if let (Format::OpenMetrics, Some(exemplar)) = (self.format, exemplar) {
+            self.out.push_str(" # {trace_id=\"");
+            self.out
+                .push_str(std::str::from_utf8(&exemplar.trace_id.to_hex()).unwrap_or_default());
+            self.out.push_str("\",span_id=\"");
+            self.out
+                .push_str(std::str::from_utf8(&exemplar.span_id.to_hex()).unwrap_or_default());
+            self.out.push_str("\"} ");
+            push_float(&mut self.out, exemplar.value);
+            let since_epoch = exemplar
+                .time
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            self.out.push(' ');
+            self.out
+                .push_str(itoa::Buffer::new().format(since_epoch.as_secs()));
+            self.out.push('.');
+            let millis = since_epoch.subsec_millis();
+            let _ = write!(self.out, "{millis:03}");
+        }
+        self.out.push('\n');
+    }
+
     fn float(&mut self, value: f64) {
         push_float(&mut self.out, value);
         self.out.push('\n');
@@ -227,13 +255,16 @@ impl Writer<'_> {
                             .collect();
                     }
                     let mut cumulative = 0u64;
-                    for (le, count) in bucket_labels.iter().zip(&snapshot.classic) {
+                    for (index, (le, count)) in
+                        bucket_labels.iter().zip(&snapshot.classic).enumerate()
+                    {
                         cumulative += count;
                         self.sample(name, "_bucket", &histogram.labels, Some(("le", le)));
-                        self.integer(cumulative);
+                        self.count_with_exemplar(cumulative, histogram.cell.exemplar(index));
                     }
                     self.sample(name, "_bucket", &histogram.labels, Some(("le", "+Inf")));
-                    self.integer(snapshot.count);
+                    let last = histogram.cell.bounds().len();
+                    self.count_with_exemplar(snapshot.count, histogram.cell.exemplar(last));
                     self.sample(name, "_sum", &histogram.labels, None);
                     self.float(snapshot.sum);
                     self.sample(name, "_count", &histogram.labels, None);

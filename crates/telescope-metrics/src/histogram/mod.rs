@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use octaves::{midpoint, slot_of, OctaveTable, Slot, MAX_EXPONENT};
 
+use crate::exemplar::{Exemplar, ExemplarSettings, Exemplars};
 use crate::shard::{current_shard, shard_count};
 use crate::sync::{add_f64, AtomicPtr, AtomicU64, Ordering};
 
@@ -130,6 +131,8 @@ pub(crate) struct HistogramCore {
     /// Upper bounds of the classic buckets, ascending, finite.
     bounds: Arc<[f64]>,
     shards: Box<[AtomicPtr<Shard>]>,
+    /// One exemplar per classic bucket, when the recorder takes them.
+    exemplars: Option<Box<Exemplars>>,
 }
 
 impl std::fmt::Debug for HistogramCore {
@@ -142,13 +145,26 @@ impl std::fmt::Debug for HistogramCore {
 
 impl HistogramCore {
     /// A histogram with classic buckets at `bounds` (ascending, finite).
+    #[cfg(test)]
     pub(crate) fn new(bounds: Arc<[f64]>) -> Self {
+        Self::with_exemplars(bounds, None)
+    }
+
+    /// A histogram that also keeps exemplars, when `exemplars` says how.
+    pub(crate) fn with_exemplars(bounds: Arc<[f64]>, exemplars: Option<ExemplarSettings>) -> Self {
         Self {
+            exemplars: exemplars
+                .map(|settings| Box::new(Exemplars::new(settings, bounds.len() + 1))),
             bounds,
             shards: (0..shard_count())
                 .map(|_| AtomicPtr::new(ptr::null_mut()))
                 .collect(),
         }
+    }
+
+    /// The exemplar on classic bucket `index` (`bounds().len()` is the `+Inf` bucket).
+    pub(crate) fn exemplar(&self, index: usize) -> Option<Exemplar> {
+        self.exemplars.as_ref()?.get(index)
     }
 
     fn shard(&self) -> &Shard {
@@ -187,6 +203,9 @@ impl HistogramCore {
         }
         let classic_index = self.bounds.partition_point(|bound| *bound < value);
         shard.record(value, classic_index);
+        if let Some(exemplars) = &self.exemplars {
+            exemplars.offer(classic_index, value);
+        }
     }
 
     /// The upper bounds of the classic buckets.
@@ -287,6 +306,7 @@ impl HistogramCore {
         std::mem::size_of::<Self>()
             + self.shards.len() * 8
             + self.shards().map(Shard::bytes).sum::<usize>()
+            + self.exemplars.as_ref().map_or(0, |e| e.bytes())
     }
 }
 

@@ -2,6 +2,7 @@
 //! parsed back, and the `/metrics` server over real sockets.
 
 mod cardinality;
+mod exemplars;
 mod exposition;
 mod parse;
 mod quantiles;

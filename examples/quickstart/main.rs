@@ -1,0 +1,153 @@
+//! The quickstart: a small shop API instrumented with telescope, and a built-in load generator
+//! calling it, so that there is something to look at straight away.
+//!
+//! ```text
+//! cargo run --release --example quickstart                # until Ctrl-C
+//! cargo run --release --example quickstart -- --seconds 3 # stop after 3 s
+//! TELESCOPE_LOG_FORMAT=pretty cargo run --release --example quickstart
+//! OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 cargo run --release --example quickstart
+//! ```
+//!
+//! It needs no collector: JSON logs go to stdout, and stderr says where the admin server shows
+//! metrics, health and recent traces. The simulated inventory dependency goes down now and
+//! then, so readiness flips to 503 and some orders fail; some requests are slow, some cards
+//! are declined, and every login attempt is an audit record.
+
+mod api;
+mod inventory;
+mod load;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use inventory::Inventory;
+
+/// `--seconds N`, if given.
+fn parse_seconds(args: &[String]) -> Result<Option<Duration>, String> {
+    match args {
+        [] => Ok(None),
+        [flag, value] if flag == "--seconds" => value
+            .parse::<f64>()
+            .ok()
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(|s| Some(Duration::from_secs_f64(s)))
+            .ok_or_else(|| format!("--seconds needs a non-negative number, got {value:?}")),
+        _ => Err("usage: quickstart [--seconds N]".to_owned()),
+    }
+}
+
+/// Where the API listens: 127.0.0.1:8080, or any free port if that one is taken.
+async fn bind_api() -> std::io::Result<tokio::net::TcpListener> {
+    match tokio::net::TcpListener::bind("127.0.0.1:8080").await {
+        Ok(listener) => Ok(listener),
+        Err(_) => tokio::net::TcpListener::bind("127.0.0.1:0").await,
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let run_for = match parse_seconds(&args) {
+        Ok(run_for) => run_for,
+        Err(message) => {
+            eprintln!("quickstart: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut builder = telescope::builder()
+        .service_name("quickstart")
+        .service_version(env!("CARGO_PKG_VERSION"));
+    let audit_file = std::env::var_os("TELESCOPE_AUDIT_FILE").is_none().then(|| {
+        std::env::temp_dir()
+            .join(format!("telescope-quickstart-{}", std::process::id()))
+            .join("audit.jsonl")
+    });
+    if let Some(path) = &audit_file {
+        builder = builder.audit_file(path);
+    }
+    let mut telemetry = match builder.try_init() {
+        Ok(telemetry) => telemetry,
+        Err(error) => {
+            eprintln!("quickstart: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+
+    let inventory = Inventory::new(5);
+    if let Err(error) = inventory.register_check(telemetry.health()) {
+        eprintln!("quickstart: {error}");
+        return ExitCode::FAILURE;
+    }
+    inventory.start_flapping();
+    let listener = match bind_api().await {
+        Ok(listener) => listener,
+        Err(error) => {
+            eprintln!("quickstart: cannot listen: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let api_addr = match listener.local_addr() {
+        Ok(addr) => addr,
+        Err(error) => {
+            eprintln!("quickstart: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let app = api::router(api::AppState { inventory });
+
+    eprintln!(
+        "quickstart: JSON logs on stdout{}",
+        run_for
+            .map(|d| format!(", for {d:?}"))
+            .unwrap_or_else(|| "; Ctrl-C to stop".to_owned())
+    );
+    eprintln!("  API            http://{api_addr}/products  (a load generator is calling it)");
+    match telemetry.admin_addr() {
+        Some(admin) => {
+            eprintln!("  traces         http://{admin}/debug/traces");
+            eprintln!("  metrics        http://{admin}/metrics");
+            eprintln!("  readiness      http://{admin}/readyz?verbose");
+        }
+        None => eprintln!("  (admin server not running: see the message above)"),
+    }
+    if let Some(path) = telemetry.audit().and(audit_file.as_ref()) {
+        eprintln!("  audit trail    {}", path.display());
+    }
+    tracing::info!(pid = std::process::id(), api = %api_addr, "quickstart started");
+
+    let serve = async {
+        if let Err(error) = axum::serve(listener, app).await {
+            tracing::error!(%error, "the API server stopped");
+        }
+    };
+    let deadline = async {
+        match run_for {
+            Some(duration) => tokio::time::sleep(duration).await,
+            None => std::future::pending().await,
+        }
+    };
+    let reason = tokio::select! {
+        () = deadline => "deadline",
+        result = tokio::signal::ctrl_c() => match result {
+            Ok(()) => "ctrl-c",
+            Err(_) => "signal handler unavailable",
+        },
+        () = serve => "server stopped",
+        () = load::run(api_addr, 4, 40) => "load generator stopped",
+    };
+    tracing::info!(reason, "quickstart stopping");
+    telemetry.shutdown();
+    let logs = telemetry.log_stats();
+    let spans = telemetry.traces().stats();
+    eprintln!(
+        "quickstart: stopped ({reason}); {} log lines written, {} dropped; {} spans finished",
+        logs.written, logs.dropped, spans.processed
+    );
+    if let Some(path) = &audit_file {
+        eprintln!(
+            "  verify the audit trail: cargo run -p telescope-log --bin telescope-audit -- verify {}",
+            path.display()
+        );
+    }
+    ExitCode::SUCCESS
+}

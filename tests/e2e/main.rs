@@ -1,0 +1,17 @@
+//! End to end: the quickstart's router behind `init()`-installed telemetry, exporting to an OTLP
+//! receiver built from the official protobufs, served and scraped over real sockets. Behind
+//! the `interop` feature, a real Prometheus server scrapes the admin server.
+
+#[path = "../../examples/quickstart/api.rs"]
+mod api;
+#[path = "../../examples/quickstart/inventory.rs"]
+#[allow(dead_code)] // the demo's flapping is not used here
+mod inventory;
+#[path = "../../crates/telescope-otlp/tests/otlp/receiver.rs"]
+#[allow(dead_code)]
+mod receiver;
+mod setup;
+
+#[cfg(feature = "interop")]
+mod prometheus;
+mod quickstart;

@@ -162,8 +162,7 @@ fn stack(name: &str) -> Stack {
                 .expect("buckets")
                 .build_recorder();
             Stack {
-                router: handler_routes()
-                    .layer(axum::middleware::from_fn(hand_written_middleware)),
+                router: handler_routes().layer(axum::middleware::from_fn(hand_written_middleware)),
                 dispatch: Dispatch::new(subscriber),
                 recorder: Some(Box::new(recorder)),
                 _keep: Box::new((guard, provider)),

@@ -2,17 +2,20 @@
 //!
 //! ```no_run
 //! fn main() -> Result<(), telescope::InitError> {
-//!     let _telemetry = telescope::try_init()?; // flushes logs when dropped
+//!     let _telemetry = telescope::try_init()?; // flushes spans, audit records and logs when dropped
 //!     tracing::info!(port = 8080, "listening");
 //!     Ok(())
 //! }
 //! ```
 //!
-//! Today `init()` installs a `tracing` subscriber with an `EnvFilter` (from `RUST_LOG`,
-//! default `info`) and telescope's JSON log layer writing to stdout through a non-blocking
-//! queue: one JSON object per event, span fields included, secrets redacted, and `trace_id`
-//! / `span_id` on every line once a trace context is present. Configure it with
-//! [`builder()`]; see [`TelemetryBuilder`] for every setting and its environment variable.
+//! `init()` installs a `tracing` subscriber (an `EnvFilter` from `RUST_LOG`, default `info`;
+//! the OTLP span layer; [`SpanMetricsLayer`]; the audit layer when an audit file is
+//! configured; telescope's JSON log layer writing to stdout through a non-blocking queue),
+//! installs the `metrics` recorder (with exemplars from sampled spans), and starts the
+//! [`admin`] server on `127.0.0.1:9464` serving `/metrics`, the health probes and
+//! `/debug/traces`. [`http::TelemetryLayer`] adds server spans, request metrics and request
+//! ids to an axum or tower service. Configure everything with [`builder()`]; see
+//! [`TelemetryBuilder`] for every setting and its environment variable.
 //!
 //! The component crates can be composed by hand instead; they are re-exported here as
 //! [`core`] (trace context), [`log`] (JSON layer and writers), [`otlp`] (span layer,

@@ -210,20 +210,28 @@ impl EventVisitor {
     }
 }
 
+impl EventVisitor {
+    /// Keeps a field's text, taking ownership (the message, formatted with `Debug`, is
+    /// allocated once, not formatted and then copied).
+    fn text(&mut self, field: &Field, value: String) {
+        match field.name() {
+            "message" => self.name = Some(value),
+            "error" => {
+                self.push("exception.message", Value::from(value.clone()));
+                self.error = Some(value);
+            }
+            name => self.push(name, Value::from(value)),
+        }
+    }
+}
+
 impl Visit for EventVisitor {
     fn record_str(&mut self, field: &Field, value: &str) {
-        match field.name() {
-            "message" => self.name = Some(value.to_owned()),
-            "error" => {
-                self.error = Some(value.to_owned());
-                self.push("exception.message", Value::from(value.to_owned()));
-            }
-            name => self.push(name, Value::from(value.to_owned())),
-        }
+        self.text(field, value.to_owned());
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.record_str(field, &format!("{value:?}"));
+        self.text(field, format!("{value:?}"));
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {

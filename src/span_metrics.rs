@@ -4,6 +4,7 @@
 use std::time::Instant;
 
 use telescope_core::metric_names::SPAN_DURATION_SECONDS;
+use telescope_core::SpanContext;
 use tracing_core::field::{Field, Visit};
 use tracing_core::span::{Attributes, Id, Record};
 use tracing_core::{Event, Level, Subscriber};
@@ -15,7 +16,8 @@ use tracing_subscriber::Layer;
 /// creation to close, `status="error"` when the span recorded an `error` field, an
 /// `otel.status_code` of `ERROR`, or an ERROR-level event, else `"ok"`. Labels stay bounded:
 /// `span_name` is the callsite's static name (a name set later through `otel.name` is not
-/// used), `status` has two values.
+/// used), `status` has two values. With a recorder taking exemplars, a sampled span's own
+/// trace is the exemplar of its observation.
 ///
 /// ```
 /// use tracing_subscriber::layer::SubscriberExt;
@@ -123,7 +125,16 @@ where
             return;
         };
         let status = if timing.failed { "error" } else { "ok" };
-        metrics::histogram!(SPAN_DURATION_SECONDS, "span_name" => span.name(), "status" => status)
-            .record(timing.start.elapsed().as_secs_f64());
+        let elapsed = timing.start.elapsed().as_secs_f64();
+        // The span is no longer current: its own trace is the exemplar, when sampled.
+        let ids = span
+            .extensions()
+            .get::<SpanContext>()
+            .filter(|context| context.is_sampled())
+            .map(|context| (context.trace_id(), context.span_id()));
+        telescope_core::with_exemplar_ids(ids, || {
+            metrics::histogram!(SPAN_DURATION_SECONDS, "span_name" => span.name(), "status" => status)
+                .record(elapsed);
+        });
     }
 }

@@ -88,3 +88,46 @@ fn every_span_gets_a_duration_and_failures_are_labelled() {
         "{ok_work:?}"
     );
 }
+
+#[test]
+fn a_sampled_spans_duration_points_at_its_own_trace() {
+    let (recorder, handle) = telescope::metrics::TelescopeRecorder::builder()
+        .exemplars(
+            std::time::Duration::from_secs(3600),
+            telescope::core::current_sampled_ids,
+        )
+        .build();
+    let traces = OtlpLayer::builder().build();
+    let pipeline = traces.pipeline();
+    let subscriber = tracing_subscriber::registry()
+        .with(traces)
+        .with(SpanMetricsLayer::new());
+    metrics::with_local_recorder(&recorder, || {
+        tracing::subscriber::with_default(subscriber, || {
+            // A root span: nothing is current when it closes.
+            tracing::info_span!("checkout").in_scope(|| {});
+        });
+    });
+    assert!(pipeline.force_flush(std::time::Duration::from_secs(5)));
+    let spans = pipeline.ring().spans();
+    let checkout = spans.last().expect("the span was kept");
+    let text = handle.render(telescope::metrics::Format::OpenMetrics);
+    let exemplar = text
+        .lines()
+        .filter(|l| l.starts_with("telescope_span_duration_seconds_bucket"))
+        .find_map(|l| l.split_once(" # ").map(|(_, e)| e.to_owned()))
+        .unwrap_or_else(|| panic!("no exemplar:\n{text}"));
+    assert!(
+        exemplar.starts_with(&format!(
+            "{{trace_id=\"{}\",span_id=\"{}\"}}",
+            checkout.span_context.trace_id(),
+            checkout.span_context.span_id()
+        )),
+        "{exemplar}"
+    );
+    assert_eq!(
+        telescope::core::current_sampled_ids(),
+        None,
+        "the override ends with the observation"
+    );
+}

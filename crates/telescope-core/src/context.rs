@@ -136,9 +136,48 @@ pub fn current_ids() -> Option<(crate::TraceId, SpanId)> {
     })
 }
 
+/// Ids an observation should point at as its exemplar.
+type ExemplarIds = Option<(crate::TraceId, SpanId)>;
+
+thread_local! {
+    /// Set while [`with_exemplar_ids`] runs: `Some(ids)` stands for the current span.
+    static EXEMPLAR_IDS: std::cell::Cell<Option<ExemplarIds>> = const { std::cell::Cell::new(None) };
+}
+
+/// Runs `record` with `ids` standing for the current span in [`current_sampled_ids`]: for an
+/// observation about a span that is no longer current, such as its duration recorded when it
+/// closes, so that the exemplar points at that span's trace. `None` means no exemplar.
+///
+/// ```
+/// use telescope_core::{current_sampled_ids, with_exemplar_ids, SpanId, TraceId};
+/// let ids = (TraceId::from_u128(1), SpanId::from_u64(2));
+/// with_exemplar_ids(Some(ids), || assert_eq!(current_sampled_ids(), Some(ids)));
+/// assert_eq!(current_sampled_ids(), None);
+/// ```
+pub fn with_exemplar_ids<R>(ids: ExemplarIds, record: impl FnOnce() -> R) -> R {
+    /// Puts back what was there, also when `record` panics.
+    struct Restore(Option<ExemplarIds>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let previous = self.0;
+            let _ = EXEMPLAR_IDS.try_with(|slot| slot.set(previous));
+        }
+    }
+    let previous = EXEMPLAR_IDS
+        .try_with(|slot| slot.replace(Some(ids)))
+        .ok()
+        .flatten();
+    let _restore = Restore(previous);
+    record()
+}
+
 /// The trace and span id of the current span (or its nearest traced ancestor) when its trace
 /// is sampled: what a metric observation can point at as an exemplar. Copies only the ids.
+/// Inside [`with_exemplar_ids`], the ids given there.
 pub fn current_sampled_ids() -> Option<(crate::TraceId, SpanId)> {
+    if let Ok(Some(ids)) = EXEMPLAR_IDS.try_with(std::cell::Cell::get) {
+        return ids;
+    }
     tracing_core::dispatcher::get_default(|dispatch| {
         let registry = dispatch.downcast_ref::<tracing_subscriber::Registry>()?;
         let current = tracing_core::Subscriber::current_span(registry);

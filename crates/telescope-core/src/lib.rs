@@ -33,7 +33,9 @@ pub mod time;
 mod traceparent;
 mod tracestate;
 
-pub use context::{current_context, current_ids, current_sampled_ids, find_ids, SpanContext};
+pub use context::{
+    current_context, current_ids, current_sampled_ids, find_ids, with_exemplar_ids, SpanContext,
+};
 pub use flags::TraceFlags;
 pub use generator::IdGenerator;
 pub use id::{IdParseError, SpanId, TraceId};

@@ -24,8 +24,8 @@ pub(crate) struct Parts {
 }
 
 /// Keeps telemetry running; when dropped, exports finished spans (for up to half the builder's
-/// shutdown timeout), seals the audit log, writes queued log lines (for up to what is left of
-/// the timeout), then stops the admin server. Bind it to a named variable in `main`:
+/// shutdown timeout), seals the audit log (up to half of what is left), writes queued log lines
+/// (the rest), then stops the admin server: within the shutdown timeout in total. Bind it to a named variable in `main`:
 /// `let _telemetry = …;`, not `_`.
 #[derive(Debug)]
 #[must_use = "dropping the guard flushes and stops telemetry; keep it alive until the end of main"]
@@ -75,13 +75,15 @@ impl Telemetry {
         spans && audit && logs
     }
 
-    /// Flushes and stops, as dropping does, but at a point of your choosing. Calling it
-    /// again (or dropping afterwards) does nothing.
+    /// Flushes and stops, as dropping does, but at a point of your choosing, within the
+    /// builder's shutdown timeout in total: spans get up to half of it, the audit log up to
+    /// half of what is left, the log lines the rest. Calling it again (or dropping
+    /// afterwards) does nothing.
     pub fn shutdown(&mut self) {
         let Some(logs) = self.logs.take() else {
             return;
         };
-        // Spans get at most half the budget, so that the log lines always get the rest.
+        let deadline = Instant::now() + self.shutdown_timeout;
         let budget = self.shutdown_timeout / 2;
         if !self.traces.shutdown(budget) {
             let stats = self.traces.stats();
@@ -92,10 +94,16 @@ impl Telemetry {
             );
         }
         if let Some(audit) = &self.audit {
-            // Writes what is queued and seals the file with a final checkpoint.
-            audit.shutdown();
+            let budget = deadline.saturating_duration_since(Instant::now()) / 2;
+            if !seal_audit(audit, budget) {
+                eprintln!(
+                    "telescope: the audit log was still writing after {budget:?}; records \
+                     submitted without waiting for their receipt may be lost"
+                );
+            }
         }
-        self.final_log_stats = logs.shutdown();
+        self.final_log_stats =
+            logs.shutdown_within(deadline.saturating_duration_since(Instant::now()));
         if let Some(admin) = self.admin.take() {
             admin.shutdown();
         }
@@ -150,6 +158,23 @@ impl Telemetry {
         self.logs
             .as_ref()
             .map_or(self.final_log_stats, FlushGuard::stats)
+    }
+}
+
+/// Writes what the audit log has queued and seals it with a final checkpoint, waiting at most
+/// `timeout` (a disk that hangs must not hang the exit). Returns whether it finished in time.
+fn seal_audit(audit: &AuditLog, timeout: Duration) -> bool {
+    let (done, finished) = std::sync::mpsc::sync_channel(1);
+    let audit = audit.clone();
+    let sealing = std::thread::Builder::new()
+        .name("telescope-audit-seal".to_owned())
+        .spawn(move || {
+            audit.shutdown();
+            let _ = done.send(());
+        });
+    match sealing {
+        Ok(_) => finished.recv_timeout(timeout).is_ok(),
+        Err(_) => false,
     }
 }
 

@@ -191,3 +191,39 @@ fn an_audit_file_that_cannot_be_opened_is_a_clear_error() {
         result.map(|_| ())
     );
 }
+
+/// A writer stuck forever, as on a hung disk or a full pipe nobody reads.
+struct Stuck;
+
+impl Write for Stuck {
+    fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+        loop {
+            std::thread::park();
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn shutdown_returns_when_the_log_destination_hangs_and_counts_what_is_lost() {
+    let (dispatch, mut telemetry) = telescope::builder()
+        .without_admin_server()
+        .log_writer(Stuck)
+        .shutdown_timeout(Duration::from_millis(200))
+        .build()
+        .expect("valid settings");
+    tracing::dispatcher::with_default(&dispatch, || {
+        for n in 0..10 {
+            tracing::info!(n, "cannot be written");
+        }
+    });
+    telemetry.shutdown(); // returns: the test would hang otherwise
+    let stats = telemetry.log_stats();
+    assert_eq!(stats.written, 0);
+    assert!(
+        stats.dropped >= 9,
+        "lines stranded in the queue are counted: {stats:?}"
+    );
+}

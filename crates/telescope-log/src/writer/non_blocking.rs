@@ -55,6 +55,8 @@ struct Shared {
     dropped_unannounced: AtomicU64,
     written: AtomicU64,
     write_errors: AtomicU64,
+    /// Lines in the write the worker is making now: lost with it if it never returns.
+    in_flight: AtomicU64,
     loss: LossReport,
 }
 
@@ -70,6 +72,7 @@ impl Shared {
             dropped_unannounced: AtomicU64::new(0),
             written: AtomicU64::new(0),
             write_errors: AtomicU64::new(0),
+            in_flight: AtomicU64::new(0),
             loss: LossReport::default(),
         }
     }
@@ -417,16 +420,23 @@ impl FlushGuard {
     /// Writes what is queued (within the shutdown timeout), stops the worker, and returns
     /// the final counts. Dropping the guard does the same.
     pub fn shutdown(mut self) -> NonBlockingStats {
-        self.finish();
+        self.finish(self.timeout);
         self.stats()
     }
 
-    /// Stops the worker once; later calls do nothing.
-    fn finish(&mut self) {
+    /// Like [`shutdown`](Self::shutdown), waiting at most `timeout` instead of the configured
+    /// shutdown timeout: for a caller sharing one time budget among several things to stop.
+    pub fn shutdown_within(mut self, timeout: Duration) -> NonBlockingStats {
+        self.finish(timeout);
+        self.stats()
+    }
+
+    /// Stops the worker once, waiting at most `timeout`; later calls do nothing.
+    fn finish(&mut self, timeout: Duration) {
         let Some(handle) = self.handle.take() else {
             return;
         };
-        let deadline = Instant::now() + self.timeout;
+        let deadline = Instant::now() + timeout;
         let finished = self.send(Control::Shutdown, deadline)
             && match self
                 .done
@@ -440,10 +450,11 @@ impl FlushGuard {
         } else {
             // Stop taking lines: later ones are counted as dropped instead of queued forever.
             self.shared.closed.store(true, Ordering::SeqCst);
-            let stranded = self.shared.lines.len() as u64;
+            // Queued lines, and those in a write that never returned.
+            let stranded =
+                self.shared.lines.len() as u64 + self.shared.in_flight.load(Ordering::Relaxed);
             eprintln!(
-                "telescope: log writer did not finish within {:?}; {stranded} queued lines are lost",
-                self.timeout
+                "telescope: log writer did not finish within {timeout:?}; {stranded} queued lines are lost"
             );
             self.shared.count_dropped(stranded);
         }
@@ -459,7 +470,7 @@ impl FlushGuard {
 
 impl Drop for FlushGuard {
     fn drop(&mut self) {
-        self.finish();
+        self.finish(self.timeout);
     }
 }
 
@@ -547,10 +558,14 @@ impl<W: Write> Worker<W> {
         if self.batch.is_empty() {
             return;
         }
+        self.shared
+            .in_flight
+            .store(self.lines_in_batch, Ordering::Relaxed);
         let result = self
             .inner
             .write_all(&self.batch)
             .and_then(|()| self.inner.flush());
+        self.shared.in_flight.store(0, Ordering::Relaxed);
         match result {
             Ok(()) => {
                 self.shared

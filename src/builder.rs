@@ -93,6 +93,55 @@ fn otlp_error(error: telescope_otlp::OtlpConfigError) -> InitError {
     env::invalid(error.var, &error.value, error.reason)
 }
 
+/// How long the guard waits when dropped unless told otherwise.
+const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+
+fn parse_bool(text: &str) -> Result<bool, String> {
+    match text.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err("expected true or false".to_owned()),
+    }
+}
+
+fn parse_count(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(count) if count > 0 => Ok(count),
+        _ => Err("expected a whole number greater than 0".to_owned()),
+    }
+}
+
+fn parse_millis(text: &str) -> Result<Duration, String> {
+    text.parse::<u64>()
+        .map(Duration::from_millis)
+        .map_err(|_| "expected a whole number of milliseconds".to_owned())
+}
+
+/// Milliseconds, or `off` (also `0`) for none.
+fn parse_interval(text: &str) -> Result<Option<Duration>, String> {
+    if text.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    parse_millis(text).map(|interval| (!interval.is_zero()).then_some(interval))
+}
+
+/// Field names to redact on top of the default list, comma-separated.
+fn parse_redact(text: &str) -> Result<Redaction, String> {
+    let names: Vec<&str> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .collect();
+    if names.is_empty() {
+        return Err("expected field names separated by commas".to_owned());
+    }
+    Ok(names
+        .into_iter()
+        .fold(Redaction::default(), |redaction, name| {
+            redaction.with_name(name)
+        }))
+}
+
 /// How often a histogram bucket may take a new exemplar unless told otherwise.
 const DEFAULT_EXEMPLAR_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -119,10 +168,14 @@ fn parse_filter(directives: &str) -> Result<EnvFilter, String> {
 /// | span sampler | [`sampler`](Self::sampler) | `OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG` (also `adaptive`, its argument the traces per second) | parent-based, always on |
 /// | OTLP export | [`otlp_export`](Self::otlp_export) | `OTEL_EXPORTER_OTLP_{TRACES_,}ENDPOINT`, `…PROTOCOL` (`http/protobuf`, `grpc`), `…HEADERS`, `…TIMEOUT` | none: spans stay in the in-process ring |
 /// | span queue and batches | — | `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, `OTEL_BSP_SCHEDULE_DELAY`, `OTEL_BSP_EXPORT_TIMEOUT` | 2048, 512, 5 s, 30 s |
+/// | extra redacted field names | [`redaction`](Self::redaction) | `TELESCOPE_REDACT` (`ssn,iban`: added to the default list) | the default list |
+/// | lossy log queue | [`lossy_logs`](Self::lossy_logs) | `TELESCOPE_LOG_LOSSY` (`true`, `false`) | `true` |
+/// | log queue size | [`log_queue_lines`](Self::log_queue_lines) | `TELESCOPE_LOG_QUEUE_LINES` | 128,000 lines |
+/// | shutdown budget | [`shutdown_timeout`](Self::shutdown_timeout) | `TELESCOPE_SHUTDOWN_TIMEOUT` (ms) | 5 s |
 /// | admin server (`/metrics`, probes, `/debug/traces`) | [`admin_address`](Self::admin_address), [`without_admin_server`](Self::without_admin_server) | `TELESCOPE_ADMIN_ADDR` (`off` to disable) | `127.0.0.1:9464` |
 /// | admin bearer token | [`admin_token`](Self::admin_token) | `TELESCOPE_ADMIN_TOKEN` | none |
-/// | metrics recorder | [`metrics`](Self::metrics) | — | cardinality limit 2000 per metric |
-/// | exemplars | [`exemplar_interval`](Self::exemplar_interval) | — | one per histogram bucket per second |
+/// | metrics recorder | [`metrics`](Self::metrics) | `TELESCOPE_METRICS_CARDINALITY_LIMIT` (when no recorder is set in code) | cardinality limit 2000 per metric |
+/// | exemplars | [`exemplar_interval`](Self::exemplar_interval) | `TELESCOPE_EXEMPLAR_INTERVAL` (ms, `off`) | one per histogram bucket per second |
 /// | health checks | [`health`](Self::health) | — | a new [`Health`]; register checks on [`Telemetry::health`] |
 /// | audit trail | [`audit_log`](Self::audit_log), [`audit_file`](Self::audit_file) | `TELESCOPE_AUDIT_FILE`, `TELESCOPE_AUDIT_KEY_FILE` (HMAC key), `TELESCOPE_AUDIT_SIGNING_KEY_FILE` (Ed25519 secret for checkpoints) | none |
 ///
@@ -149,10 +202,10 @@ pub struct TelemetryBuilder {
     log_filter: Option<String>,
     log_format: Option<LogFormat>,
     log_schema: Option<Schema>,
-    redaction: Redaction,
-    lossy_logs: bool,
-    log_queue_lines: usize,
-    shutdown_timeout: Duration,
+    redaction: Option<Redaction>,
+    lossy_logs: Option<bool>,
+    log_queue_lines: Option<usize>,
+    shutdown_timeout: Option<Duration>,
     log_writer: Option<Box<dyn Write + Send>>,
     sampler: Option<Box<dyn Sampler>>,
     otlp_export: Option<OtlpExportConfig>,
@@ -162,7 +215,8 @@ pub struct TelemetryBuilder {
     health: Option<Health>,
     audit_log: Option<AuditLog>,
     audit_file: Option<PathBuf>,
-    exemplar_interval: Option<Duration>,
+    /// `Some(None)`: no exemplars; `None`: not set in code.
+    exemplar_interval: Option<Option<Duration>>,
 }
 
 /// Whether and where the admin server listens, as set in code or the environment.
@@ -213,10 +267,10 @@ impl Default for TelemetryBuilder {
             log_filter: None,
             log_format: None,
             log_schema: None,
-            redaction: Redaction::default(),
-            lossy_logs: true,
-            log_queue_lines: telescope_log::DEFAULT_QUEUE_LINES,
-            shutdown_timeout: Duration::from_secs(5),
+            redaction: None,
+            lossy_logs: None,
+            log_queue_lines: None,
+            shutdown_timeout: None,
             log_writer: None,
             sampler: None,
             otlp_export: None,
@@ -226,7 +280,7 @@ impl Default for TelemetryBuilder {
             health: None,
             audit_log: None,
             audit_file: None,
-            exemplar_interval: Some(DEFAULT_EXEMPLAR_INTERVAL),
+            exemplar_interval: None,
         }
     }
 }
@@ -249,6 +303,13 @@ pub(crate) struct Resolved {
     pub(crate) admin: Option<AdminSetting>,
     pub(crate) admin_token: Option<String>,
     pub(crate) audit: Option<AuditFiles>,
+    pub(crate) redaction: Redaction,
+    pub(crate) lossy_logs: bool,
+    pub(crate) log_queue_lines: usize,
+    pub(crate) shutdown_timeout: Duration,
+    pub(crate) exemplar_interval: Option<Duration>,
+    /// From `TELESCOPE_METRICS_CARDINALITY_LIMIT` when no recorder was configured in code.
+    pub(crate) cardinality_limit: Option<usize>,
 }
 
 /// The audit trail's files, from code or the environment.
@@ -318,27 +379,27 @@ impl TelemetryBuilder {
 
     /// Which field names are redacted in logs (default: [`Redaction::default`]).
     pub fn redaction(mut self, redaction: Redaction) -> Self {
-        self.redaction = redaction;
+        self.redaction = Some(redaction);
         self
     }
 
     /// `true` (default): when the log queue is full, lines are dropped and counted in
     /// `telescope_log_dropped_total`. `false`: logging waits for room, losing nothing.
     pub fn lossy_logs(mut self, lossy: bool) -> Self {
-        self.lossy_logs = lossy;
+        self.lossy_logs = Some(lossy);
         self
     }
 
     /// How many lines the log queue holds.
     pub fn log_queue_lines(mut self, lines: usize) -> Self {
-        self.log_queue_lines = lines;
+        self.log_queue_lines = Some(lines);
         self
     }
 
     /// How long the guard waits when dropped (default 5 s): up to half of it for exporting
     /// spans, then up to all of it for writing queued log lines.
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
-        self.shutdown_timeout = timeout;
+        self.shutdown_timeout = Some(timeout);
         self
     }
 
@@ -381,7 +442,7 @@ impl TelemetryBuilder {
     /// made inside a sampled span; shown on `/metrics` in OpenMetrics). Default 1 s; `None`
     /// takes none. Applies to a recorder given to [`metrics`](Self::metrics) too.
     pub fn exemplar_interval(mut self, interval: Option<Duration>) -> Self {
-        self.exemplar_interval = interval;
+        self.exemplar_interval = Some(interval);
         self
     }
 
@@ -508,6 +569,33 @@ impl TelemetryBuilder {
                 .get("TELESCOPE_AUDIT_SIGNING_KEY_FILE")
                 .map(PathBuf::from),
         });
+        let redaction = match &self.redaction {
+            Some(redaction) => redaction.clone(),
+            None => env::parse(env, "TELESCOPE_REDACT", parse_redact)?.unwrap_or_default(),
+        };
+        let lossy_logs = match self.lossy_logs {
+            Some(lossy) => lossy,
+            None => env::parse(env, "TELESCOPE_LOG_LOSSY", parse_bool)?.unwrap_or(true),
+        };
+        let log_queue_lines = match self.log_queue_lines {
+            Some(lines) => lines,
+            None => env::parse(env, "TELESCOPE_LOG_QUEUE_LINES", parse_count)?
+                .unwrap_or(telescope_log::DEFAULT_QUEUE_LINES),
+        };
+        let shutdown_timeout = match self.shutdown_timeout {
+            Some(timeout) => timeout,
+            None => env::parse(env, "TELESCOPE_SHUTDOWN_TIMEOUT", parse_millis)?
+                .unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT),
+        };
+        let exemplar_interval = match self.exemplar_interval {
+            Some(interval) => interval,
+            None => env::parse(env, "TELESCOPE_EXEMPLAR_INTERVAL", parse_interval)?
+                .unwrap_or(Some(DEFAULT_EXEMPLAR_INTERVAL)),
+        };
+        let cardinality_limit = match &self.metrics {
+            Some(_) => None,
+            None => env::parse(env, "TELESCOPE_METRICS_CARDINALITY_LIMIT", parse_count)?,
+        };
         Ok(Resolved {
             filter,
             format,
@@ -522,6 +610,12 @@ impl TelemetryBuilder {
             admin,
             admin_token,
             audit,
+            redaction,
+            lossy_logs,
+            log_queue_lines,
+            shutdown_timeout,
+            exemplar_interval,
+            cardinality_limit,
         })
     }
 
@@ -566,9 +660,9 @@ impl TelemetryBuilder {
             .take()
             .unwrap_or_else(|| Box::new(io::stdout()));
         let (writer, guard) = NonBlockingBuilder::default()
-            .lossy(self.lossy_logs)
-            .queue_lines(self.log_queue_lines)
-            .shutdown_timeout(self.shutdown_timeout)
+            .lossy(resolved.lossy_logs)
+            .queue_lines(resolved.log_queue_lines)
+            .shutdown_timeout(resolved.shutdown_timeout)
             .finish(sink);
 
         // The filter was validated when it was set or read. Audit events always pass.
@@ -580,7 +674,7 @@ impl TelemetryBuilder {
         let json = (resolved.format == LogFormat::Json).then(|| {
             let mut layer = JsonLayer::builder()
                 .schema(resolved.schema)
-                .with_redaction(self.redaction.clone())
+                .with_redaction(resolved.redaction.clone())
                 .with_static_field("service.name", resolved.service_name.clone());
             if let Some(version) = &resolved.service_version {
                 layer = layer.with_static_field("service.version", version.clone());
@@ -593,7 +687,7 @@ impl TelemetryBuilder {
         let pretty = (resolved.format == LogFormat::Pretty).then(|| {
             tracing_subscriber::fmt::layer()
                 .with_ansi(to_terminal)
-                .fmt_fields(redacting_fields(self.redaction.clone()))
+                .fmt_fields(redacting_fields(resolved.redaction.clone()))
                 .with_writer(writer)
         });
         let mut traces = OtlpLayer::builder().pipeline(resolved.pipeline);
@@ -610,7 +704,10 @@ impl TelemetryBuilder {
             .metrics
             .take()
             .unwrap_or_else(TelescopeRecorder::builder);
-        if let Some(interval) = self.exemplar_interval {
+        if let Some(limit) = resolved.cardinality_limit {
+            recorder = recorder.cardinality_limit(limit);
+        }
+        if let Some(interval) = resolved.exemplar_interval {
             recorder = recorder.exemplars(interval, telescope_core::current_sampled_ids);
         }
         let (recorder, metrics) = recorder.build();
@@ -625,7 +722,7 @@ impl TelemetryBuilder {
             .with(
                 audit
                     .clone()
-                    .map(|log| AuditLayer::new(log).with_sensitive(self.redaction.clone())),
+                    .map(|log| AuditLayer::new(log).with_sensitive(resolved.redaction.clone())),
             )
             .with(json)
             .with(pretty);
@@ -637,7 +734,7 @@ impl TelemetryBuilder {
             health,
             admin,
             audit,
-            shutdown_timeout: self.shutdown_timeout,
+            shutdown_timeout: resolved.shutdown_timeout,
         });
         Ok((Dispatch::new(subscriber), telemetry))
     }
@@ -901,6 +998,69 @@ mod tests {
             TelemetryBuilder::default().admin_token("do-not-print")
         );
         assert!(!debug.contains("do-not-print"), "{debug}");
+    }
+
+    #[test]
+    fn the_remaining_knobs_from_the_environment() {
+        let defaults = resolve(&[]).expect("defaults");
+        assert!(defaults.lossy_logs);
+        assert_eq!(defaults.log_queue_lines, telescope_log::DEFAULT_QUEUE_LINES);
+        assert_eq!(defaults.shutdown_timeout, DEFAULT_SHUTDOWN_TIMEOUT);
+        assert_eq!(defaults.exemplar_interval, Some(DEFAULT_EXEMPLAR_INTERVAL));
+        assert_eq!(defaults.cardinality_limit, None);
+        assert!(!defaults.redaction.matches("ssn"));
+
+        let set = resolve(&[
+            ("TELESCOPE_LOG_LOSSY", "false"),
+            ("TELESCOPE_LOG_QUEUE_LINES", "4096"),
+            ("TELESCOPE_SHUTDOWN_TIMEOUT", "1500"),
+            ("TELESCOPE_EXEMPLAR_INTERVAL", "off"),
+            ("TELESCOPE_METRICS_CARDINALITY_LIMIT", "500"),
+            ("TELESCOPE_REDACT", "ssn, iban"),
+        ])
+        .expect("valid");
+        assert!(!set.lossy_logs);
+        assert_eq!(set.log_queue_lines, 4096);
+        assert_eq!(set.shutdown_timeout, Duration::from_millis(1500));
+        assert_eq!(set.exemplar_interval, None);
+        assert_eq!(set.cardinality_limit, Some(500));
+        assert!(set.redaction.matches("ssn") && set.redaction.matches("iban"));
+        assert!(set.redaction.matches("password"), "added to the defaults");
+        let every_250ms = resolve(&[("TELESCOPE_EXEMPLAR_INTERVAL", "250")]).expect("valid");
+        assert_eq!(
+            every_250ms.exemplar_interval,
+            Some(Duration::from_millis(250))
+        );
+
+        for (var, value) in [
+            ("TELESCOPE_LOG_LOSSY", "maybe"),
+            ("TELESCOPE_LOG_QUEUE_LINES", "0"),
+            ("TELESCOPE_SHUTDOWN_TIMEOUT", "5s"),
+            ("TELESCOPE_EXEMPLAR_INTERVAL", "-1"),
+            ("TELESCOPE_METRICS_CARDINALITY_LIMIT", "lots"),
+            ("TELESCOPE_REDACT", " , "),
+        ] {
+            match resolve(&[(var, value)]) {
+                Err(InitError::InvalidEnv { var: named, .. }) => assert_eq!(named, var),
+                other => panic!("{var}={value}: {other:?}"),
+            }
+        }
+
+        let in_code = TelemetryBuilder::default()
+            .lossy_logs(true)
+            .exemplar_interval(Some(Duration::from_secs(2)))
+            .metrics(TelescopeRecorder::builder())
+            .resolve(
+                &[
+                    ("TELESCOPE_LOG_LOSSY", "false"),
+                    ("TELESCOPE_EXEMPLAR_INTERVAL", "off"),
+                    ("TELESCOPE_METRICS_CARDINALITY_LIMIT", "5"),
+                ][..],
+            )
+            .expect("code wins");
+        assert!(in_code.lossy_logs);
+        assert_eq!(in_code.exemplar_interval, Some(Duration::from_secs(2)));
+        assert_eq!(in_code.cardinality_limit, None);
     }
 
     #[test]

@@ -195,6 +195,7 @@ fn parse_filter(directives: &str) -> Result<EnvFilter, String> {
 /// # Ok::<(), telescope::InitError>(())
 /// ```
 #[must_use]
+#[derive(Default)]
 pub struct TelemetryBuilder {
     service_name: Option<String>,
     service_version: Option<String>,
@@ -255,33 +256,6 @@ impl fmt::Debug for TelemetryBuilder {
             )
             .field("audit_file", &self.audit_file)
             .finish_non_exhaustive()
-    }
-}
-
-impl Default for TelemetryBuilder {
-    fn default() -> Self {
-        Self {
-            service_name: None,
-            service_version: None,
-            environment: None,
-            log_filter: None,
-            log_format: None,
-            log_schema: None,
-            redaction: None,
-            lossy_logs: None,
-            log_queue_lines: None,
-            shutdown_timeout: None,
-            log_writer: None,
-            sampler: None,
-            otlp_export: None,
-            admin: None,
-            admin_token: None,
-            metrics: None,
-            health: None,
-            audit_log: None,
-            audit_file: None,
-            exemplar_interval: None,
-        }
     }
 }
 

@@ -1,32 +1,17 @@
 //! Logs and traces line up: the JSON layer writes the ids the OTLP layer gives each span.
 
-use std::io::{self, Write};
-use std::sync::{Arc, Mutex};
-
 use telescope::log::JsonLayer;
 use telescope::otlp::sampler::{AlwaysOff, ParentBased};
 use telescope::otlp::OtlpLayer;
 use tracing_subscriber::layer::SubscriberExt;
 
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
+#[path = "../support/capture.rs"]
+mod capture;
 
-impl Write for Capture {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        self.0.lock().expect("capture").extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
+use capture::Capture;
 
 fn lines(capture: &Capture) -> Vec<serde_json::Value> {
-    String::from_utf8(capture.0.lock().expect("capture").clone())
-        .expect("utf8")
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("JSON"))
-        .collect()
+    capture.json_lines()
 }
 
 #[test]

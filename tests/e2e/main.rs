@@ -4,6 +4,8 @@
 
 #[path = "../../examples/quickstart/api.rs"]
 mod api;
+#[path = "../support/capture.rs"]
+mod capture;
 #[path = "../../examples/quickstart/inventory.rs"]
 #[allow(dead_code)] // the demo's flapping is not used here
 mod inventory;

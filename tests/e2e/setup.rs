@@ -2,9 +2,9 @@
 //! tokio worker threads, which only the global subscriber reaches), an OTLP receiver, and the
 //! quickstart's API on 127.0.0.1.
 
-use std::io::{self, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use telescope::otlp::{OtlpExportConfig, OtlpProtocol};
@@ -13,25 +13,7 @@ use telescope::Telemetry;
 use crate::inventory::Inventory;
 use crate::receiver::Receiver;
 
-/// A writer that keeps what it was given.
-#[derive(Clone, Default)]
-pub(crate) struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Capture {
-    pub(crate) fn text(&self) -> String {
-        String::from_utf8(self.0.lock().expect("capture").clone()).expect("utf8")
-    }
-}
-
-impl Write for Capture {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        self.0.lock().expect("capture").extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
+use crate::capture::Capture;
 
 /// What the tests share.
 pub(crate) struct Setup {

@@ -1,31 +1,16 @@
 //! The facade: what `builder()`/`try_init()` install, end to end.
 
 use std::io::{self, Write};
-use std::sync::{Arc, Mutex};
+
 use std::time::Duration;
 
 use serde_json::Value;
 use telescope::{InitError, LogFormat};
 
-/// A writer that keeps what it was given.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
+#[path = "../support/capture.rs"]
+mod capture;
 
-impl Capture {
-    fn text(&self) -> String {
-        String::from_utf8(self.0.lock().expect("capture").clone()).expect("utf8")
-    }
-}
-
-impl Write for Capture {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        self.0.lock().expect("capture").extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
+use capture::Capture;
 
 #[test]
 fn json_lines_carry_the_service_resource_and_are_flushed_by_the_guard() {

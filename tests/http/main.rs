@@ -1,8 +1,8 @@
 //! `telescope::http::TelemetryLayer` around an axum router, called through
 //! `tower::ServiceExt::oneshot`: spans, trace propagation, request ids and request metrics.
 
-use std::io::{self, Write};
-use std::sync::{Arc, Mutex};
+use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -14,19 +14,10 @@ use opentelemetry_sdk::trace::SpanData;
 use serde_json::Value;
 use tower::ServiceExt;
 
-/// A writer that keeps what it was given.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
+#[path = "../support/capture.rs"]
+mod capture;
 
-impl Write for Capture {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        self.0.lock().expect("capture").extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
+use capture::Capture;
 
 fn router() -> Router {
     Router::new()
@@ -85,14 +76,10 @@ fn run(requests: Vec<Request<Body>>) -> Seen {
         })
     });
     assert!(telemetry.flush(Duration::from_secs(5)));
-    let text = String::from_utf8(logs.0.lock().expect("logs").clone()).expect("utf8");
     Seen {
         responses,
         spans: telemetry.traces().ring().spans(),
-        logs: text
-            .lines()
-            .map(|line| serde_json::from_str(line).expect("JSON"))
-            .collect(),
+        logs: logs.json_lines(),
         metrics: telemetry
             .metrics()
             .render(telescope::metrics::Format::Prometheus),

@@ -1,7 +1,6 @@
 //! The admin server started by the builder: `/metrics`, the probes and `/debug/traces` over a
 //! real socket on 127.0.0.1, with and without a bearer token.
 
-use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
@@ -9,27 +8,13 @@ use serde_json::Value;
 use telescope::health::{check_fn, CheckConfig, CheckResult};
 use telescope::InitError;
 
-/// One HTTP/1.1 request; returns the status, the raw head and the body.
+#[path = "../support/http.rs"]
+mod http_client;
+
+/// `GET path`: the status, the raw head and the body.
 fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> (u16, String, String) {
-    let mut stream = TcpStream::connect(addr).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    let mut request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
-    }
-    request.push_str("\r\n");
-    stream.write_all(request.as_bytes()).expect("send");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("read");
-    let (head, body) = response.split_once("\r\n\r\n").expect("a head");
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("a status");
-    (status, head.to_owned(), body.to_owned())
+    let reply = http_client::request(addr, "GET", path, headers, "");
+    (reply.status, reply.head, reply.body)
 }
 
 fn local_builder() -> telescope::TelemetryBuilder {

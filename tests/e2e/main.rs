@@ -6,6 +6,8 @@
 mod api;
 #[path = "../support/capture.rs"]
 mod capture;
+#[path = "../support/http.rs"]
+mod http_client;
 #[path = "../../examples/quickstart/inventory.rs"]
 #[allow(dead_code)] // the demo's flapping is not used here
 mod inventory;

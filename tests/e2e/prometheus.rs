@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::setup::{request, setup};
+use crate::http_client::request;
+use crate::setup::setup;
 
 /// Stops the Prometheus server when dropped.
 struct Prometheus {

@@ -88,9 +88,9 @@ impl Telemetry {
         if !self.traces.shutdown(budget) {
             let stats = self.traces.stats();
             eprintln!(
-                "telescope: spans were still being exported after {budget:?} and are lost \
-                 ({} exported, {} dropped when the export failed so far)",
-                stats.exported, stats.dropped_export_failed
+                "telescope: spans were still being exported after {budget:?}: {} spans are lost \
+                 ({} exported, {} dropped when the export failed)",
+                stats.abandoned_at_shutdown, stats.exported, stats.dropped_export_failed
             );
         }
         if let Some(audit) = &self.audit {

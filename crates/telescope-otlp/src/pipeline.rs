@@ -45,6 +45,8 @@ pub struct PipelineStats {
     pub export_errors: u64,
     /// Spans given up on after the retries ran out (summed over exporters).
     pub dropped_export_failed: u64,
+    /// Spans still queued or being exported when [`Pipeline::shutdown`] stopped waiting.
+    pub abandoned_at_shutdown: u64,
 }
 
 enum Control {
@@ -68,6 +70,13 @@ struct Shared {
     exported: AtomicU64,
     export_errors: AtomicU64,
     dropped_export_failed: AtomicU64,
+    abandoned_at_shutdown: AtomicU64,
+    /// Spans in the batch the worker is exporting now.
+    in_batch: AtomicU64,
+    /// Set when shutdown stopped waiting: the worker no longer counts what it finishes, since
+    /// its spans were counted as abandoned.
+    abandoned: AtomicBool,
+    has_exporters: bool,
     warned: AtomicBool,
     export_warned: AtomicBool,
 }
@@ -225,6 +234,10 @@ impl Pipeline {
             exported: AtomicU64::new(0),
             export_errors: AtomicU64::new(0),
             dropped_export_failed: AtomicU64::new(0),
+            abandoned_at_shutdown: AtomicU64::new(0),
+            in_batch: AtomicU64::new(0),
+            abandoned: AtomicBool::new(false),
+            has_exporters: !exporters.is_empty(),
             warned: AtomicBool::new(false),
             export_warned: AtomicBool::new(false),
         });
@@ -276,6 +289,7 @@ impl Pipeline {
             exported: self.shared.exported.load(Ordering::Relaxed),
             export_errors: self.shared.export_errors.load(Ordering::Relaxed),
             dropped_export_failed: self.shared.dropped_export_failed.load(Ordering::Relaxed),
+            abandoned_at_shutdown: self.shared.abandoned_at_shutdown.load(Ordering::Relaxed),
         }
     }
 
@@ -311,6 +325,17 @@ impl Pipeline {
             }
             if thread.is_finished() {
                 let _ = thread.join();
+            } else if self.shared.has_exporters
+                && !self.shared.abandoned.swap(true, Ordering::SeqCst)
+            {
+                // Still exporting (a collector that does not answer): what it holds and what
+                // is queued will not be delivered. Count it rather than lose it silently.
+                let lost =
+                    self.shared.queue.len() as u64 + self.shared.in_batch.load(Ordering::SeqCst);
+                self.shared
+                    .abandoned_at_shutdown
+                    .fetch_add(lost, Ordering::Relaxed);
+                metrics::counter!(SPANS_DROPPED_TOTAL, "reason" => "shutdown").increment(lost);
             }
         }
         flushed
@@ -370,6 +395,7 @@ impl Worker {
 
     fn export_batch(&mut self) {
         let spans = self.batch.len() as u64;
+        self.shared.in_batch.store(spans, Ordering::SeqCst);
         for exporter in &mut self.exporters {
             let outcome = export_with_retries(
                 exporter.as_mut(),
@@ -377,6 +403,10 @@ impl Worker {
                 self.export_timeout,
                 &self.shared,
             );
+            if self.shared.abandoned.load(Ordering::SeqCst) {
+                // Shutdown gave up on this batch and counted it already.
+                break;
+            }
             match outcome {
                 Ok(()) => {
                     self.shared.exported.fetch_add(spans, Ordering::Relaxed);
@@ -400,6 +430,7 @@ impl Worker {
         // The ring holds these spans too, so this rarely frees anything (only spans the ring
         // evicted during this drain, whose last reference is the batch's).
         self.batch.clear();
+        self.shared.in_batch.store(0, Ordering::SeqCst);
     }
 }
 

@@ -87,3 +87,50 @@ fn flush_and_shutdown_finish_inside_a_current_thread_runtime() {
         (true, true, 1)
     );
 }
+
+/// An exporter stuck in its first call until released, like a collector that never answers
+/// behind a client without a timeout.
+struct Hung(Arc<Mutex<()>>);
+
+impl telescope_otlp::SpanExport for Hung {
+    fn export(&mut self, _: &[Arc<SpanData>]) -> Result<(), String> {
+        drop(self.0.lock().expect("hung"));
+        Ok(())
+    }
+}
+
+#[test]
+fn spans_left_behind_by_a_shutdown_that_gives_up_are_counted() {
+    let gate = Arc::new(Mutex::new(()));
+    let held = gate.lock().expect("gate");
+    let layer = OtlpLayer::builder()
+        .exporter(Hung(gate.clone()))
+        .pipeline(PipelineConfig {
+            max_queue_size: 64,
+            max_export_batch_size: 4,
+            schedule_delay: Duration::from_millis(1),
+            ..PipelineConfig::default()
+        })
+        .build();
+    let pipeline = layer.pipeline();
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+        for _ in 0..20 {
+            tracing::info_span!("work").in_scope(|| {});
+        }
+    });
+    assert!(
+        !pipeline.shutdown(Duration::from_millis(100)),
+        "the export never returns"
+    );
+    let stats = pipeline.stats();
+    assert_eq!(stats.exported, 0);
+    assert_eq!(
+        stats.abandoned_at_shutdown + stats.dropped_queue_full,
+        20,
+        "every span is accounted for: {stats:?}"
+    );
+    drop(held);
+    // The worker finishes its batch later, but it was counted already: not counted twice.
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(pipeline.stats().exported, 0, "{:?}", pipeline.stats());
+}

@@ -307,3 +307,54 @@ fn request_durations_carry_the_sampled_trace_as_an_exemplar() {
         "{exemplar}"
     );
 }
+
+#[test]
+fn health_endpoints_mount_in_an_axum_router() {
+    use telescope::health::{check_fn, CheckConfig, CheckResult, Health, HealthService};
+    let health = Health::new();
+    health
+        .register(
+            check_fn("database", || async {
+                CheckResult::fail("connection refused")
+            }),
+            CheckConfig::readiness(),
+        )
+        .expect("registers");
+    let service = HealthService::new(health);
+    let app = Router::new()
+        .route_service("/livez", service.clone())
+        .route_service("/readyz", service);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let live = app
+            .clone()
+            .oneshot(request("GET", "/livez", &[]))
+            .await
+            .expect("infallible");
+        assert_eq!(live.status(), 200);
+        // The check runs in the background; readiness fails once its first result is in.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let ready = app
+                .clone()
+                .oneshot(request("GET", "/readyz?verbose", &[]))
+                .await
+                .expect("infallible");
+            if ready.status() == 503 {
+                let body = axum::body::to_bytes(ready.into_body(), 4096)
+                    .await
+                    .expect("body");
+                assert!(String::from_utf8_lossy(&body).contains("database"));
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "readiness never failed"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
+}

@@ -1,36 +1,18 @@
-//! [`TelemetryBuilder`]: every knob of `init()`, set in code or read from the environment.
+//! Deciding each setting of the builder: what code set wins, then the environment variable,
+//! then the default. A bad variable is an error naming it.
 
-use std::fmt;
-use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use telescope_health::Health;
-use telescope_log::audit::{AuditLayer, AuditLog};
-use telescope_log::{JsonLayer, NonBlockingBuilder, Redaction, Schema};
-use telescope_metrics::{TelescopeRecorder, TelescopeRecorderBuilder};
+use telescope_log::{Redaction, Schema};
 use telescope_otlp::sampler::{sampler_from_env, Sampler};
-use telescope_otlp::{OtlpExport, OtlpExportConfig, OtlpLayer, PipelineConfig};
-use tracing::Dispatch;
-use tracing_subscriber::layer::SubscriberExt;
+use telescope_otlp::{OtlpExportConfig, PipelineConfig};
 use tracing_subscriber::EnvFilter;
 
-use crate::admin::{AdminServer, DEFAULT_ADMIN_ADDRESS};
-use crate::env::{self, Env, ProcessEnv};
+use super::{LogFormat, TelemetryBuilder};
+use crate::env::{self, Env};
 use crate::resource;
-use crate::telemetry::Parts;
-use crate::{InitError, SpanMetricsLayer, Telemetry};
-
-/// How log lines are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum LogFormat {
-    /// One JSON object per line ([`JsonLayer`]); the default.
-    #[default]
-    Json,
-    /// `tracing-subscriber`'s human-readable format, coloured on a terminal.
-    Pretty,
-}
+use crate::InitError;
 
 impl LogFormat {
     fn parse(text: &str) -> Result<Self, String> {
@@ -49,24 +31,6 @@ fn parse_schema(text: &str) -> Result<Schema, String> {
         "gcp" => Ok(Schema::Gcp),
         _ => Err("expected default, ecs or gcp".to_owned()),
     }
-}
-
-/// `tracing-subscriber`'s default field format (`message` bare, others `name=value`), with
-/// redacted fields written as `name=[REDACTED]`, so the pretty format leaks no more than JSON.
-fn redacting_fields(
-    redaction: Redaction,
-) -> impl for<'w> tracing_subscriber::fmt::FormatFields<'w> + 'static {
-    use tracing_subscriber::field::MakeExt;
-    tracing_subscriber::fmt::format::debug_fn(move |writer, field, value| {
-        if redaction.matches(field.name()) {
-            write!(writer, "{field}=[REDACTED]")
-        } else if field.name() == "message" {
-            write!(writer, "{value:?}")
-        } else {
-            write!(writer, "{field}={value:?}")
-        }
-    })
-    .delimited(" ")
 }
 
 fn sampler_error(error: telescope_otlp::sampler::SamplerConfigError) -> InitError {
@@ -146,78 +110,12 @@ fn parse_redact(text: &str) -> Result<Redaction, String> {
 const DEFAULT_EXEMPLAR_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The default log filter when neither the builder nor `RUST_LOG` sets one.
-const DEFAULT_FILTER: &str = "info";
+pub(super) const DEFAULT_FILTER: &str = "info";
 
-fn parse_filter(directives: &str) -> Result<EnvFilter, String> {
+pub(super) fn parse_filter(directives: &str) -> Result<EnvFilter, String> {
     EnvFilter::builder()
         .parse(directives)
         .map_err(|error| error.to_string())
-}
-
-/// Configures telemetry. Settings made here win; anything left unset is read from the
-/// environment when the builder finishes (table below), and otherwise defaults.
-///
-/// | setting | method | variable | default |
-/// |---|---|---|---|
-/// | log filter | [`log_filter`](Self::log_filter) | `RUST_LOG` | `info` |
-/// | log format | [`log_format`](Self::log_format) | `TELESCOPE_LOG_FORMAT` (`json`, `pretty`) | `json` |
-/// | JSON schema | [`log_schema`](Self::log_schema) | `TELESCOPE_LOG_SCHEMA` (`default`, `ecs`, `gcp`) | `default` |
-/// | service name | [`service_name`](Self::service_name) | `OTEL_SERVICE_NAME`, else `service.name` in `OTEL_RESOURCE_ATTRIBUTES` | `unknown_service:<executable>` |
-/// | service version | [`service_version`](Self::service_version) | `service.version` in `OTEL_RESOURCE_ATTRIBUTES` | none |
-/// | environment | [`deployment_environment`](Self::deployment_environment) | `deployment.environment.name` (or `deployment.environment`) in `OTEL_RESOURCE_ATTRIBUTES` | none |
-/// | span sampler | [`sampler`](Self::sampler) | `OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG` (also `adaptive`, its argument the traces per second) | parent-based, always on |
-/// | OTLP export | [`otlp_export`](Self::otlp_export) | `OTEL_EXPORTER_OTLP_{TRACES_,}ENDPOINT`, `…PROTOCOL` (`http/protobuf`, `grpc`), `…HEADERS`, `…TIMEOUT` | none: spans stay in the in-process ring |
-/// | span queue and batches | — | `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, `OTEL_BSP_SCHEDULE_DELAY`, `OTEL_BSP_EXPORT_TIMEOUT` | 2048, 512, 5 s, 30 s |
-/// | extra redacted field names | [`redaction`](Self::redaction) | `TELESCOPE_REDACT` (`ssn,iban`: added to the default list) | the default list |
-/// | lossy log queue | [`lossy_logs`](Self::lossy_logs) | `TELESCOPE_LOG_LOSSY` (`true`, `false`) | `true` |
-/// | log queue size | [`log_queue_lines`](Self::log_queue_lines) | `TELESCOPE_LOG_QUEUE_LINES` | 128,000 lines |
-/// | shutdown budget | [`shutdown_timeout`](Self::shutdown_timeout) | `TELESCOPE_SHUTDOWN_TIMEOUT` (ms) | 5 s |
-/// | admin server (`/metrics`, probes, `/debug/traces`) | [`admin_address`](Self::admin_address), [`without_admin_server`](Self::without_admin_server) | `TELESCOPE_ADMIN_ADDR` (`off` to disable) | `127.0.0.1:9464` |
-/// | admin bearer token | [`admin_token`](Self::admin_token) | `TELESCOPE_ADMIN_TOKEN` | none |
-/// | metrics recorder | [`metrics`](Self::metrics) | `TELESCOPE_METRICS_CARDINALITY_LIMIT` (when no recorder is set in code) | cardinality limit 2000 per metric |
-/// | exemplars | [`exemplar_interval`](Self::exemplar_interval) | `TELESCOPE_EXEMPLAR_INTERVAL` (ms, `off`) | one per histogram bucket per second |
-/// | health checks | [`health`](Self::health) | — | a new [`Health`]; register checks on [`Telemetry::health`] |
-/// | audit trail | [`audit_log`](Self::audit_log), [`audit_file`](Self::audit_file) | `TELESCOPE_AUDIT_FILE`, `TELESCOPE_AUDIT_KEY_FILE` (HMAC key), `TELESCOPE_AUDIT_SIGNING_KEY_FILE` (Ed25519 secret for checkpoints) | none |
-///
-/// The admin server's address is bound when the builder finishes. When it is the default and
-/// that port is busy, telemetry starts without the admin server and says so on stderr; an
-/// address set in code or in `TELESCOPE_ADMIN_ADDR` must bind, or the finisher fails.
-///
-/// A variable that is set but invalid makes the finisher fail with
-/// [`InitError::InvalidEnv`] naming it; an empty variable counts as unset.
-///
-/// ```
-/// let (dispatch, _telemetry) = telescope::builder()
-///     .service_name("checkout")
-///     .log_filter("info,my_crate=debug")?
-///     .build()?;
-/// tracing::dispatcher::with_default(&dispatch, || tracing::info!("configured in code"));
-/// # Ok::<(), telescope::InitError>(())
-/// ```
-#[must_use]
-#[derive(Default)]
-pub struct TelemetryBuilder {
-    service_name: Option<String>,
-    service_version: Option<String>,
-    environment: Option<String>,
-    log_filter: Option<String>,
-    log_format: Option<LogFormat>,
-    log_schema: Option<Schema>,
-    redaction: Option<Redaction>,
-    lossy_logs: Option<bool>,
-    log_queue_lines: Option<usize>,
-    shutdown_timeout: Option<Duration>,
-    log_writer: Option<Box<dyn Write + Send>>,
-    sampler: Option<Box<dyn Sampler>>,
-    otlp_export: Option<OtlpExportConfig>,
-    admin: Option<AdminSetting>,
-    admin_token: Option<String>,
-    metrics: Option<TelescopeRecorderBuilder>,
-    health: Option<Health>,
-    audit_log: Option<AuditLog>,
-    audit_file: Option<PathBuf>,
-    /// `Some(None)`: no exemplars; `None`: not set in code.
-    exemplar_interval: Option<Option<Duration>>,
 }
 
 /// Whether and where the admin server listens, as set in code or the environment.
@@ -234,28 +132,6 @@ fn parse_admin(text: &str) -> Result<AdminSetting, String> {
         "off" | "none" | "disabled" | "false" | "0" => Ok(AdminSetting::Off),
         _ if text.contains(':') => Ok(AdminSetting::At(text.to_owned())),
         _ => Err("expected host:port (such as 127.0.0.1:9464) or off".to_owned()),
-    }
-}
-
-impl fmt::Debug for TelemetryBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TelemetryBuilder")
-            .field("service_name", &self.service_name)
-            .field("service_version", &self.service_version)
-            .field("environment", &self.environment)
-            .field("log_filter", &self.log_filter)
-            .field("log_format", &self.log_format)
-            .field("log_schema", &self.log_schema)
-            .field("lossy_logs", &self.lossy_logs)
-            .field("sampler", &self.sampler)
-            .field("otlp_export", &self.otlp_export)
-            .field("admin", &self.admin)
-            .field(
-                "admin_token",
-                &self.admin_token.as_ref().map(|_| "<hidden>"),
-            )
-            .field("audit_file", &self.audit_file)
-            .finish_non_exhaustive()
     }
 }
 
@@ -294,165 +170,7 @@ pub(crate) struct AuditFiles {
     pub(crate) signing_key_file: Option<PathBuf>,
 }
 
-/// Whether a global `tracing` subscriber is installed. `has_been_set` also counts scoped
-/// defaults, so look from a fresh thread, where only the global one can be current.
-fn global_subscriber_exists() -> bool {
-    std::thread::spawn(|| {
-        tracing::dispatcher::get_default(|current| {
-            !current.is::<tracing::subscriber::NoSubscriber>()
-        })
-    })
-    .join()
-    .unwrap_or(false)
-}
-
 impl TelemetryBuilder {
-    /// The service's name (`service.name` on every log line).
-    pub fn service_name(mut self, name: impl Into<String>) -> Self {
-        self.service_name = Some(name.into());
-        self
-    }
-
-    /// The service's version (`service.version`).
-    pub fn service_version(mut self, version: impl Into<String>) -> Self {
-        self.service_version = Some(version.into());
-        self
-    }
-
-    /// The deployment environment (`deployment.environment.name`), e.g. `production`.
-    pub fn deployment_environment(mut self, environment: impl Into<String>) -> Self {
-        self.environment = Some(environment.into());
-        self
-    }
-
-    /// Which events and spans are recorded, in `RUST_LOG` syntax (`info,my_crate=debug`).
-    ///
-    /// # Errors
-    /// [`InitError::InvalidFilter`] if the directives do not parse.
-    pub fn log_filter(mut self, directives: impl Into<String>) -> Result<Self, InitError> {
-        let directives = directives.into();
-        parse_filter(&directives).map_err(|reason| InitError::InvalidFilter {
-            directives: directives.clone(),
-            reason,
-        })?;
-        self.log_filter = Some(directives);
-        Ok(self)
-    }
-
-    /// JSON or pretty log lines.
-    pub fn log_format(mut self, format: LogFormat) -> Self {
-        self.log_format = Some(format);
-        self
-    }
-
-    /// The JSON schema: telescope's keys, ECS or Google Cloud Logging.
-    pub fn log_schema(mut self, schema: Schema) -> Self {
-        self.log_schema = Some(schema);
-        self
-    }
-
-    /// Which field names are redacted in logs (default: [`Redaction::default`]).
-    pub fn redaction(mut self, redaction: Redaction) -> Self {
-        self.redaction = Some(redaction);
-        self
-    }
-
-    /// `true` (default): when the log queue is full, lines are dropped and counted in
-    /// `telescope_log_dropped_total`. `false`: logging waits for room, losing nothing.
-    pub fn lossy_logs(mut self, lossy: bool) -> Self {
-        self.lossy_logs = Some(lossy);
-        self
-    }
-
-    /// How many lines the log queue holds.
-    pub fn log_queue_lines(mut self, lines: usize) -> Self {
-        self.log_queue_lines = Some(lines);
-        self
-    }
-
-    /// How long the guard waits when dropped (default 5 s): up to half of it for exporting
-    /// spans, then up to all of it for writing queued log lines.
-    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
-        self.shutdown_timeout = Some(timeout);
-        self
-    }
-
-    /// How spans are sampled (default: `OTEL_TRACES_SAMPLER`, else parent-based always on).
-    pub fn sampler(mut self, sampler: impl Sampler) -> Self {
-        self.sampler = Some(Box::new(sampler));
-        self
-    }
-
-    /// Exports spans to this OTLP endpoint (default: `OTEL_EXPORTER_OTLP_*`; with neither,
-    /// spans stay in the in-process ring only). The resource is filled in from the service
-    /// settings.
-    pub fn otlp_export(mut self, config: OtlpExportConfig) -> Self {
-        self.otlp_export = Some(config);
-        self
-    }
-
-    /// Serves `/metrics`, the health probes and `/debug/traces` on `address` (default
-    /// `127.0.0.1:9464`, or `TELESCOPE_ADMIN_ADDR`; port 0 picks a free port, see
-    /// [`Telemetry::admin_addr`]).
-    pub fn admin_address(mut self, address: impl Into<String>) -> Self {
-        self.admin = Some(AdminSetting::At(address.into()));
-        self
-    }
-
-    /// Starts no admin server (as `TELESCOPE_ADMIN_ADDR=off` does).
-    pub fn without_admin_server(mut self) -> Self {
-        self.admin = Some(AdminSetting::Off);
-        self
-    }
-
-    /// Requires `Authorization: Bearer <token>` on the admin server's `/metrics` and
-    /// `/debug/traces` (the probes stay open).
-    pub fn admin_token(mut self, token: impl Into<String>) -> Self {
-        self.admin_token = Some(token.into());
-        self
-    }
-
-    /// How often each histogram bucket may take a new exemplar (the trace of an observation
-    /// made inside a sampled span; shown on `/metrics` in OpenMetrics). Default 1 s; `None`
-    /// takes none. Applies to a recorder given to [`metrics`](Self::metrics) too.
-    pub fn exemplar_interval(mut self, interval: Option<Duration>) -> Self {
-        self.exemplar_interval = Some(interval);
-        self
-    }
-
-    /// Configures the metrics recorder (buckets, cardinality limits, global labels).
-    pub fn metrics(mut self, recorder: TelescopeRecorderBuilder) -> Self {
-        self.metrics = Some(recorder);
-        self
-    }
-
-    /// Serves these health checks on the admin server (default: a new, empty [`Health`]; add
-    /// checks through [`Telemetry::health`] either way).
-    pub fn health(mut self, health: Health) -> Self {
-        self.health = Some(health);
-        self
-    }
-
-    /// Sends `tracing` events with target `audit` to this audit log, and flushes it on
-    /// shutdown. The log filter is widened so that audit events always pass.
-    pub fn audit_log(mut self, log: AuditLog) -> Self {
-        self.audit_log = Some(log);
-        self
-    }
-
-    /// Opens an audit log at `path` (keys from `TELESCOPE_AUDIT_KEY_FILE` and
-    /// `TELESCOPE_AUDIT_SIGNING_KEY_FILE` when set); see [`audit_log`](Self::audit_log).
-    pub fn audit_file(mut self, path: impl Into<PathBuf>) -> Self {
-        self.audit_file = Some(path.into());
-        self
-    }
-
-    /// Writes log lines to `writer` instead of stdout (through the same non-blocking queue).
-    pub fn log_writer(mut self, writer: impl Write + Send + 'static) -> Self {
-        self.log_writer = Some(Box::new(writer));
-        self
-    }
-
     /// Fills what was not set from `env`.
     pub(crate) fn resolve(&mut self, env: &(impl Env + ?Sized)) -> Result<Resolved, InitError> {
         let filter = match &self.log_filter {
@@ -591,189 +309,6 @@ impl TelemetryBuilder {
             exemplar_interval,
             cardinality_limit,
         })
-    }
-
-    /// Builds the subscriber without installing it (and starts the admin server): for tests,
-    /// or to install it yourself. The metrics recorder is not installed either; it is
-    /// [`Telemetry::metrics_recorder`].
-    ///
-    /// # Errors
-    /// [`InitError::InvalidEnv`] for a bad environment variable, [`InitError::Admin`] if a
-    /// configured admin address cannot be bound, [`InitError::Audit`] if the audit log
-    /// cannot be opened.
-    pub fn build(mut self) -> Result<(Dispatch, Telemetry), InitError> {
-        let resolved = self.resolve(&ProcessEnv)?;
-        self.build_resolved(resolved)
-    }
-
-    fn open_audit(&mut self, resolved: &Resolved) -> Result<Option<AuditLog>, InitError> {
-        if let Some(log) = self.audit_log.take() {
-            return Ok(Some(log));
-        }
-        let Some(files) = &resolved.audit else {
-            return Ok(None);
-        };
-        let mut builder = AuditLog::builder(&files.path).service(resolved.service_name.clone());
-        if let Some(key_file) = &files.key_file {
-            builder = builder.key_file(key_file)?;
-        }
-        if let Some(signing_key_file) = &files.signing_key_file {
-            builder = builder.signing_key_file(signing_key_file)?;
-        }
-        Ok(Some(builder.open()?))
-    }
-
-    fn build_resolved(
-        mut self,
-        mut resolved: Resolved,
-    ) -> Result<(Dispatch, Telemetry), InitError> {
-        let audit = self.open_audit(&resolved)?;
-        let to_terminal = self.log_writer.is_none() && io::stdout().is_terminal();
-        let sink: Box<dyn Write + Send> = self
-            .log_writer
-            .take()
-            .unwrap_or_else(|| Box::new(io::stdout()));
-        let (writer, guard) = NonBlockingBuilder::default()
-            .lossy(resolved.lossy_logs)
-            .queue_lines(resolved.log_queue_lines)
-            .shutdown_timeout(resolved.shutdown_timeout)
-            .finish(sink);
-
-        // The filter was validated when it was set or read. Audit events always pass.
-        let directives = match audit {
-            Some(_) => format!("{},audit=trace", resolved.filter),
-            None => resolved.filter.clone(),
-        };
-        let filter = parse_filter(&directives).unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
-        let json = (resolved.format == LogFormat::Json).then(|| {
-            let mut layer = JsonLayer::builder()
-                .schema(resolved.schema)
-                .with_redaction(resolved.redaction.clone())
-                .with_static_field("service.name", resolved.service_name.clone());
-            if let Some(version) = &resolved.service_version {
-                layer = layer.with_static_field("service.version", version.clone());
-            }
-            if let Some(environment) = &resolved.environment {
-                layer = layer.with_static_field("deployment.environment.name", environment.clone());
-            }
-            layer.with_writer(writer.clone()).build()
-        });
-        let pretty = (resolved.format == LogFormat::Pretty).then(|| {
-            tracing_subscriber::fmt::layer()
-                .with_ansi(to_terminal)
-                .fmt_fields(redacting_fields(resolved.redaction.clone()))
-                .with_writer(writer)
-        });
-        let mut traces = OtlpLayer::builder().pipeline(resolved.pipeline);
-        if let Some(sampler) = resolved.sampler.take() {
-            traces = traces.boxed_sampler(sampler);
-        }
-        if let Some(config) = resolved.otlp_export.take() {
-            let config = config.with_resource(resolved.resource.clone());
-            traces = traces.exporter(OtlpExport::new(config));
-        }
-        let traces = traces.build();
-        let pipeline = traces.pipeline();
-        let mut recorder = self
-            .metrics
-            .take()
-            .unwrap_or_else(TelescopeRecorder::builder);
-        if let Some(limit) = resolved.cardinality_limit {
-            recorder = recorder.cardinality_limit(limit);
-        }
-        if let Some(interval) = resolved.exemplar_interval {
-            recorder = recorder.exemplars(interval, telescope_core::current_sampled_ids);
-        }
-        let (recorder, metrics) = recorder.build();
-        let health = self.health.take().unwrap_or_default();
-        let admin = self.start_admin(&resolved, &metrics, &health, &pipeline)?;
-        // The OTLP layer sits below the log layers so that a span's ids exist before they
-        // are written.
-        let subscriber = tracing_subscriber::registry()
-            .with(filter)
-            .with(traces)
-            .with(SpanMetricsLayer::new())
-            .with(
-                audit
-                    .clone()
-                    .map(|log| AuditLayer::new(log).with_sensitive(resolved.redaction.clone())),
-            )
-            .with(json)
-            .with(pretty);
-        let telemetry = Telemetry::new(Parts {
-            logs: guard,
-            traces: pipeline,
-            recorder,
-            metrics,
-            health,
-            admin,
-            audit,
-            shutdown_timeout: resolved.shutdown_timeout,
-        });
-        Ok((Dispatch::new(subscriber), telemetry))
-    }
-
-    fn start_admin(
-        &self,
-        resolved: &Resolved,
-        metrics: &telescope_metrics::MetricsHandle,
-        health: &Health,
-        pipeline: &telescope_otlp::Pipeline,
-    ) -> Result<Option<AdminServer>, InitError> {
-        let (address, explicit) = match &resolved.admin {
-            Some(AdminSetting::Off) => return Ok(None),
-            Some(AdminSetting::At(address)) => (address.clone(), true),
-            None => (DEFAULT_ADMIN_ADDRESS.to_owned(), false),
-        };
-        let mut admin = AdminServer::builder()
-            .address(address)
-            .service_name(resolved.service_name.clone())
-            .metrics(metrics.clone())
-            .health(health.clone())
-            .traces(pipeline.ring());
-        if let Some(token) = &resolved.admin_token {
-            admin = admin.bearer_token(token.clone());
-        }
-        match admin.start() {
-            Ok(server) => Ok(Some(server)),
-            Err(error) if explicit => Err(InitError::Admin(error)),
-            Err(error) => {
-                eprintln!(
-                    "telescope: {error}; continuing without the admin server \
-                     (set TELESCOPE_ADMIN_ADDR to another address, or to off)"
-                );
-                Ok(None)
-            }
-        }
-    }
-
-    /// Builds, then installs the subscriber and the metrics recorder as the global defaults.
-    ///
-    /// # Errors
-    /// As [`build`](Self::build), and [`InitError::AlreadyInitialized`] if a global
-    /// subscriber is already set, [`InitError::MetricsAlreadyInstalled`] if another global
-    /// `metrics` recorder is. Nothing is installed when it fails.
-    pub fn try_init(self) -> Result<Telemetry, InitError> {
-        if global_subscriber_exists() {
-            return Err(InitError::AlreadyInitialized);
-        }
-        let (dispatch, telemetry) = self.build()?;
-        metrics::set_global_recorder(telemetry.metrics_recorder())
-            .map_err(|_| InitError::MetricsAlreadyInstalled)?;
-        tracing::dispatcher::set_global_default(dispatch)
-            .map_err(|_| InitError::AlreadyInitialized)?;
-        Ok(telemetry)
-    }
-
-    /// Like [`try_init`](Self::try_init), but panics with the reason.
-    ///
-    /// # Panics
-    /// When [`try_init`](Self::try_init) fails.
-    pub fn init(self) -> Telemetry {
-        match self.try_init() {
-            Ok(telemetry) => telemetry,
-            Err(error) => panic!("telescope::init failed: {error}"),
-        }
     }
 }
 
@@ -1023,7 +558,7 @@ mod tests {
         let in_code = TelemetryBuilder::default()
             .lossy_logs(true)
             .exemplar_interval(Some(Duration::from_secs(2)))
-            .metrics(TelescopeRecorder::builder())
+            .metrics(telescope_metrics::TelescopeRecorder::builder())
             .resolve(
                 &[
                     ("TELESCOPE_LOG_LOSSY", "false"),

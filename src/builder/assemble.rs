@@ -1,0 +1,192 @@
+//! Building what the settings describe: the subscriber's layers, the metrics recorder, the
+//! admin server, the audit log, and the guard that stops them.
+
+use std::io::{self, IsTerminal, Write};
+
+use telescope_health::Health;
+use telescope_log::audit::{AuditLayer, AuditLog};
+use telescope_log::{JsonLayer, NonBlockingBuilder, Redaction};
+use telescope_metrics::TelescopeRecorder;
+use telescope_otlp::{OtlpExport, OtlpLayer};
+use tracing::Dispatch;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::EnvFilter;
+
+use super::resolve::{parse_filter, AdminSetting, Resolved, DEFAULT_FILTER};
+use super::{LogFormat, TelemetryBuilder};
+use crate::admin::{AdminServer, DEFAULT_ADMIN_ADDRESS};
+use crate::telemetry::Parts;
+use crate::{InitError, SpanMetricsLayer, Telemetry};
+
+/// `tracing-subscriber`'s default field format (`message` bare, others `name=value`), with
+/// redacted fields written as `name=[REDACTED]`, so the pretty format leaks no more than JSON.
+fn redacting_fields(
+    redaction: Redaction,
+) -> impl for<'w> tracing_subscriber::fmt::FormatFields<'w> + 'static {
+    use tracing_subscriber::field::MakeExt;
+    tracing_subscriber::fmt::format::debug_fn(move |writer, field, value| {
+        if redaction.matches(field.name()) {
+            write!(writer, "{field}=[REDACTED]")
+        } else if field.name() == "message" {
+            write!(writer, "{value:?}")
+        } else {
+            write!(writer, "{field}={value:?}")
+        }
+    })
+    .delimited(" ")
+}
+
+/// Whether a global `tracing` subscriber is installed. `has_been_set` also counts scoped
+/// defaults, so look from a fresh thread, where only the global one can be current.
+pub(super) fn global_subscriber_exists() -> bool {
+    std::thread::spawn(|| {
+        tracing::dispatcher::get_default(|current| {
+            !current.is::<tracing::subscriber::NoSubscriber>()
+        })
+    })
+    .join()
+    .unwrap_or(false)
+}
+
+impl TelemetryBuilder {
+    fn open_audit(&mut self, resolved: &Resolved) -> Result<Option<AuditLog>, InitError> {
+        if let Some(log) = self.audit_log.take() {
+            return Ok(Some(log));
+        }
+        let Some(files) = &resolved.audit else {
+            return Ok(None);
+        };
+        let mut builder = AuditLog::builder(&files.path).service(resolved.service_name.clone());
+        if let Some(key_file) = &files.key_file {
+            builder = builder.key_file(key_file)?;
+        }
+        if let Some(signing_key_file) = &files.signing_key_file {
+            builder = builder.signing_key_file(signing_key_file)?;
+        }
+        Ok(Some(builder.open()?))
+    }
+
+    pub(super) fn build_resolved(
+        mut self,
+        mut resolved: Resolved,
+    ) -> Result<(Dispatch, Telemetry), InitError> {
+        let audit = self.open_audit(&resolved)?;
+        let to_terminal = self.log_writer.is_none() && io::stdout().is_terminal();
+        let sink: Box<dyn Write + Send> = self
+            .log_writer
+            .take()
+            .unwrap_or_else(|| Box::new(io::stdout()));
+        let (writer, guard) = NonBlockingBuilder::default()
+            .lossy(resolved.lossy_logs)
+            .queue_lines(resolved.log_queue_lines)
+            .shutdown_timeout(resolved.shutdown_timeout)
+            .finish(sink);
+
+        // The filter was validated when it was set or read. Audit events always pass.
+        let directives = match audit {
+            Some(_) => format!("{},audit=trace", resolved.filter),
+            None => resolved.filter.clone(),
+        };
+        let filter = parse_filter(&directives).unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+        let json = (resolved.format == LogFormat::Json).then(|| {
+            let mut layer = JsonLayer::builder()
+                .schema(resolved.schema)
+                .with_redaction(resolved.redaction.clone())
+                .with_static_field("service.name", resolved.service_name.clone());
+            if let Some(version) = &resolved.service_version {
+                layer = layer.with_static_field("service.version", version.clone());
+            }
+            if let Some(environment) = &resolved.environment {
+                layer = layer.with_static_field("deployment.environment.name", environment.clone());
+            }
+            layer.with_writer(writer.clone()).build()
+        });
+        let pretty = (resolved.format == LogFormat::Pretty).then(|| {
+            tracing_subscriber::fmt::layer()
+                .with_ansi(to_terminal)
+                .fmt_fields(redacting_fields(resolved.redaction.clone()))
+                .with_writer(writer)
+        });
+        let mut traces = OtlpLayer::builder().pipeline(resolved.pipeline);
+        if let Some(sampler) = resolved.sampler.take() {
+            traces = traces.boxed_sampler(sampler);
+        }
+        if let Some(config) = resolved.otlp_export.take() {
+            let config = config.with_resource(resolved.resource.clone());
+            traces = traces.exporter(OtlpExport::new(config));
+        }
+        let traces = traces.build();
+        let pipeline = traces.pipeline();
+        let mut recorder = self
+            .metrics
+            .take()
+            .unwrap_or_else(TelescopeRecorder::builder);
+        if let Some(limit) = resolved.cardinality_limit {
+            recorder = recorder.cardinality_limit(limit);
+        }
+        if let Some(interval) = resolved.exemplar_interval {
+            recorder = recorder.exemplars(interval, telescope_core::current_sampled_ids);
+        }
+        let (recorder, metrics) = recorder.build();
+        let health = self.health.take().unwrap_or_default();
+        let admin = self.start_admin(&resolved, &metrics, &health, &pipeline)?;
+        // The OTLP layer sits below the log layers so that a span's ids exist before they
+        // are written.
+        let subscriber = tracing_subscriber::registry()
+            .with(filter)
+            .with(traces)
+            .with(SpanMetricsLayer::new())
+            .with(
+                audit
+                    .clone()
+                    .map(|log| AuditLayer::new(log).with_sensitive(resolved.redaction.clone())),
+            )
+            .with(json)
+            .with(pretty);
+        let telemetry = Telemetry::new(Parts {
+            logs: guard,
+            traces: pipeline,
+            recorder,
+            metrics,
+            health,
+            admin,
+            audit,
+            shutdown_timeout: resolved.shutdown_timeout,
+        });
+        Ok((Dispatch::new(subscriber), telemetry))
+    }
+
+    fn start_admin(
+        &self,
+        resolved: &Resolved,
+        metrics: &telescope_metrics::MetricsHandle,
+        health: &Health,
+        pipeline: &telescope_otlp::Pipeline,
+    ) -> Result<Option<AdminServer>, InitError> {
+        let (address, explicit) = match &resolved.admin {
+            Some(AdminSetting::Off) => return Ok(None),
+            Some(AdminSetting::At(address)) => (address.clone(), true),
+            None => (DEFAULT_ADMIN_ADDRESS.to_owned(), false),
+        };
+        let mut admin = AdminServer::builder()
+            .address(address)
+            .service_name(resolved.service_name.clone())
+            .metrics(metrics.clone())
+            .health(health.clone())
+            .traces(pipeline.ring());
+        if let Some(token) = &resolved.admin_token {
+            admin = admin.bearer_token(token.clone());
+        }
+        match admin.start() {
+            Ok(server) => Ok(Some(server)),
+            Err(error) if explicit => Err(InitError::Admin(error)),
+            Err(error) => {
+                eprintln!(
+                    "telescope: {error}; continuing without the admin server \
+                     (set TELESCOPE_ADMIN_ADDR to another address, or to off)"
+                );
+                Ok(None)
+            }
+        }
+    }
+}

@@ -1,0 +1,315 @@
+//! [`TelemetryBuilder`]: every knob of `init()`, set in code or read from the environment.
+//! [`resolve`] decides each setting (code, then environment, then default); [`assemble`]
+//! builds the subscriber, the recorder, the admin server and the guard from the decisions.
+
+mod assemble;
+mod resolve;
+
+use std::fmt;
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use telescope_health::Health;
+use telescope_log::audit::AuditLog;
+use telescope_log::{Redaction, Schema};
+use telescope_metrics::TelescopeRecorderBuilder;
+use telescope_otlp::sampler::Sampler;
+use telescope_otlp::OtlpExportConfig;
+use tracing::Dispatch;
+
+use crate::env::ProcessEnv;
+use crate::{InitError, Telemetry};
+use assemble::global_subscriber_exists;
+use resolve::{parse_filter, AdminSetting};
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum LogFormat {
+    /// One JSON object per line ([`JsonLayer`](telescope_log::JsonLayer)); the default.
+    #[default]
+    Json,
+    /// `tracing-subscriber`'s human-readable format, coloured on a terminal.
+    Pretty,
+}
+
+/// Configures telemetry. Settings made here win; anything left unset is read from the
+/// environment when the builder finishes (table below), and otherwise defaults.
+///
+/// | setting | method | variable | default |
+/// |---|---|---|---|
+/// | log filter | [`log_filter`](Self::log_filter) | `RUST_LOG` | `info` |
+/// | log format | [`log_format`](Self::log_format) | `TELESCOPE_LOG_FORMAT` (`json`, `pretty`) | `json` |
+/// | JSON schema | [`log_schema`](Self::log_schema) | `TELESCOPE_LOG_SCHEMA` (`default`, `ecs`, `gcp`) | `default` |
+/// | service name | [`service_name`](Self::service_name) | `OTEL_SERVICE_NAME`, else `service.name` in `OTEL_RESOURCE_ATTRIBUTES` | `unknown_service:<executable>` |
+/// | service version | [`service_version`](Self::service_version) | `service.version` in `OTEL_RESOURCE_ATTRIBUTES` | none |
+/// | environment | [`deployment_environment`](Self::deployment_environment) | `deployment.environment.name` (or `deployment.environment`) in `OTEL_RESOURCE_ATTRIBUTES` | none |
+/// | span sampler | [`sampler`](Self::sampler) | `OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG` (also `adaptive`, its argument the traces per second) | parent-based, always on |
+/// | OTLP export | [`otlp_export`](Self::otlp_export) | `OTEL_EXPORTER_OTLP_{TRACES_,}ENDPOINT`, `…PROTOCOL` (`http/protobuf`, `grpc`), `…HEADERS`, `…TIMEOUT` | none: spans stay in the in-process ring |
+/// | span queue and batches | — | `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, `OTEL_BSP_SCHEDULE_DELAY`, `OTEL_BSP_EXPORT_TIMEOUT` | 2048, 512, 5 s, 30 s |
+/// | extra redacted field names | [`redaction`](Self::redaction) | `TELESCOPE_REDACT` (`ssn,iban`: added to the default list) | the default list |
+/// | lossy log queue | [`lossy_logs`](Self::lossy_logs) | `TELESCOPE_LOG_LOSSY` (`true`, `false`) | `true` |
+/// | log queue size | [`log_queue_lines`](Self::log_queue_lines) | `TELESCOPE_LOG_QUEUE_LINES` | 128,000 lines |
+/// | shutdown budget | [`shutdown_timeout`](Self::shutdown_timeout) | `TELESCOPE_SHUTDOWN_TIMEOUT` (ms) | 5 s |
+/// | admin server (`/metrics`, probes, `/debug/traces`) | [`admin_address`](Self::admin_address), [`without_admin_server`](Self::without_admin_server) | `TELESCOPE_ADMIN_ADDR` (`off` to disable) | `127.0.0.1:9464` |
+/// | admin bearer token | [`admin_token`](Self::admin_token) | `TELESCOPE_ADMIN_TOKEN` | none |
+/// | metrics recorder | [`metrics`](Self::metrics) | `TELESCOPE_METRICS_CARDINALITY_LIMIT` (when no recorder is set in code) | cardinality limit 2000 per metric |
+/// | exemplars | [`exemplar_interval`](Self::exemplar_interval) | `TELESCOPE_EXEMPLAR_INTERVAL` (ms, `off`) | one per histogram bucket per second |
+/// | health checks | [`health`](Self::health) | — | a new [`Health`]; register checks on [`Telemetry::health`] |
+/// | audit trail | [`audit_log`](Self::audit_log), [`audit_file`](Self::audit_file) | `TELESCOPE_AUDIT_FILE`, `TELESCOPE_AUDIT_KEY_FILE` (HMAC key), `TELESCOPE_AUDIT_SIGNING_KEY_FILE` (Ed25519 secret for checkpoints) | none |
+///
+/// The admin server's address is bound when the builder finishes. When it is the default and
+/// that port is busy, telemetry starts without the admin server and says so on stderr; an
+/// address set in code or in `TELESCOPE_ADMIN_ADDR` must bind, or the finisher fails.
+///
+/// A variable that is set but invalid makes the finisher fail with
+/// [`InitError::InvalidEnv`] naming it; an empty variable counts as unset.
+///
+/// ```
+/// let (dispatch, _telemetry) = telescope::builder()
+///     .service_name("checkout")
+///     .log_filter("info,my_crate=debug")?
+///     .build()?;
+/// tracing::dispatcher::with_default(&dispatch, || tracing::info!("configured in code"));
+/// # Ok::<(), telescope::InitError>(())
+/// ```
+#[must_use]
+#[derive(Default)]
+pub struct TelemetryBuilder {
+    service_name: Option<String>,
+    service_version: Option<String>,
+    environment: Option<String>,
+    log_filter: Option<String>,
+    log_format: Option<LogFormat>,
+    log_schema: Option<Schema>,
+    redaction: Option<Redaction>,
+    lossy_logs: Option<bool>,
+    log_queue_lines: Option<usize>,
+    shutdown_timeout: Option<Duration>,
+    log_writer: Option<Box<dyn Write + Send>>,
+    sampler: Option<Box<dyn Sampler>>,
+    otlp_export: Option<OtlpExportConfig>,
+    admin: Option<AdminSetting>,
+    admin_token: Option<String>,
+    metrics: Option<TelescopeRecorderBuilder>,
+    health: Option<Health>,
+    audit_log: Option<AuditLog>,
+    audit_file: Option<PathBuf>,
+    /// `Some(None)`: no exemplars; `None`: not set in code.
+    exemplar_interval: Option<Option<Duration>>,
+}
+
+impl fmt::Debug for TelemetryBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TelemetryBuilder")
+            .field("service_name", &self.service_name)
+            .field("service_version", &self.service_version)
+            .field("environment", &self.environment)
+            .field("log_filter", &self.log_filter)
+            .field("log_format", &self.log_format)
+            .field("log_schema", &self.log_schema)
+            .field("lossy_logs", &self.lossy_logs)
+            .field("sampler", &self.sampler)
+            .field("otlp_export", &self.otlp_export)
+            .field("admin", &self.admin)
+            .field(
+                "admin_token",
+                &self.admin_token.as_ref().map(|_| "<hidden>"),
+            )
+            .field("audit_file", &self.audit_file)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TelemetryBuilder {
+    /// The service's name (`service.name` on every log line).
+    pub fn service_name(mut self, name: impl Into<String>) -> Self {
+        self.service_name = Some(name.into());
+        self
+    }
+
+    /// The service's version (`service.version`).
+    pub fn service_version(mut self, version: impl Into<String>) -> Self {
+        self.service_version = Some(version.into());
+        self
+    }
+
+    /// The deployment environment (`deployment.environment.name`), e.g. `production`.
+    pub fn deployment_environment(mut self, environment: impl Into<String>) -> Self {
+        self.environment = Some(environment.into());
+        self
+    }
+
+    /// Which events and spans are recorded, in `RUST_LOG` syntax (`info,my_crate=debug`).
+    ///
+    /// # Errors
+    /// [`InitError::InvalidFilter`] if the directives do not parse.
+    pub fn log_filter(mut self, directives: impl Into<String>) -> Result<Self, InitError> {
+        let directives = directives.into();
+        parse_filter(&directives).map_err(|reason| InitError::InvalidFilter {
+            directives: directives.clone(),
+            reason,
+        })?;
+        self.log_filter = Some(directives);
+        Ok(self)
+    }
+
+    /// JSON or pretty log lines.
+    pub fn log_format(mut self, format: LogFormat) -> Self {
+        self.log_format = Some(format);
+        self
+    }
+
+    /// The JSON schema: telescope's keys, ECS or Google Cloud Logging.
+    pub fn log_schema(mut self, schema: Schema) -> Self {
+        self.log_schema = Some(schema);
+        self
+    }
+
+    /// Which field names are redacted in logs (default: [`Redaction::default`]).
+    pub fn redaction(mut self, redaction: Redaction) -> Self {
+        self.redaction = Some(redaction);
+        self
+    }
+
+    /// `true` (default): when the log queue is full, lines are dropped and counted in
+    /// `telescope_log_dropped_total`. `false`: logging waits for room, losing nothing.
+    pub fn lossy_logs(mut self, lossy: bool) -> Self {
+        self.lossy_logs = Some(lossy);
+        self
+    }
+
+    /// How many lines the log queue holds.
+    pub fn log_queue_lines(mut self, lines: usize) -> Self {
+        self.log_queue_lines = Some(lines);
+        self
+    }
+
+    /// How long the guard waits when dropped (default 5 s): up to half of it for exporting
+    /// spans, then up to all of it for writing queued log lines.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = Some(timeout);
+        self
+    }
+
+    /// How spans are sampled (default: `OTEL_TRACES_SAMPLER`, else parent-based always on).
+    pub fn sampler(mut self, sampler: impl Sampler) -> Self {
+        self.sampler = Some(Box::new(sampler));
+        self
+    }
+
+    /// Exports spans to this OTLP endpoint (default: `OTEL_EXPORTER_OTLP_*`; with neither,
+    /// spans stay in the in-process ring only). The resource is filled in from the service
+    /// settings.
+    pub fn otlp_export(mut self, config: OtlpExportConfig) -> Self {
+        self.otlp_export = Some(config);
+        self
+    }
+
+    /// Serves `/metrics`, the health probes and `/debug/traces` on `address` (default
+    /// `127.0.0.1:9464`, or `TELESCOPE_ADMIN_ADDR`; port 0 picks a free port, see
+    /// [`Telemetry::admin_addr`]).
+    pub fn admin_address(mut self, address: impl Into<String>) -> Self {
+        self.admin = Some(AdminSetting::At(address.into()));
+        self
+    }
+
+    /// Starts no admin server (as `TELESCOPE_ADMIN_ADDR=off` does).
+    pub fn without_admin_server(mut self) -> Self {
+        self.admin = Some(AdminSetting::Off);
+        self
+    }
+
+    /// Requires `Authorization: Bearer <token>` on the admin server's `/metrics` and
+    /// `/debug/traces` (the probes stay open).
+    pub fn admin_token(mut self, token: impl Into<String>) -> Self {
+        self.admin_token = Some(token.into());
+        self
+    }
+
+    /// How often each histogram bucket may take a new exemplar (the trace of an observation
+    /// made inside a sampled span; shown on `/metrics` in OpenMetrics). Default 1 s; `None`
+    /// takes none. Applies to a recorder given to [`metrics`](Self::metrics) too.
+    pub fn exemplar_interval(mut self, interval: Option<Duration>) -> Self {
+        self.exemplar_interval = Some(interval);
+        self
+    }
+
+    /// Configures the metrics recorder (buckets, cardinality limits, global labels).
+    pub fn metrics(mut self, recorder: TelescopeRecorderBuilder) -> Self {
+        self.metrics = Some(recorder);
+        self
+    }
+
+    /// Serves these health checks on the admin server (default: a new, empty [`Health`]; add
+    /// checks through [`Telemetry::health`] either way).
+    pub fn health(mut self, health: Health) -> Self {
+        self.health = Some(health);
+        self
+    }
+
+    /// Sends `tracing` events with target `audit` to this audit log, and flushes it on
+    /// shutdown. The log filter is widened so that audit events always pass.
+    pub fn audit_log(mut self, log: AuditLog) -> Self {
+        self.audit_log = Some(log);
+        self
+    }
+
+    /// Opens an audit log at `path` (keys from `TELESCOPE_AUDIT_KEY_FILE` and
+    /// `TELESCOPE_AUDIT_SIGNING_KEY_FILE` when set); see [`audit_log`](Self::audit_log).
+    pub fn audit_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.audit_file = Some(path.into());
+        self
+    }
+
+    /// Writes log lines to `writer` instead of stdout (through the same non-blocking queue).
+    pub fn log_writer(mut self, writer: impl Write + Send + 'static) -> Self {
+        self.log_writer = Some(Box::new(writer));
+        self
+    }
+}
+
+impl TelemetryBuilder {
+    /// Builds the subscriber without installing it (and starts the admin server): for tests,
+    /// or to install it yourself. The metrics recorder is not installed either; it is
+    /// [`Telemetry::metrics_recorder`].
+    ///
+    /// # Errors
+    /// [`InitError::InvalidEnv`] for a bad environment variable, [`InitError::Admin`] if a
+    /// configured admin address cannot be bound, [`InitError::Audit`] if the audit log
+    /// cannot be opened.
+    pub fn build(mut self) -> Result<(Dispatch, Telemetry), InitError> {
+        let resolved = self.resolve(&ProcessEnv)?;
+        self.build_resolved(resolved)
+    }
+
+    /// Builds, then installs the subscriber and the metrics recorder as the global defaults.
+    ///
+    /// # Errors
+    /// As [`build`](Self::build), and [`InitError::AlreadyInitialized`] if a global
+    /// subscriber is already set, [`InitError::MetricsAlreadyInstalled`] if another global
+    /// `metrics` recorder is. Nothing is installed when it fails.
+    pub fn try_init(self) -> Result<Telemetry, InitError> {
+        if global_subscriber_exists() {
+            return Err(InitError::AlreadyInitialized);
+        }
+        let (dispatch, telemetry) = self.build()?;
+        metrics::set_global_recorder(telemetry.metrics_recorder())
+            .map_err(|_| InitError::MetricsAlreadyInstalled)?;
+        tracing::dispatcher::set_global_default(dispatch)
+            .map_err(|_| InitError::AlreadyInitialized)?;
+        Ok(telemetry)
+    }
+
+    /// Like [`try_init`](Self::try_init), but panics with the reason.
+    ///
+    /// # Panics
+    /// When [`try_init`](Self::try_init) fails.
+    pub fn init(self) -> Telemetry {
+        match self.try_init() {
+            Ok(telemetry) => telemetry,
+            Err(error) => panic!("telescope::init failed: {error}"),
+        }
+    }
+}

@@ -4,6 +4,8 @@
 //!
 //! It depends only on `tracing-core` and `tracing-subscriber`'s registry, so that every
 //! component crate can share one notion of "the current trace" without depending on another.
+//! The optional `server` feature adds `server::BackgroundServer` (tokio and hyper): the
+//! small HTTP server on its own thread that the `/metrics`, health and admin servers share.
 //!
 //! ```
 //! use telescope_core::{IdGenerator, SpanContext, TraceFlags, TraceParent, TraceState};

@@ -117,10 +117,11 @@ pub struct TelemetryService<S> {
 }
 
 impl TelemetryLayer {
-    fn route_of<B>(&self, request: &Request<B>) -> Option<SharedString> {
+    /// The route template, shared so that the span and the metric labels copy no text.
+    fn route_of<B>(&self, request: &Request<B>) -> Option<Arc<str>> {
         #[cfg(feature = "axum")]
         if let Some(matched) = request.extensions().get::<axum::extract::MatchedPath>() {
-            return Some(SharedString::from(matched.as_str().to_owned()));
+            return Some(Arc::from(matched.as_str()));
         }
         let route = self.route.as_ref()?;
         // The resolver sees the head only; rebuilding it costs a few small clones.
@@ -129,7 +130,7 @@ impl TelemetryLayer {
         parts.uri = request.uri().clone();
         parts.version = request.version();
         parts.headers = request.headers().clone();
-        route(&parts).map(SharedString::from)
+        route(&parts).map(Arc::from)
     }
 }
 
@@ -201,7 +202,8 @@ where
                 server_span!()
             }
         };
-        let metrics = metrics::RequestMetrics::start(method, route.unwrap_or_default());
+        let route_label = route.map_or(SharedString::const_str(""), SharedString::from);
+        let metrics = metrics::RequestMetrics::start(method, route_label);
         let inner = {
             let _entered = span.enter();
             self.inner.call(request)

@@ -21,6 +21,8 @@ pub(crate) struct Parts {
     pub(crate) admin: Option<AdminServer>,
     pub(crate) audit: Option<AuditLog>,
     pub(crate) shutdown_timeout: Duration,
+    /// Whether `try_init` should capture records of the `log` crate.
+    pub(crate) log_records: bool,
 }
 
 /// Keeps telemetry running; when dropped, exports finished spans (for up to half the builder's
@@ -41,6 +43,7 @@ pub struct Telemetry {
     admin_addr: Option<SocketAddr>,
     audit: Option<AuditLog>,
     shutdown_timeout: Duration,
+    log_records: bool,
 }
 
 impl Telemetry {
@@ -56,6 +59,7 @@ impl Telemetry {
             admin: parts.admin,
             audit: parts.audit,
             shutdown_timeout: parts.shutdown_timeout,
+            log_records: parts.log_records,
         }
     }
 
@@ -107,6 +111,11 @@ impl Telemetry {
         if let Some(admin) = self.admin.take() {
             admin.shutdown();
         }
+    }
+
+    /// Whether the builder asked for records of the `log` crate to be captured.
+    pub(crate) fn bridges_log_records(&self) -> bool {
+        self.log_records
     }
 
     /// The span pipeline: its counts, and the ring of recent finished spans.

@@ -152,6 +152,7 @@ impl TelemetryBuilder {
             admin,
             audit,
             shutdown_timeout: resolved.shutdown_timeout,
+            log_records: resolved.log_records,
         });
         Ok((Dispatch::new(subscriber), telemetry))
     }

@@ -40,6 +40,7 @@ pub enum LogFormat {
 /// | setting | method | variable | default |
 /// |---|---|---|---|
 /// | log filter | [`log_filter`](Self::log_filter) | `RUST_LOG` | `info` |
+/// | `log` crate records | [`log_records`](Self::log_records) | `TELESCOPE_LOG_RECORDS` (`true`, `false`) | captured |
 /// | log format | [`log_format`](Self::log_format) | `TELESCOPE_LOG_FORMAT` (`json`, `pretty`) | `json` |
 /// | JSON schema | [`log_schema`](Self::log_schema) | `TELESCOPE_LOG_SCHEMA` (`default`, `ecs`, `gcp`) | `default` |
 /// | service name | [`service_name`](Self::service_name) | `OTEL_SERVICE_NAME`, else `service.name` in `OTEL_RESOURCE_ATTRIBUTES` | `unknown_service:<executable>` |
@@ -98,6 +99,32 @@ pub struct TelemetryBuilder {
     audit_file: Option<PathBuf>,
     /// `Some(None)`: no exemplars; `None`: not set in code.
     exemplar_interval: Option<Option<Duration>>,
+    log_records: Option<bool>,
+}
+
+/// Sends records of the `log` crate to the global `tracing` subscriber, up to the most
+/// verbose level the subscriber wants (so disabled `log` calls stay cheap). Another `log`
+/// logger already installed keeps them; that is said on stderr, not an error.
+fn bridge_log_records() {
+    use tracing::level_filters::LevelFilter;
+    let max = match LevelFilter::current() {
+        LevelFilter::OFF => log::LevelFilter::Off,
+        LevelFilter::ERROR => log::LevelFilter::Error,
+        LevelFilter::WARN => log::LevelFilter::Warn,
+        LevelFilter::INFO => log::LevelFilter::Info,
+        LevelFilter::DEBUG => log::LevelFilter::Debug,
+        _ => log::LevelFilter::Trace,
+    };
+    if tracing_log::LogTracer::builder()
+        .with_max_level(max)
+        .init()
+        .is_err()
+    {
+        eprintln!(
+            "telescope: another `log` logger is installed; records of the `log` crate go to it, \
+             not to telescope (or build with .log_records(false) to silence this)"
+        );
+    }
 }
 
 impl fmt::Debug for TelemetryBuilder {
@@ -263,6 +290,14 @@ impl TelemetryBuilder {
         self
     }
 
+    /// `true` (default): [`try_init`](Self::try_init) also captures records of the `log`
+    /// crate (what many libraries use), written like `tracing` events with their own level,
+    /// target, file and line, filtered by the same `RUST_LOG`.
+    pub fn log_records(mut self, capture: bool) -> Self {
+        self.log_records = Some(capture);
+        self
+    }
+
     /// Writes log lines to `writer` instead of stdout (through the same non-blocking queue).
     pub fn log_writer(mut self, writer: impl Write + Send + 'static) -> Self {
         self.log_writer = Some(Box::new(writer));
@@ -299,6 +334,9 @@ impl TelemetryBuilder {
             .map_err(|_| InitError::MetricsAlreadyInstalled)?;
         tracing::dispatcher::set_global_default(dispatch)
             .map_err(|_| InitError::AlreadyInitialized)?;
+        if telemetry.bridges_log_records() {
+            bridge_log_records();
+        }
         Ok(telemetry)
     }
 

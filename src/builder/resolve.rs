@@ -160,6 +160,8 @@ pub(crate) struct Resolved {
     pub(crate) exemplar_interval: Option<Duration>,
     /// From `TELESCOPE_METRICS_CARDINALITY_LIMIT` when no recorder was configured in code.
     pub(crate) cardinality_limit: Option<usize>,
+    /// Whether `try_init` captures records of the `log` crate.
+    pub(crate) log_records: bool,
 }
 
 /// The audit trail's files, from code or the environment.
@@ -284,6 +286,10 @@ impl TelemetryBuilder {
             None => env::parse(env, "TELESCOPE_EXEMPLAR_INTERVAL", parse_interval)?
                 .unwrap_or(Some(DEFAULT_EXEMPLAR_INTERVAL)),
         };
+        let log_records = match self.log_records {
+            Some(capture) => capture,
+            None => env::parse(env, "TELESCOPE_LOG_RECORDS", parse_bool)?.unwrap_or(true),
+        };
         let cardinality_limit = match &self.metrics {
             Some(_) => None,
             None => env::parse(env, "TELESCOPE_METRICS_CARDINALITY_LIMIT", parse_count)?,
@@ -308,6 +314,7 @@ impl TelemetryBuilder {
             shutdown_timeout,
             exemplar_interval,
             cardinality_limit,
+            log_records,
         })
     }
 }
@@ -518,6 +525,9 @@ mod tests {
         assert_eq!(defaults.exemplar_interval, Some(DEFAULT_EXEMPLAR_INTERVAL));
         assert_eq!(defaults.cardinality_limit, None);
         assert!(!defaults.redaction.matches("ssn"));
+        assert!(defaults.log_records);
+        let without = resolve(&[("TELESCOPE_LOG_RECORDS", "false")]).expect("valid");
+        assert!(!without.log_records);
 
         let set = resolve(&[
             ("TELESCOPE_LOG_LOSSY", "false"),

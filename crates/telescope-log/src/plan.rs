@@ -10,6 +10,9 @@ use crate::escape::{escape_into, quoted_into};
 use crate::redact::Redaction;
 use crate::visit::{FieldSink, KeyLedger};
 
+/// The fields `tracing-log` adds to a `log` record, shown through the normalized metadata.
+const LOG_FIELDS: [&str; 4] = ["log.target", "log.module_path", "log.file", "log.line"];
+
 /// One field's settled key.
 #[derive(Debug)]
 struct PlannedMember {
@@ -18,6 +21,9 @@ struct PlannedMember {
     /// The length of the escaped key between the quotes.
     key_len: u32,
     redact: bool,
+    /// Left out: a `log.*` field of a record from the `log` crate, whose target, file and
+    /// line are written under the usual keys instead.
+    skip: bool,
 }
 
 /// The settled keys of a callsite's fields, by field index.
@@ -29,12 +35,14 @@ pub(crate) struct FieldPlan {
 impl FieldPlan {
     /// Settles the keys of `fields` as they would be written in order: the `message` field
     /// under `message_key`, anything that collides with `reserved` or an earlier field
-    /// renamed to `fields.<name>`.
+    /// renamed to `fields.<name>`. For a callsite of the `log` bridge (`from_log`), its
+    /// `log.target`, `log.module_path`, `log.file` and `log.line` fields are left out.
     pub(crate) fn new(
         fields: &FieldSet,
         message_key: &[u8],
         reserved: &[Box<[u8]>],
         redaction: &Redaction,
+        from_log: bool,
     ) -> Self {
         let mut line = Vec::new();
         let mut written = Vec::new();
@@ -42,6 +50,7 @@ impl FieldPlan {
             .iter()
             .map(|field| {
                 let member_start = line.len();
+                let skip = from_log && LOG_FIELDS.contains(&field.name());
                 line.push(b',');
                 let key_start = line.len();
                 let is_message = field.name() == "message";
@@ -64,6 +73,7 @@ impl FieldPlan {
                     prefix: line[member_start..].into(),
                     key_len,
                     redact: redaction.matches(field.name()),
+                    skip,
                 }
             })
             .collect();
@@ -85,6 +95,13 @@ pub(crate) struct PlannedSink<'a> {
 }
 
 impl FieldSink for PlannedSink<'_> {
+    fn skip(&self, field: &Field) -> bool {
+        self.plan
+            .members
+            .get(field.index())
+            .is_some_and(|member| member.skip)
+    }
+
     fn begin(&mut self, field: &Field) -> (&mut Vec<u8>, bool) {
         match self.plan.members.get(field.index()) {
             Some(member) => {

@@ -14,6 +14,10 @@ pub(crate) trait FieldSink {
     fn begin(&mut self, field: &Field) -> (&mut Vec<u8>, bool);
     /// The value has been written.
     fn end(&mut self) {}
+    /// Whether `field` is left out of the line altogether.
+    fn skip(&self, _field: &Field) -> bool {
+        false
+    }
 }
 
 /// A `Visit` that writes each field as a JSON member through a [`FieldSink`].
@@ -21,6 +25,9 @@ pub(crate) struct JsonVisitor<'a, S>(pub(crate) &'a mut S);
 
 impl<S: FieldSink> JsonVisitor<'_, S> {
     fn member(&mut self, field: &Field, write: impl FnOnce(&mut Vec<u8>)) {
+        if self.0.skip(field) {
+            return;
+        }
         let (out, redact) = self.0.begin(field);
         if redact {
             out.extend_from_slice(REDACTED_VALUE);

@@ -14,6 +14,7 @@ use rustc_hash::FxBuildHasher;
 use telescope_core::{find_ids, SpanContext};
 use tracing_core::span::{Attributes, Id, Record};
 use tracing_core::{Event, Subscriber};
+use tracing_log::NormalizeEvent;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::{LookupSpan, SpanRef};
@@ -265,7 +266,11 @@ where
         written_keys.clear();
         // Every member is written with a leading comma; the first comma becomes the `{`.
         line.push(b'{');
+        // The callsite's own metadata keys the field plan; a record bridged from the `log`
+        // crate shows its real level, target, file and line from the normalized metadata.
         let metadata = event.metadata();
+        let normalized = event.normalized_metadata();
+        let shown = normalized.as_ref().unwrap_or(metadata);
 
         if let Some((key, timestamp_format)) = &format.timestamp {
             line.extend_from_slice(key);
@@ -276,7 +281,7 @@ where
             write_timestamp(line, now, *timestamp_format);
         }
         if let Some(levels) = &format.levels {
-            line.extend_from_slice(&levels[level_index(*metadata.level())]);
+            line.extend_from_slice(&levels[level_index(*shown.level())]);
         }
         {
             if plans.len() >= MAX_PLANS {
@@ -290,6 +295,7 @@ where
                         &format.message_key,
                         &format.reserved,
                         &format.redaction,
+                        normalized.is_some(),
                     )
                 });
             debug_assert_eq!(plan.len(), metadata.fields().len());
@@ -302,14 +308,14 @@ where
         }
         if let Some(key) = &format.target_key {
             line.extend_from_slice(key);
-            quoted_into(line, metadata.target());
+            quoted_into(line, shown.target());
         }
         line.extend_from_slice(&format.static_fields);
-        if let (Some(file_key), Some(file)) = (&format.file_key, metadata.file()) {
+        if let (Some(file_key), Some(file)) = (&format.file_key, shown.file()) {
             line.extend_from_slice(file_key);
             quoted_into(line, file);
         }
-        if let (Some(line_key), Some(number)) = (&format.line_key, metadata.line()) {
+        if let (Some(line_key), Some(number)) = (&format.line_key, shown.line()) {
             line.extend_from_slice(line_key);
             line.extend_from_slice(itoa::Buffer::new().format(number).as_bytes());
         }
@@ -424,8 +430,12 @@ where
         }
     }
 
-    fn emit(&self, metadata: &tracing_core::Metadata<'_>, line: &[u8]) {
-        let mut writer = self.writer.make_writer_for(metadata);
+    fn emit(&self, event: &Event<'_>, line: &[u8]) {
+        // A writer chosen by level sees a `log` record's real level.
+        let normalized = event.normalized_metadata();
+        let mut writer = self
+            .writer
+            .make_writer_for(normalized.as_ref().unwrap_or(event.metadata()));
         if let Err(error) = writer.write_all(line) {
             self.loss.write_error(&error);
         }
@@ -486,7 +496,7 @@ where
                 return false;
             };
             let start = self.write_line(event, &ctx, &mut scratch);
-            self.emit(event.metadata(), &scratch.line[start..]);
+            self.emit(event, &scratch.line[start..]);
             if scratch.line.capacity() > KEEP_CAPACITY {
                 scratch.line = Vec::new();
             }
@@ -495,7 +505,7 @@ where
         if reused != Ok(true) {
             let mut scratch = Scratch::default();
             let start = self.write_line(event, &ctx, &mut scratch);
-            self.emit(event.metadata(), &scratch.line[start..]);
+            self.emit(event, &scratch.line[start..]);
         }
     }
 }

@@ -2,6 +2,7 @@
 //! span fields, trace correlation, redaction, and arbitrary input.
 
 mod collisions;
+mod log_records;
 #[path = "../common/metrics.rs"]
 mod metrics_support;
 mod properties;

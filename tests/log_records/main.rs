@@ -1,0 +1,48 @@
+//! `try_init()` captures records of the `log` crate: written like `tracing` events, filtered
+//! by the same `RUST_LOG` directives, and correlated with the current span.
+
+#[path = "../support/capture.rs"]
+mod capture;
+
+use capture::Capture;
+use std::time::Duration;
+
+#[test]
+fn log_crate_records_become_json_lines_with_their_own_target() {
+    let out = Capture::default();
+    let telemetry = telescope::builder()
+        .without_admin_server()
+        .log_writer(out.clone())
+        .log_filter("info,noisy_lib=warn")
+        .and_then(telescope::TelemetryBuilder::try_init)
+        .expect("the only init in this process");
+    log::info!(target: "my_lib::db", "pool has {} connections", 8);
+    log::info!(target: "noisy_lib", "filtered out by the directive");
+    log::warn!(target: "noisy_lib", "kept");
+    log::debug!(target: "my_lib::db", "below the filter");
+    tracing::info_span!("request").in_scope(|| log::error!(target: "my_lib::db", "in a span"));
+    assert!(telemetry.flush(Duration::from_secs(5)));
+
+    let lines = out.json_lines();
+    let messages: Vec<&str> = lines.iter().filter_map(|l| l["message"].as_str()).collect();
+    assert_eq!(
+        messages,
+        ["pool has 8 connections", "kept", "in a span"],
+        "{}",
+        out.text()
+    );
+    assert_eq!(lines[0]["target"], "my_lib::db");
+    assert_eq!(lines[0]["level"], "INFO");
+    assert!(lines[0].get("log.target").is_none(), "{}", out.text());
+    assert_eq!(lines[1]["level"], "WARN");
+    assert!(
+        lines[2]["trace_id"].is_string(),
+        "a record inside a span carries its trace: {}",
+        out.text()
+    );
+    assert!(log::log_enabled!(target: "my_lib::db", log::Level::Info));
+    assert!(
+        !log::log_enabled!(log::Level::Trace),
+        "the log crate's max level follows the filter, so disabled calls stay cheap"
+    );
+}

@@ -138,6 +138,16 @@ fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers.get(name).and_then(|value| value.to_str().ok())
 }
 
+/// The host the client addressed, from the URI or the `Host` header, without the port.
+fn server_address<'r>(uri: &'r http::Uri, headers: &'r HeaderMap) -> Option<&'r str> {
+    let host = uri.host().or_else(|| header_str(headers, "host"))?;
+    // `[::1]:8080` keeps its brackets; `example.com:8080` loses its port.
+    Some(match host.rfind(':') {
+        Some(colon) if !host[colon..].contains(']') => &host[..colon],
+        _ => host,
+    })
+}
+
 fn protocol_version(version: http::Version) -> &'static str {
     match version {
         http::Version::HTTP_09 => "0.9",
@@ -188,6 +198,8 @@ where
                         http.route = route.as_deref(),
                         url.path = request.uri().path(),
                         url.query = request.uri().query(),
+                        url.scheme = request.uri().scheme_str().unwrap_or("http"),
+                        server.address = server_address(request.uri(), headers),
                         network.protocol.version = protocol_version(request.version()),
                         user_agent.original = header_str(headers, "user-agent"),
                         http.response.status_code = Empty,
@@ -228,4 +240,38 @@ where
 /// ```
 pub fn inject_context(headers: &mut HeaderMap) -> bool {
     telescope_otlp::propagation::inject_current(headers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_address_drops_the_port_but_not_ipv6_brackets() {
+        let origin_form: http::Uri = "/orders".parse().expect("uri");
+        let with_host = |host: &'static str| {
+            let mut headers = HeaderMap::new();
+            headers.insert("host", http::HeaderValue::from_static(host));
+            headers
+        };
+        for (host, expected) in [
+            ("shop.example:8080", "shop.example"),
+            ("shop.example", "shop.example"),
+            ("[::1]:8080", "[::1]"),
+            ("[::1]", "[::1]"),
+        ] {
+            let headers = with_host(host);
+            assert_eq!(
+                server_address(&origin_form, &headers),
+                Some(expected),
+                "{host}"
+            );
+        }
+        assert_eq!(server_address(&origin_form, &HeaderMap::new()), None);
+        let absolute: http::Uri = "http://api.example:9000/orders".parse().expect("uri");
+        assert_eq!(
+            server_address(&absolute, &HeaderMap::new()),
+            Some("api.example")
+        );
+    }
 }

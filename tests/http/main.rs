@@ -111,7 +111,11 @@ fn the_server_span_continues_the_callers_trace_with_http_attributes() {
     let seen = run(vec![request(
         "GET",
         "/orders/42?expand=items",
-        &[("traceparent", TRACEPARENT), ("user-agent", "curl/8")],
+        &[
+            ("traceparent", TRACEPARENT),
+            ("user-agent", "curl/8"),
+            ("host", "shop.example:8080"),
+        ],
     )]);
     assert_eq!(seen.responses[0].status(), 200);
     let span = seen.spans.last().expect("a span");
@@ -130,6 +134,8 @@ fn the_server_span_continues_the_callers_trace_with_http_attributes() {
     assert_eq!(text("url.query").as_deref(), Some("expand=items"));
     assert_eq!(text("http.response.status_code").as_deref(), Some("200"));
     assert_eq!(text("user_agent.original").as_deref(), Some("curl/8"));
+    assert_eq!(text("url.scheme").as_deref(), Some("http"));
+    assert_eq!(text("server.address").as_deref(), Some("shop.example"));
     assert_eq!(span.status, Status::Unset);
 }
 

@@ -12,6 +12,7 @@ use opentelemetry::{InstrumentationScope, KeyValue};
 use telescope_core::{IdGenerator, SpanContext, TraceFlags};
 use tracing_core::span::{Attributes, Id, Record};
 use tracing_core::{Event as TracingEvent, Level, Subscriber};
+use tracing_log::NormalizeEvent;
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer;
@@ -400,23 +401,31 @@ where
             return;
         }
         let metadata = event.metadata();
+        // A record of the `log` crate (bridged by tracing-log) has its real level and target
+        // in the normalized metadata, and its `log.*` fields are left out.
+        let normalized = event.normalized_metadata();
         let mut visitor = EventVisitor {
             name: None,
             attributes: Vec::with_capacity(metadata.fields().len() + 2),
             dropped: 0,
             error: None,
             max_attributes: self.limits.max_event_attributes,
+            from_log: normalized.is_some(),
         };
+        let level = normalized
+            .as_ref()
+            .map_or(*metadata.level(), |n| *n.level());
         visitor
             .attributes
-            .push(KeyValue::new("level", metadata.level().as_str()));
-        visitor
-            .attributes
-            .push(KeyValue::new("target", metadata.target()));
+            .push(KeyValue::new("level", level.as_str()));
+        visitor.attributes.push(match &normalized {
+            Some(record) => KeyValue::new("target", record.target().to_owned()),
+            None => KeyValue::new("target", metadata.target()),
+        });
         event.record(&mut visitor);
         if let Some(error) = &visitor.error {
             recording.status = Status::error(error.clone());
-        } else if *metadata.level() == Level::ERROR && recording.status == Status::Unset {
+        } else if level == Level::ERROR && recording.status == Status::Unset {
             recording.status = Status::error(visitor.name.clone().unwrap_or_default());
         }
         let name = visitor.name.map_or(Cow::Borrowed("event"), Cow::Owned);

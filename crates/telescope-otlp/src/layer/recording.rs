@@ -198,10 +198,16 @@ pub(crate) struct EventVisitor {
     pub(crate) dropped: u32,
     pub(crate) error: Option<String>,
     pub(crate) max_attributes: usize,
+    /// The event is a bridged `log` record: its `log.*` fields are already in `level` and
+    /// `target`, or not worth an attribute.
+    pub(crate) from_log: bool,
 }
 
 impl EventVisitor {
     fn push(&mut self, key: &'static str, value: Value) {
+        if self.from_log && key.starts_with("log.") {
+            return;
+        }
         if self.attributes.len() < self.max_attributes {
             self.attributes.push(KeyValue::new(key, value));
         } else {

@@ -235,3 +235,45 @@ fn children_inherit_the_roots_decision() {
         assert_eq!(span.span_context.trace_state().get("ot"), Some("th:8"));
     }
 }
+
+#[test]
+fn a_log_crate_record_in_a_sampled_span_is_an_event_with_its_own_level_and_target() {
+    let spans = run(OtlpLayer::builder().build(), || {
+        tracing::info_span!("import").in_scope(|| {
+            tracing_log::format_trace(
+                &log::Record::builder()
+                    .args(format_args!("retrying {}", "upload"))
+                    .level(log::Level::Error)
+                    .target("my_lib::client")
+                    .module_path(Some("my_lib::client"))
+                    .file(Some("src/client.rs"))
+                    .line(Some(7))
+                    .build(),
+            )
+            .expect("dispatched");
+        });
+    });
+    let event = &spans[0].events.events[0];
+    assert_eq!(event.name, "retrying upload");
+    let value = |key: &str| {
+        event
+            .attributes
+            .iter()
+            .find(|kv| kv.key.as_str() == key)
+            .map(|kv| kv.value.to_string())
+    };
+    assert_eq!(value("level").as_deref(), Some("ERROR"));
+    assert_eq!(value("target").as_deref(), Some("my_lib::client"));
+    assert!(
+        event
+            .attributes
+            .iter()
+            .all(|kv| !kv.key.as_str().starts_with("log.")),
+        "{:?}",
+        event.attributes
+    );
+    assert!(
+        matches!(spans[0].status, Status::Error { .. }),
+        "an ERROR record fails the span like an ERROR event"
+    );
+}

@@ -318,15 +318,50 @@ impl Routes {
                 )
             }
         };
-        let spans = ring.spans();
+        let mut spans = ring.spans();
         let span_count = spans.len();
+        // One trace, as an exemplar on /metrics points at it.
+        let wanted = match query_value(query, "trace_id") {
+            None => None,
+            Some(hex) => match opentelemetry::trace::TraceId::from_hex(hex) {
+                Ok(id) if hex.len() == 32 && id != opentelemetry::trace::TraceId::INVALID => {
+                    Some(id)
+                }
+                _ => {
+                    return text(
+                        StatusCode::BAD_REQUEST,
+                        "text/plain; charset=utf-8",
+                        "trace_id must be 32 hex digits, not all zero\n",
+                    )
+                }
+            },
+        };
+        if let Some(id) = wanted {
+            spans.retain(|span| span.span_context.trace_id() == id);
+            if spans.is_empty() {
+                return text(
+                    StatusCode::NOT_FOUND,
+                    "text/plain; charset=utf-8",
+                    format!(
+                        "trace {id} is not in the ring: it keeps the latest {} finished sampled \
+                         spans, so older traces are gone (and unsampled ones were never kept)\n",
+                        ring.capacity()
+                    ),
+                );
+            }
+        }
         let traces = traces::traces(spans, limit);
         if query_value(query, "format") == Some("json") {
             let json = traces::to_json(&traces, span_count, ring.capacity());
             text(StatusCode::OK, "application/json", json.to_string())
         } else {
-            let page =
-                traces_page::render(&traces, &self.service_name, span_count, ring.capacity());
+            let page = traces_page::render(
+                &traces,
+                &self.service_name,
+                span_count,
+                ring.capacity(),
+                wanted.is_some(),
+            );
             text(StatusCode::OK, "text/html; charset=utf-8", page)
         }
     }

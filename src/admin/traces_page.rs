@@ -56,6 +56,7 @@ pub(crate) fn render(
     service: &str,
     span_count: usize,
     ring_capacity: usize,
+    one_trace: bool,
 ) -> String {
     let mut page = String::with_capacity(4096 + traces.len() * 1024);
     let service = escape(service);
@@ -73,13 +74,14 @@ pub(crate) fn render(
         page.push_str("<p>No finished sampled spans yet. Spans appear here when they close.</p>");
     }
     for trace in traces {
-        render_trace(&mut page, trace);
+        render_trace(&mut page, trace, one_trace);
     }
     page.push_str("</body></html>\n");
     page
 }
 
-fn render_trace(page: &mut String, trace: &TraceView) {
+/// One trace; opened when it is the only one asked for.
+fn render_trace(page: &mut String, trace: &TraceView, open: bool) {
     let class = if trace.failed {
         "trace failed"
     } else {
@@ -87,8 +89,9 @@ fn render_trace(page: &mut String, trace: &TraceView) {
     };
     let _ = write!(
         page,
-        "<details class=\"{class}\"><summary><span class=dur>{}</span> <b>{}</b>{} \
-         <code>{}</code> · {} spans · {}</summary><ul class=tree>",
+        "<details class=\"{class}\"{}><summary><span class=dur>{}</span> <b>{}</b>{} \
+         <a href=\"?trace_id={id}\"><code>{id}</code></a> · {} spans · {}</summary><ul class=tree>",
+        if open { " open" } else { "" },
         format_duration(trace.duration),
         escape(trace.root_name()),
         if trace.failed {
@@ -96,9 +99,9 @@ fn render_trace(page: &mut String, trace: &TraceView) {
         } else {
             ""
         },
-        trace.trace_id,
         trace.spans.len(),
         telescope_core::time::rfc3339(trace.start),
+        id = trace.trace_id,
     );
     for root in trace.roots() {
         render_span(page, trace, root, 0);

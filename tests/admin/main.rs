@@ -114,6 +114,44 @@ fn one_port_serves_metrics_probes_and_traces() {
         "failed first"
     );
 
+    // One trace by id, as an exemplar names it.
+    let slow_id = slow["trace_id"].as_str().expect("trace id");
+    let (status, _, one) = get(
+        addr,
+        &format!("/debug/traces?format=json&trace_id={slow_id}"),
+        &[],
+    );
+    assert_eq!(status, 200);
+    let one: Value = serde_json::from_str(&one).expect("JSON");
+    assert_eq!(one["traces"].as_array().map(Vec::len), Some(1));
+    assert_eq!(one["traces"][0]["trace_id"], slow_id);
+    let (_, _, one_html) = get(addr, &format!("/debug/traces?trace_id={slow_id}"), &[]);
+    assert!(
+        one_html.contains("<details class=\"trace\" open>"),
+        "{one_html}"
+    );
+    assert!(
+        html.contains(&format!("href=\"?trace_id={slow_id}\"")),
+        "linked from the list"
+    );
+    assert_eq!(get(addr, "/debug/traces?trace_id=xyz", &[]).0, 400);
+    assert_eq!(
+        get(
+            addr,
+            &format!("/debug/traces?trace_id={}", "0".repeat(32)),
+            &[]
+        )
+        .0,
+        400
+    );
+    let (status, _, gone) = get(
+        addr,
+        "/debug/traces?trace_id=0123456789abcdef0123456789abcdef",
+        &[],
+    );
+    assert_eq!(status, 404);
+    assert!(gone.contains("not in the ring"), "{gone}");
+
     let (_, _, limited) = get(addr, "/debug/traces?format=json&limit=1", &[]);
     let limited: Value = serde_json::from_str(&limited).expect("JSON");
     assert_eq!(limited["traces"].as_array().map(Vec::len), Some(1));

@@ -147,6 +147,17 @@ fn traces_logs_exemplars_and_the_traces_page_agree() {
             "exemplar trace {trace} was not exported"
         );
     }
+    // And the exemplar leads to its trace on the admin server, with no collector needed.
+    let followed = request(
+        setup.admin,
+        "GET",
+        &format!("/debug/traces?format=json&trace_id={}", exemplar_traces[0]),
+        &[],
+        "",
+    );
+    assert_eq!(followed.status, 200, "{}", followed.body);
+    let followed: Value = serde_json::from_str(&followed.body).expect("JSON");
+    assert_eq!(followed["traces"][0]["trace_id"], exemplar_traces[0]);
     assert!(metrics
         .body
         .contains(r#"http_server_request_duration_seconds_count{method="POST",route="/orders""#));

@@ -252,7 +252,13 @@ where
     }
 
     /// Builds the line in `scratch.line` and returns where it starts in that buffer.
-    fn write_line<S>(&self, event: &Event<'_>, ctx: &Context<'_, S>, scratch: &mut Scratch) -> usize
+    fn write_line<S>(
+        &self,
+        event: &Event<'_>,
+        shown: &tracing_core::Metadata<'_>,
+        ctx: &Context<'_, S>,
+        scratch: &mut Scratch,
+    ) -> usize
     where
         S: Subscriber + for<'l> LookupSpan<'l>,
     {
@@ -266,11 +272,10 @@ where
         written_keys.clear();
         // Every member is written with a leading comma; the first comma becomes the `{`.
         line.push(b'{');
-        // The callsite's own metadata keys the field plan; a record bridged from the `log`
-        // crate shows its real level, target, file and line from the normalized metadata.
+        // The callsite's own metadata keys the field plan; `shown` is the normalized one (a
+        // record bridged from the `log` crate shows its real level, target, file and line).
         let metadata = event.metadata();
-        let normalized = event.normalized_metadata();
-        let shown = normalized.as_ref().unwrap_or(metadata);
+        let from_log = !std::ptr::eq(shown, metadata);
 
         if let Some((key, timestamp_format)) = &format.timestamp {
             line.extend_from_slice(key);
@@ -295,7 +300,7 @@ where
                         &format.message_key,
                         &format.reserved,
                         &format.redaction,
-                        normalized.is_some(),
+                        from_log,
                     )
                 });
             debug_assert_eq!(plan.len(), metadata.fields().len());
@@ -430,12 +435,9 @@ where
         }
     }
 
-    fn emit(&self, event: &Event<'_>, line: &[u8]) {
-        // A writer chosen by level sees a `log` record's real level.
-        let normalized = event.normalized_metadata();
-        let mut writer = self
-            .writer
-            .make_writer_for(normalized.as_ref().unwrap_or(event.metadata()));
+    /// Writes `line` to the writer chosen for `shown` (a `log` record's real level).
+    fn emit(&self, shown: &tracing_core::Metadata<'_>, line: &[u8]) {
+        let mut writer = self.writer.make_writer_for(shown);
         if let Err(error) = writer.write_all(line) {
             self.loss.write_error(&error);
         }
@@ -490,13 +492,16 @@ where
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        // Once per event: a record bridged from the `log` crate has its real metadata here.
+        let normalized = event.normalized_metadata();
+        let shown = normalized.as_ref().unwrap_or(event.metadata());
         let reused = SCRATCH.try_with(|cell| {
             // A writer or a Debug impl that logs re-enters here: it gets a fresh buffer.
             let Ok(mut scratch) = cell.try_borrow_mut() else {
                 return false;
             };
-            let start = self.write_line(event, &ctx, &mut scratch);
-            self.emit(event, &scratch.line[start..]);
+            let start = self.write_line(event, shown, &ctx, &mut scratch);
+            self.emit(shown, &scratch.line[start..]);
             if scratch.line.capacity() > KEEP_CAPACITY {
                 scratch.line = Vec::new();
             }
@@ -504,8 +509,8 @@ where
         });
         if reused != Ok(true) {
             let mut scratch = Scratch::default();
-            let start = self.write_line(event, &ctx, &mut scratch);
-            self.emit(event, &scratch.line[start..]);
+            let start = self.write_line(event, shown, &ctx, &mut scratch);
+            self.emit(shown, &scratch.line[start..]);
         }
     }
 }

@@ -40,7 +40,6 @@ pub struct Telemetry {
     metrics: MetricsHandle,
     health: Health,
     admin: Option<AdminServer>,
-    admin_addr: Option<SocketAddr>,
     audit: Option<AuditLog>,
     shutdown_timeout: Duration,
     log_records: bool,
@@ -55,7 +54,6 @@ impl Telemetry {
             recorder: parts.recorder,
             metrics: parts.metrics,
             health: parts.health,
-            admin_addr: parts.admin.as_ref().map(AdminServer::local_addr),
             admin: parts.admin,
             audit: parts.audit,
             shutdown_timeout: parts.shutdown_timeout,
@@ -155,10 +153,10 @@ impl Telemetry {
         self.audit.as_ref()
     }
 
-    /// Where the admin server listens (`None` when it is off or could not bind its default
-    /// address).
+    /// Where the admin server listens (`None` when it is off, could not bind its default
+    /// address, or was stopped by [`shutdown`](Self::shutdown)).
     pub fn admin_addr(&self) -> Option<SocketAddr> {
-        self.admin_addr
+        self.admin.as_ref().map(AdminServer::local_addr)
     }
 
     /// What the log writer has written, dropped and failed so far (after

@@ -218,6 +218,7 @@ fn shutdown_stops_the_admin_server() {
     let addr = telemetry.admin_addr().expect("listening");
     assert_eq!(get(addr, "/livez", &[]).0, 200);
     telemetry.shutdown();
+    assert_eq!(telemetry.admin_addr(), None, "no address once stopped");
     assert!(
         TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_err(),
         "still accepting after shutdown"

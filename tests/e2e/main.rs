@@ -18,4 +18,7 @@ mod setup;
 
 #[cfg(feature = "interop")]
 mod prometheus;
+#[cfg(feature = "interop")]
+#[path = "../support/promtool.rs"]
+mod promtool_support;
 mod quickstart;

@@ -2,7 +2,6 @@
 //! config) scrapes the admin server, and its query API returns the request rate and the
 //! exemplars; `promtool check metrics` accepts the scrape.
 
-use std::io::Write;
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,6 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::http_client::request;
+use crate::promtool_support::promtool_check;
 use crate::setup::setup;
 
 /// Stops the Prometheus server when dropped.
@@ -114,27 +114,8 @@ fn prometheus_scrapes_the_admin_server_and_sees_the_request_rate_and_exemplars()
     // promtool accepts the Prometheus text scrape.
     let scrape = request(setup.admin, "GET", "/metrics", &[], "");
     assert_eq!(scrape.status, 200);
-    let mut promtool = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool is installed");
-    promtool
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(scrape.body.as_bytes())
-        .expect("write");
-    let checked = promtool.wait_with_output().expect("promtool runs");
-    assert!(
-        checked.status.success(),
-        "promtool: {}{}\n{}",
-        String::from_utf8_lossy(&checked.stdout),
-        String::from_utf8_lossy(&checked.stderr),
-        scrape.body
-    );
+    let (accepted, said) = promtool_check(&scrape.body);
+    assert!(accepted, "promtool: {said}\n{}", scrape.body);
 
     let prometheus = start_prometheus(setup.admin);
     poll(

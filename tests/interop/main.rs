@@ -3,3 +3,6 @@
 
 #[cfg(feature = "interop")]
 mod promtool;
+#[cfg(feature = "interop")]
+#[path = "../support/promtool.rs"]
+mod promtool_support;

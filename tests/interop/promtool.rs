@@ -1,30 +1,9 @@
 //! `promtool check metrics` accepts what the recorder renders: every metric kind, label values
 //! that need escaping, an overflow series, global labels, NaN and infinities.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use telescope::metrics::{Format, Matcher, TelescopeRecorder};
 
-fn promtool_check(exposition: &str) -> (bool, String) {
-    let mut child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool is installed (apt-get install prometheus)");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(exposition.as_bytes())
-        .expect("write exposition");
-    let output = child.wait_with_output().expect("promtool runs");
-    let mut said = String::from_utf8_lossy(&output.stdout).into_owned();
-    said.push_str(&String::from_utf8_lossy(&output.stderr));
-    (output.status.success(), said)
-}
+use crate::promtool_support::promtool_check;
 
 #[test]
 fn promtool_accepts_every_kind_escaping_and_overflow() {

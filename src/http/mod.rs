@@ -37,8 +37,8 @@ pub use self::metrics::{ACTIVE_REQUESTS, REQUEST_DURATION};
 /// The header the request id is read from and echoed in, unless configured otherwise.
 pub const DEFAULT_REQUEST_ID_HEADER: &str = "x-request-id";
 
-/// Finds the route template of a request (such as `/orders/{id}`).
-type RouteFn = dyn Fn(&http::request::Parts) -> Option<String> + Send + Sync;
+/// Finds the route template of a request (such as `/orders/{id}`) from its method and URI.
+type RouteFn = dyn Fn(&http::Method, &http::Uri) -> Option<String> + Send + Sync;
 
 /// Adds server telemetry to a service; see the [module documentation](self).
 #[derive(Clone)]
@@ -89,9 +89,16 @@ impl TelemetryLayer {
     /// hyper, another router). Return a template (`/orders/{id}`), never the raw path: it
     /// becomes a metric label. Requests it returns `None` for get no `http.route`, and the
     /// label `route=""`.
+    ///
+    /// ```
+    /// let layer = telescope::http::TelemetryLayer::new().route_with(|_method, uri| {
+    ///     uri.path().starts_with("/orders/").then(|| "/orders/{id}".to_owned())
+    /// });
+    /// # drop(layer);
+    /// ```
     pub fn route_with(
         mut self,
-        route: impl Fn(&http::request::Parts) -> Option<String> + Send + Sync + 'static,
+        route: impl Fn(&http::Method, &http::Uri) -> Option<String> + Send + Sync + 'static,
     ) -> Self {
         self.route = Some(Arc::new(route));
         self
@@ -124,13 +131,7 @@ impl TelemetryLayer {
             return Some(Arc::from(matched.as_str()));
         }
         let route = self.route.as_ref()?;
-        // The resolver sees the head only; rebuilding it costs a few small clones.
-        let mut parts = Request::new(()).into_parts().0;
-        parts.method = request.method().clone();
-        parts.uri = request.uri().clone();
-        parts.version = request.version();
-        parts.headers = request.headers().clone();
-        route(&parts).map(Arc::from)
+        route(request.method(), request.uri()).map(Arc::from)
     }
 }
 

@@ -364,3 +364,51 @@ fn health_endpoints_mount_in_an_axum_router() {
         }
     });
 }
+
+#[test]
+fn without_axum_routing_the_resolver_names_the_route() {
+    let (dispatch, telemetry) = telescope::builder()
+        .without_admin_server()
+        .log_writer(io::sink())
+        .build()
+        .expect("builds");
+    let layer = telescope::http::TelemetryLayer::new().route_with(|method, uri| {
+        (method == http::Method::GET && uri.path().starts_with("/items/"))
+            .then(|| "/items/{id}".to_owned())
+    });
+    let service = tower::ServiceBuilder::new()
+        .layer(layer)
+        .service(tower::service_fn(|_: http::Request<Body>| async {
+            Ok::<_, std::convert::Infallible>(http::Response::new(Body::empty()))
+        }));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    metrics::with_local_recorder(&telemetry.metrics_recorder(), || {
+        tracing::dispatcher::with_default(&dispatch, || {
+            runtime.block_on(async {
+                for path in ["/items/1", "/items/2", "/elsewhere"] {
+                    service
+                        .clone()
+                        .oneshot(request("GET", path, &[]))
+                        .await
+                        .expect("infallible");
+                }
+            });
+        });
+    });
+    let metrics = telemetry
+        .metrics()
+        .render(telescope::metrics::Format::Prometheus);
+    assert!(
+        metrics.contains(r#"http_server_request_duration_seconds_count{method="GET",route="/items/{id}",status="200"} 2"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(
+            r#"http_server_request_duration_seconds_count{method="GET",route="",status="200"} 1"#
+        ),
+        "an unresolved route gets an empty label, never the raw path: {metrics}"
+    );
+    assert!(!metrics.contains("/items/1"));
+}

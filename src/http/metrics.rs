@@ -33,6 +33,8 @@ pub(crate) fn method_label(method: &Method) -> &'static str {
 #[derive(Debug)]
 pub(crate) struct RequestMetrics {
     method: &'static str,
+    /// The in-flight gauge, looked up once for both its increment and its decrement.
+    active: metrics::Gauge,
     route: SharedString,
     start: Instant,
     finished: bool,
@@ -40,9 +42,11 @@ pub(crate) struct RequestMetrics {
 
 impl RequestMetrics {
     pub(crate) fn start(method: &'static str, route: SharedString) -> Self {
-        metrics::gauge!(ACTIVE_REQUESTS, "method" => method).increment(1.0);
+        let active = metrics::gauge!(ACTIVE_REQUESTS, "method" => method);
+        active.increment(1.0);
         Self {
             method,
+            active,
             route,
             start: Instant::now(),
             finished: false,
@@ -60,7 +64,7 @@ impl RequestMetrics {
         };
         metrics::histogram!(REQUEST_DURATION, "method" => self.method, "route" => self.route.clone(), "status" => status)
             .record(self.start.elapsed().as_secs_f64());
-        metrics::gauge!(ACTIVE_REQUESTS, "method" => self.method).decrement(1.0);
+        self.active.decrement(1.0);
     }
 }
 
@@ -69,7 +73,7 @@ impl Drop for RequestMetrics {
         if !self.finished {
             // Cancelled (the client went away): out of flight, and not a response.
             self.finished = true;
-            metrics::gauge!(ACTIVE_REQUESTS, "method" => self.method).decrement(1.0);
+            self.active.decrement(1.0);
         }
     }
 }

@@ -2,6 +2,8 @@
 //! of randomness `R` from the trace id; sampled when `R >= T`; `T` travels in
 //! `tracestate` as `ot=th:<hex>` so that anyone downstream knows the probability.
 
+use std::cell::RefCell;
+
 use telescope_core::{TraceId, TraceState};
 
 /// `2^56`: the size of the randomness space.
@@ -40,11 +42,45 @@ pub fn is_sampled(randomness: u64, threshold: u64) -> bool {
 
 /// `th` as written: up to 14 lowercase hex digits, trailing zeros removed (`0` for always).
 pub fn encode_threshold(threshold: u64) -> String {
-    if threshold == 0 {
-        return "0".to_owned();
+    ThresholdText::new(threshold).value().to_owned()
+}
+
+/// The `th:<hex>` sub-value of a threshold, formatted on the stack: deciding a span must not
+/// allocate to compare it with the parent's.
+struct ThresholdText {
+    bytes: [u8; 17],
+    len: usize,
+}
+
+impl ThresholdText {
+    fn new(threshold: u64) -> Self {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut bytes = *b"th:00000000000000";
+        let threshold = threshold.min(MAX_THRESHOLD - 1);
+        for (index, byte) in bytes[3..].iter_mut().enumerate() {
+            let shift = 4 * (13 - index);
+            *byte = HEX[((threshold >> shift) & 0xf) as usize];
+        }
+        // Trailing zeros are dropped, but one digit always stays (`th:0`).
+        let digits = bytes[3..]
+            .iter()
+            .rposition(|b| *b != b'0')
+            .map_or(1, |last| last + 1);
+        Self {
+            bytes,
+            len: 3 + digits,
+        }
     }
-    let full = format!("{threshold:014x}");
-    full.trim_end_matches('0').to_owned()
+
+    /// `th:<hex>`.
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or("th:0")
+    }
+
+    /// `<hex>`.
+    fn value(&self) -> &str {
+        &self.as_str()[3..]
+    }
 }
 
 /// Parses `th` (1 to 14 hex digits, right-padded with zeros).
@@ -68,6 +104,23 @@ pub fn ot_value<'a>(trace_state: &'a TraceState, key: &str) -> Option<&'a str> {
 /// `trace_state` with `ot=th:<threshold>` set (other `ot` sub-values kept), or with `th`
 /// removed when `threshold` is `None` (an unsampled or unknown-probability decision).
 pub fn with_threshold(trace_state: &TraceState, threshold: Option<u64>) -> TraceState {
+    // The common cases share the tracestate they are given or a cached one (a reference
+    // count), since this runs for every span: a child decided at its parent's threshold, a
+    // root with no tracestate, a decision without a threshold where there is none to remove.
+    match threshold {
+        Some(threshold) => {
+            let text = ThresholdText::new(threshold);
+            let first = trace_state.members().next();
+            if first == Some(("ot", text.as_str())) {
+                return trace_state.clone();
+            }
+            if first.is_none() {
+                return root_trace_state(threshold, &text);
+            }
+        }
+        None if trace_state.get("ot").is_none() => return trace_state.clone(),
+        None => {}
+    }
     let others: Vec<&str> = trace_state
         .get("ot")
         .map(|ot| {
@@ -88,6 +141,39 @@ pub fn with_threshold(trace_state: &TraceState, threshold: Option<u64>) -> Trace
     trace_state
         .insert("ot", &parts.join(";"))
         .unwrap_or_else(|_| trace_state.remove("ot"))
+}
+
+/// How many root tracestates (`ot=th:<hex>` alone) each thread keeps built: a fixed sampler
+/// needs one, the adaptive sampler one per threshold it is using.
+const CACHED_ROOT_STATES: usize = 8;
+
+/// Recently built root tracestates by threshold, and where the next one goes.
+type RootStates = ([Option<(u64, TraceState)>; CACHED_ROOT_STATES], usize);
+
+thread_local! {
+    static ROOT_STATES: RefCell<RootStates> =
+        const { RefCell::new(([const { None }; CACHED_ROOT_STATES], 0)) };
+}
+
+/// `ot=th:<threshold>` alone, built once per thread and threshold.
+fn root_trace_state(threshold: u64, text: &ThresholdText) -> TraceState {
+    let build = || {
+        TraceState::EMPTY
+            .insert("ot", text.as_str())
+            .unwrap_or_default()
+    };
+    ROOT_STATES
+        .try_with(|cache| {
+            let (entries, next) = &mut *cache.borrow_mut();
+            if let Some((_, state)) = entries.iter().flatten().find(|(t, _)| *t == threshold) {
+                return state.clone();
+            }
+            let state = build();
+            entries[*next % CACHED_ROOT_STATES] = Some((threshold, state.clone()));
+            *next = next.wrapping_add(1);
+            state
+        })
+        .unwrap_or_else(|_| build())
 }
 
 /// The adjusted count a sampled span with this threshold represents: `2^56 / (2^56 - T)`.
@@ -150,5 +236,51 @@ mod tests {
             Some("rv:0123456789abcd")
         );
         assert_eq!(with_threshold(&TraceState::EMPTY, None), TraceState::EMPTY);
+    }
+
+    #[test]
+    fn shared_tracestates_are_the_ones_the_spec_asks_for() {
+        let half = threshold_for(0.5);
+        // A root: `ot=th` alone, the same for every root at that threshold.
+        let root = with_threshold(&TraceState::EMPTY, Some(half));
+        assert_eq!(root.header(), "ot=th:8");
+        assert_eq!(with_threshold(&TraceState::EMPTY, Some(half)), root);
+        assert_eq!(
+            with_threshold(&TraceState::EMPTY, Some(0)).header(),
+            "ot=th:0"
+        );
+        // A child at its parent's threshold keeps the parent's tracestate.
+        let parent = TraceState::from_header("ot=th:8,vendor=x").expect("valid");
+        assert_eq!(with_threshold(&parent, Some(half)), parent);
+        // The same `ot` entry, but not first: it moves to the front, as an update must.
+        let behind = TraceState::from_header("vendor=x,ot=th:8").expect("valid");
+        assert_eq!(
+            with_threshold(&behind, Some(half)).header(),
+            "ot=th:8,vendor=x"
+        );
+        // A different threshold replaces the old one.
+        assert_eq!(
+            with_threshold(&parent, Some(0)).header(),
+            "ot=th:0,vendor=x"
+        );
+        // No threshold and no `ot` entry: unchanged.
+        let vendor_only = TraceState::from_header("vendor=x").expect("valid");
+        assert_eq!(with_threshold(&vendor_only, None), vendor_only);
+        assert_eq!(with_threshold(&parent, None).header(), "vendor=x");
+    }
+
+    #[test]
+    fn thresholds_are_written_like_the_spec_writes_them() {
+        for (threshold, text) in [
+            (0, "0"),
+            (threshold_for(0.5), "8"),
+            (threshold_for(0.25), "c"),
+            (threshold_for(0.01), "fd70a3d70a3d71"),
+            (1, "00000000000001"),
+            (MAX_THRESHOLD - 1, "ffffffffffffff"),
+        ] {
+            assert_eq!(encode_threshold(threshold), text);
+            assert_eq!(decode_threshold(text), Some(threshold));
+        }
     }
 }

@@ -25,6 +25,7 @@
 //! Supported Rust version: 1.88 or newer.
 
 mod export;
+mod finished;
 mod layer;
 mod pipeline;
 pub mod propagation;

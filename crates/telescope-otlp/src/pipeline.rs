@@ -1,6 +1,8 @@
 //! The path of a finished span off the application thread: a bounded lock-free queue, then a
-//! worker thread that keeps the ring and hands batches to the exporters. Spans are freed there
-//! too, never on the thread that ended them.
+//! worker thread that completes each span (its tracestate), keeps the ring and hands batches to
+//! the exporters. Spans are freed there too, never on the thread that ended them: freeing a
+//! span's strings and vectors costs the application thread more than the allocator's
+//! cross-thread bookkeeping costs the worker (`cargo bench --bench traces`, BENCHMARKS.md).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
@@ -15,6 +17,7 @@ use telescope_core::metric_names::{
 };
 
 use crate::export::SpanExport;
+use crate::finished::{FinishedSpan, TraceStates};
 use crate::sink::{SpanRing, SpanSink};
 
 /// Defaults from the OpenTelemetry batch span processor (`OTEL_BSP_*`).
@@ -54,11 +57,7 @@ enum Control {
 }
 
 struct Shared {
-    queue: ArrayQueue<Arc<SpanData>>,
-    /// Spans the worker is done with, freed by application threads as they end spans: memory
-    /// freed on the thread whose allocator arena it came from avoids contending for that
-    /// arena's lock (with glibc, a cross-thread free per allocation takes it).
-    graveyard: ArrayQueue<Arc<SpanData>>,
+    queue: ArrayQueue<FinishedSpan>,
     batch_size: usize,
     worker: OnceLock<Thread>,
     /// Set while a wake-up for a full batch is pending, so that only one is sent.
@@ -95,8 +94,9 @@ pub(crate) struct PipelineSink {
     shared: Arc<Shared>,
 }
 
-impl SpanSink for PipelineSink {
-    fn on_end(&self, span: Arc<SpanData>) {
+impl PipelineSink {
+    /// Queues a finished span for the worker; never blocks.
+    pub(crate) fn submit(&self, span: FinishedSpan) {
         let shared = &*self.shared;
         if shared.closed.load(Ordering::Relaxed) {
             shared
@@ -104,13 +104,6 @@ impl SpanSink for PipelineSink {
                 .fetch_add(1, Ordering::Relaxed);
             metrics::counter!(SPANS_DROPPED_TOTAL, "reason" => "shutdown").increment(1);
             return;
-        }
-        // Free two spans the worker is done with, here where they were most likely allocated.
-        for _ in 0..2 {
-            match shared.graveyard.pop() {
-                Some(dead) => drop(dead),
-                None => break,
-            }
         }
         if shared.queue.push(span).is_err() {
             shared.dropped_queue_full.fetch_add(1, Ordering::Relaxed);
@@ -221,7 +214,6 @@ impl Pipeline {
     ) -> (Pipeline, PipelineSink) {
         let shared = Arc::new(Shared {
             queue: ArrayQueue::new(config.max_queue_size.max(1)),
-            graveyard: ArrayQueue::new(config.max_queue_size.max(1)),
             batch_size: config
                 .max_export_batch_size
                 .clamp(1, config.max_queue_size.max(1)),
@@ -248,6 +240,7 @@ impl Pipeline {
             sinks,
             exporters,
             batch: Vec::with_capacity(config.max_export_batch_size.clamp(1, 4096)),
+            trace_states: TraceStates::default(),
             requests,
             delay: config.schedule_delay,
             export_timeout: config.export_timeout,
@@ -348,6 +341,7 @@ struct Worker {
     sinks: Vec<Arc<dyn SpanSink>>,
     exporters: Vec<Box<dyn SpanExport>>,
     batch: Vec<Arc<SpanData>>,
+    trace_states: TraceStates,
     requests: Receiver<Control>,
     delay: Duration,
     export_timeout: Duration,
@@ -372,17 +366,16 @@ impl Worker {
 
     /// Takes everything queued, exporting a batch each time one fills and the rest at the end.
     fn drain(&mut self) {
-        while let Some(span) = self.shared.queue.pop() {
+        while let Some(finished) = self.shared.queue.pop() {
+            let span = self.trace_states.complete(finished);
             for sink in &self.sinks {
                 sink.on_end(span.clone());
             }
             if !self.exporters.is_empty() {
                 self.batch.push(span.clone());
             }
-            if let Some(evicted) = self.ring.keep(span) {
-                // Hand it back for freeing; free it here only when the graveyard is full.
-                let _ = self.shared.graveyard.push(evicted);
-            }
+            // The span the ring evicts is freed here, off the application's threads.
+            drop(self.ring.keep(span));
             self.shared.processed.fetch_add(1, Ordering::Relaxed);
             if self.batch.len() >= self.shared.batch_size {
                 self.export_batch();

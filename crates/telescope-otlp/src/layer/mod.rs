@@ -21,6 +21,7 @@ pub use recording::SpanLimits;
 use recording::{EventVisitor, Recording, SpanVisitor};
 
 use crate::export::SpanExport;
+use crate::finished::{to_otel_trace_state, FinishedSpan};
 use crate::pipeline::{Pipeline, PipelineConfig, PipelineSink};
 use crate::sampler::{AlwaysOn, ParentBased, Sampler, SamplingInput};
 use crate::sink::{SpanRing, SpanSink};
@@ -183,12 +184,23 @@ impl OtlpLayer {
     }
 
     fn to_otel(context: &SpanContext) -> opentelemetry::trace::SpanContext {
+        Self::with_otel_trace_state(context, to_otel_trace_state(context.trace_state()))
+    }
+
+    fn to_otel_without_trace_state(context: &SpanContext) -> opentelemetry::trace::SpanContext {
+        Self::with_otel_trace_state(context, opentelemetry::trace::TraceState::NONE)
+    }
+
+    fn with_otel_trace_state(
+        context: &SpanContext,
+        trace_state: opentelemetry::trace::TraceState,
+    ) -> opentelemetry::trace::SpanContext {
         opentelemetry::trace::SpanContext::new(
             opentelemetry::trace::TraceId::from_bytes(context.trace_id().to_bytes()),
             opentelemetry::trace::SpanId::from_bytes(context.span_id().to_bytes()),
             opentelemetry::trace::TraceFlags::new(context.flags().to_propagated_u8()),
             context.is_remote(),
-            context.trace_state().header().parse().unwrap_or_default(),
+            trace_state,
         )
     }
 }
@@ -455,15 +467,20 @@ where
         let Some(recording) = extensions.remove::<Recording>() else {
             return;
         };
-        let Some(context) = extensions
-            .get_mut::<SpanContext>()
-            .map(|context| OtlpLayer::to_otel(context))
-        else {
+        let Some(context) = extensions.get_mut::<SpanContext>() else {
             return;
         };
-        let data =
-            Arc::new(recording.into_span_data(context, SystemTime::now(), self.scope.clone()));
+        // The tracestate is converted to OpenTelemetry's type on the pipeline's worker.
+        let trace_state = context.trace_state().clone();
+        let data = recording.into_span_data(
+            OtlpLayer::to_otel_without_trace_state(context),
+            SystemTime::now(),
+            self.scope.clone(),
+        );
         drop(extensions);
-        self.queue.on_end(data);
+        self.queue.submit(FinishedSpan {
+            data: Arc::new(data),
+            trace_state,
+        });
     }
 }

@@ -1,0 +1,92 @@
+//! A sampled span on its way to the pipeline: its `SpanData`, and its tracestate still in
+//! telescope's form. OpenTelemetry's `TraceState` is a list of owned strings (half a dozen
+//! allocations to build from a header), so it is built on the pipeline's worker thread, not on
+//! the thread that ended the span.
+
+use std::sync::Arc;
+
+use opentelemetry_sdk::trace::SpanData;
+use telescope_core::TraceState;
+
+/// What the layer queues when a sampled span closes.
+pub(crate) struct FinishedSpan {
+    /// Everything but the tracestate, which is empty until [`TraceStates::complete`].
+    pub(crate) data: Arc<SpanData>,
+    pub(crate) trace_state: TraceState,
+}
+
+/// Converts tracestates to OpenTelemetry's type, remembering the last one: the spans of a
+/// trace, and the roots of one sampler, share theirs.
+#[derive(Default)]
+pub(crate) struct TraceStates {
+    last: Option<(TraceState, opentelemetry::trace::TraceState)>,
+}
+
+impl TraceStates {
+    /// The span's `SpanData`, with its tracestate in place.
+    pub(crate) fn complete(&mut self, span: FinishedSpan) -> Arc<SpanData> {
+        let FinishedSpan {
+            mut data,
+            trace_state,
+        } = span;
+        if trace_state.is_empty() {
+            return data;
+        }
+        let converted = self.convert(trace_state);
+        // The layer gave up its only reference when it queued the span.
+        if let Some(data) = Arc::get_mut(&mut data) {
+            let context = &data.span_context;
+            data.span_context = opentelemetry::trace::SpanContext::new(
+                context.trace_id(),
+                context.span_id(),
+                context.trace_flags(),
+                context.is_remote(),
+                converted,
+            );
+        }
+        data
+    }
+
+    fn convert(&mut self, trace_state: TraceState) -> opentelemetry::trace::TraceState {
+        if let Some((ours, theirs)) = &self.last {
+            if *ours == trace_state {
+                return theirs.clone();
+            }
+        }
+        let theirs = to_otel_trace_state(&trace_state);
+        self.last = Some((trace_state, theirs.clone()));
+        theirs
+    }
+}
+
+/// OpenTelemetry's form of a tracestate (ours is validated, so this cannot fail in practice;
+/// if it did, the span would go out without one rather than not at all).
+pub(crate) fn to_otel_trace_state(trace_state: &TraceState) -> opentelemetry::trace::TraceState {
+    opentelemetry::trace::TraceState::from_key_value(trace_state.members()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conversion_keeps_members_in_order() {
+        let ours = TraceState::from_header("ot=th:8,rojo=00f067aa0ba902b7").expect("valid");
+        let theirs = to_otel_trace_state(&ours);
+        assert_eq!(theirs.header(), "ot=th:8,rojo=00f067aa0ba902b7");
+        assert_eq!(
+            to_otel_trace_state(&TraceState::EMPTY),
+            opentelemetry::trace::TraceState::NONE
+        );
+    }
+
+    #[test]
+    fn a_repeated_tracestate_is_converted_once_and_a_new_one_replaces_it() {
+        let mut states = TraceStates::default();
+        let first = TraceState::from_header("ot=th:0").expect("valid");
+        let second = TraceState::from_header("ot=th:c,congo=t61rcWkgMzE").expect("valid");
+        assert_eq!(states.convert(first.clone()).header(), "ot=th:0");
+        assert_eq!(states.convert(first).header(), "ot=th:0");
+        assert_eq!(states.convert(second).header(), "ot=th:c,congo=t61rcWkgMzE");
+    }
+}

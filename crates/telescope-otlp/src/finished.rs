@@ -47,6 +47,23 @@ impl TraceStates {
         data
     }
 
+    /// Frees the tracestate [`complete`](Self::complete) gave `span`, on this thread, which
+    /// allocated it (when no one else holds the span).
+    pub(crate) fn release(&mut self, span: &mut Arc<SpanData>) {
+        if let Some(data) = Arc::get_mut(span) {
+            let context = &data.span_context;
+            if *context.trace_state() != opentelemetry::trace::TraceState::NONE {
+                data.span_context = opentelemetry::trace::SpanContext::new(
+                    context.trace_id(),
+                    context.span_id(),
+                    context.trace_flags(),
+                    context.is_remote(),
+                    opentelemetry::trace::TraceState::NONE,
+                );
+            }
+        }
+    }
+
     fn convert(&mut self, trace_state: TraceState) -> opentelemetry::trace::TraceState {
         if let Some((ours, theirs)) = &self.last {
             if *ours == trace_state {
@@ -68,6 +85,64 @@ pub(crate) fn to_otel_trace_state(trace_state: &TraceState) -> opentelemetry::tr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn span() -> Arc<SpanData> {
+        Arc::new(SpanData {
+            span_context: opentelemetry::trace::SpanContext::new(
+                opentelemetry::trace::TraceId::from_bytes([1; 16]),
+                opentelemetry::trace::SpanId::from_bytes([2; 8]),
+                opentelemetry::trace::TraceFlags::SAMPLED,
+                false,
+                opentelemetry::trace::TraceState::NONE,
+            ),
+            parent_span_id: opentelemetry::trace::SpanId::INVALID,
+            parent_span_is_remote: false,
+            span_kind: opentelemetry::trace::SpanKind::Internal,
+            name: "work".into(),
+            start_time: std::time::SystemTime::UNIX_EPOCH,
+            end_time: std::time::SystemTime::UNIX_EPOCH,
+            attributes: Vec::new(),
+            dropped_attributes_count: 0,
+            events: opentelemetry_sdk::trace::SpanEvents::default(),
+            links: opentelemetry_sdk::trace::SpanLinks::default(),
+            status: opentelemetry::trace::Status::Unset,
+            instrumentation_scope: opentelemetry::InstrumentationScope::builder("test").build(),
+        })
+    }
+
+    #[test]
+    fn the_worker_fills_in_the_tracestate_and_takes_it_back() {
+        let mut states = TraceStates::default();
+        let trace_state = TraceState::from_header("ot=th:8,rojo=1").expect("valid");
+        let mut data = states.complete(FinishedSpan {
+            data: span(),
+            trace_state,
+        });
+        let context = &data.span_context;
+        assert_eq!(context.trace_state().header(), "ot=th:8,rojo=1");
+        assert_eq!(
+            context.trace_id(),
+            opentelemetry::trace::TraceId::from_bytes([1; 16])
+        );
+        assert!(context.is_sampled());
+        states.release(&mut data);
+        assert_eq!(
+            *data.span_context.trace_state(),
+            opentelemetry::trace::TraceState::NONE
+        );
+        assert_eq!(
+            data.span_context.span_id(),
+            opentelemetry::trace::SpanId::from_bytes([2; 8])
+        );
+        // A span someone else still holds (a reader of the ring) is left as it is.
+        let mut shared = states.complete(FinishedSpan {
+            data: span(),
+            trace_state: TraceState::from_header("ot=th:0").expect("valid"),
+        });
+        let reader = shared.clone();
+        states.release(&mut shared);
+        assert_eq!(reader.span_context.trace_state().header(), "ot=th:0");
+    }
 
     #[test]
     fn conversion_keeps_members_in_order() {

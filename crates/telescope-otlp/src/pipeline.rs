@@ -1,8 +1,9 @@
 //! The path of a finished span off the application thread: a bounded lock-free queue, then a
 //! worker thread that completes each span (its tracestate), keeps the ring and hands batches to
-//! the exporters. Spans are freed there too, never on the thread that ended them: freeing a
-//! span's strings and vectors costs the application thread more than the allocator's
-//! cross-thread bookkeeping costs the worker (`cargo bench --bench traces`, BENCHMARKS.md).
+//! the exporters. Spans the worker is done with go back to application threads, which free
+//! them: memory is freed by the thread that allocated it, so the two never contend for an
+//! allocator arena's lock (with glibc, a free from another thread takes it; on a busy machine
+//! the lock holder gets preempted and everyone waits).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
@@ -58,6 +59,8 @@ enum Control {
 
 struct Shared {
     queue: ArrayQueue<FinishedSpan>,
+    /// Spans the worker is done with, for application threads to free as they end spans.
+    graveyard: ArrayQueue<Arc<SpanData>>,
     batch_size: usize,
     worker: OnceLock<Thread>,
     /// Set while a wake-up for a full batch is pending, so that only one is sent.
@@ -104,6 +107,13 @@ impl PipelineSink {
                 .fetch_add(1, Ordering::Relaxed);
             metrics::counter!(SPANS_DROPPED_TOTAL, "reason" => "shutdown").increment(1);
             return;
+        }
+        // Free two spans the worker is done with, here where they were most likely allocated.
+        for _ in 0..2 {
+            match shared.graveyard.pop() {
+                Some(dead) => drop(dead),
+                None => break,
+            }
         }
         if shared.queue.push(span).is_err() {
             shared.dropped_queue_full.fetch_add(1, Ordering::Relaxed);
@@ -214,6 +224,7 @@ impl Pipeline {
     ) -> (Pipeline, PipelineSink) {
         let shared = Arc::new(Shared {
             queue: ArrayQueue::new(config.max_queue_size.max(1)),
+            graveyard: ArrayQueue::new(config.max_queue_size.max(1)),
             batch_size: config
                 .max_export_batch_size
                 .clamp(1, config.max_queue_size.max(1)),
@@ -374,8 +385,12 @@ impl Worker {
             if !self.exporters.is_empty() {
                 self.batch.push(span.clone());
             }
-            // The span the ring evicts is freed here, off the application's threads.
-            drop(self.ring.keep(span));
+            if let Some(mut evicted) = self.ring.keep(span) {
+                // What the worker allocated is freed here; the rest goes back to be freed by
+                // an application thread (here only when the graveyard is full).
+                self.trace_states.release(&mut evicted);
+                let _ = self.shared.graveyard.push(evicted);
+            }
             self.shared.processed.fetch_add(1, Ordering::Relaxed);
             if self.batch.len() >= self.shared.batch_size {
                 self.export_batch();

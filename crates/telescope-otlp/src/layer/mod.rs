@@ -2,6 +2,7 @@
 //! handed over as `SpanData` when they close.
 
 mod recording;
+mod thread_state;
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use tracing_subscriber::Layer;
 
 pub use recording::SpanLimits;
 use recording::{EventVisitor, Recording, SpanVisitor};
+use thread_state::ThreadState;
 
 use crate::export::SpanExport;
 use crate::finished::{to_otel_trace_state, FinishedSpan};
@@ -100,6 +102,7 @@ impl OtlpLayerBuilder {
             sampler: self.sampler,
             limits: self.limits,
             ids: IdGenerator::default(),
+            threads: ThreadState::new(),
             pipeline,
             queue,
             scope: InstrumentationScope::builder("telescope")
@@ -146,6 +149,7 @@ pub struct OtlpLayer {
     sampler: Box<dyn Sampler>,
     limits: SpanLimits,
     ids: IdGenerator,
+    threads: ThreadState,
     pipeline: Pipeline,
     queue: PipelineSink,
     scope: InstrumentationScope,
@@ -205,69 +209,6 @@ impl OtlpLayer {
     }
 }
 
-thread_local! {
-    /// The spans entered on this thread (innermost last) and whether each is sampled, so that
-    /// an event in an unsampled span returns without looking anything up.
-    static ENTERED: std::cell::RefCell<Vec<(u64, bool)>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// How many recently created spans each thread remembers the sampling decision of.
-const RECENT_SPANS: usize = 16;
-
-thread_local! {
-    /// The sampling decision of the spans most recently created on this thread, so that entering
-    /// and closing them (usually on the same thread, soon after) needs no registry lookup. Span
-    /// ids carry the registry slot's generation, so a slot reused by a new span gets a new id
-    /// and a stale entry cannot match it.
-    static RECENT: std::cell::RefCell<([(u64, bool); RECENT_SPANS], usize)> =
-        const { std::cell::RefCell::new(([(0, false); RECENT_SPANS], 0)) };
-}
-
-fn remember(id: &Id, sampled: bool) {
-    let _ = RECENT.try_with(|recent| {
-        let (slots, next) = &mut *recent.borrow_mut();
-        let key = id.into_u64();
-        // The registry reuses ids: a span closed on another thread leaves its slot here, and
-        // a stale decision must never answer for the new span with the same id.
-        if let Some(stale) = slots.iter_mut().find(|(slot, _)| *slot == key) {
-            *stale = (key, sampled);
-            return;
-        }
-        slots[*next % RECENT_SPANS] = (key, sampled);
-        *next = next.wrapping_add(1);
-    });
-}
-
-/// The remembered decision for `id`, if this thread created it recently.
-fn recall(id: &Id) -> Option<bool> {
-    let key = id.into_u64();
-    RECENT
-        .try_with(|recent| {
-            recent
-                .borrow()
-                .0
-                .iter()
-                .find(|(slot, _)| *slot == key)
-                .map(|(_, sampled)| *sampled)
-        })
-        .ok()
-        .flatten()
-}
-
-fn forget(id: &Id) {
-    let key = id.into_u64();
-    let _ = RECENT.try_with(|recent| {
-        if let Some(slot) = recent
-            .borrow_mut()
-            .0
-            .iter_mut()
-            .find(|(slot, _)| *slot == key)
-        {
-            *slot = (0, false);
-        }
-    });
-}
-
 /// The context of a span in this registry.
 fn context_of<S>(ctx: &Context<'_, S>, id: &Id) -> Option<SpanContext>
 where
@@ -305,7 +246,7 @@ where
             .with_sampled(decision.sampled)
             .with_random(random);
         let context = SpanContext::new(trace_id, self.ids.span_id(), flags, decision.trace_state);
-        remember(id, decision.sampled);
+        self.threads.remember(id, decision.sampled);
         let mut extensions = span.extensions_mut();
         if decision.sampled {
             let mut recording = Recording {
@@ -364,40 +305,29 @@ where
     }
 
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
-        let sampled = recall(id).unwrap_or_else(|| {
+        let sampled = self.threads.recall(id).unwrap_or_else(|| {
             ctx.span(id)
                 .is_some_and(|span| span.extensions().get::<Recording>().is_some())
         });
-        let _ = ENTERED.try_with(|entered| entered.borrow_mut().push((id.into_u64(), sampled)));
+        self.threads.entered(id, sampled);
     }
 
     fn on_exit(&self, id: &Id, _ctx: Context<'_, S>) {
-        let _ = ENTERED.try_with(|entered| {
-            let mut entered = entered.borrow_mut();
-            if let Some(position) = entered
-                .iter()
-                .rposition(|(entered_id, _)| *entered_id == id.into_u64())
-            {
-                entered.remove(position);
-            }
-        });
+        self.threads.exited(id);
     }
 
     fn on_event(&self, event: &TracingEvent<'_>, ctx: Context<'_, S>) {
         // The common case, an event in the innermost entered span, when that span is not
         // sampled: nothing to look up.
         let innermost = if event.is_contextual() {
-            ENTERED
-                .try_with(|entered| entered.borrow().last().copied())
-                .ok()
-                .flatten()
+            self.threads.innermost()
         } else {
             None
         };
         let span = match innermost {
             Some((_, false)) => return,
             // The innermost entered span is the event's: no need to ask the registry.
-            Some((id, true)) => ctx.span(&Id::from_u64(id)),
+            Some((id, true)) => ctx.span(&id),
             None => ctx.event_span(event),
         };
         let Some(span) = span else {
@@ -458,8 +388,7 @@ where
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
         // Unsampled spans (most of them, under sampling) leave without a lookup when this
         // thread created them, or under a read lock otherwise.
-        let remembered = recall(&id);
-        forget(&id);
+        let remembered = self.threads.take_recalled(&id);
         if remembered == Some(false) {
             return;
         }

@@ -277,3 +277,29 @@ fn a_log_crate_record_in_a_sampled_span_is_an_event_with_its_own_level_and_targe
         "an ERROR record fails the span like an ERROR event"
     );
 }
+
+#[test]
+fn two_subscribers_on_one_thread_keep_their_spans_apart() {
+    // Both registries hand out the same first span id: what one layer remembers about its span
+    // must not decide what the other does with its own.
+    let sampled = OtlpLayer::builder().build();
+    let pipeline = sampled.pipeline();
+    let unsampled = OtlpLayer::builder()
+        .sampler(ParentBased::new(AlwaysOff))
+        .build();
+    let inner = tracing_subscriber::registry().with(unsampled);
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(sampled), || {
+        let kept = tracing::info_span!("kept");
+        let other = tracing::subscriber::with_default(inner, || tracing::info_span!("other"));
+        assert_eq!(kept.id(), other.id(), "the collision this test is about");
+        kept.in_scope(|| tracing::info!("in kept"));
+        // Entered inside the other subscriber's span: the event still finds its own span.
+        other.in_scope(|| kept.in_scope(|| tracing::info!("in kept, nested")));
+        drop(other);
+    });
+    assert!(pipeline.force_flush(std::time::Duration::from_secs(10)));
+    let spans = pipeline.ring().spans();
+    assert_eq!(spans.len(), 1);
+    let names: Vec<_> = spans[0].events.iter().map(|e| e.name.as_ref()).collect();
+    assert_eq!(names, ["in kept", "in kept, nested"]);
+}

@@ -305,11 +305,10 @@ where
     }
 
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
-        let sampled = self.threads.recall(id).unwrap_or_else(|| {
+        self.threads.entered(id, || {
             ctx.span(id)
                 .is_some_and(|span| span.extensions().get::<Recording>().is_some())
         });
-        self.threads.entered(id, sampled);
     }
 
     fn on_exit(&self, id: &Id, _ctx: Context<'_, S>) {

@@ -23,8 +23,9 @@ const LAYERS_PER_THREAD: usize = 8;
 struct Memory {
     layer: u64,
     /// Span ids (0: empty) and decisions of the spans most recently created here; `next` is
-    /// where the next goes. Span ids carry the registry slot's generation, so a slot reused by
-    /// a new span gets a new id.
+    /// where the next goes. Lookups go from the newest entry to the oldest, so when a registry
+    /// hands out an id again (a span closed on another thread leaves its entry here), the new
+    /// span's entry is found before the stale one, which is overwritten first.
     recent: [(u64, bool); RECENT_SPANS],
     next: usize,
     /// The spans entered here, innermost last, and whether each is sampled.
@@ -32,7 +33,7 @@ struct Memory {
 }
 
 impl Memory {
-    fn new(layer: u64) -> Self {
+    const fn new(layer: u64) -> Self {
         Self {
             layer,
             recent: [(0, false); RECENT_SPANS],
@@ -50,9 +51,39 @@ impl Memory {
     }
 }
 
+/// The memory of the layers used on a thread.
+struct Memories {
+    /// The layer in use (usually the only one; layer 0: none yet).
+    current: Memory,
+    /// The others, most recently used first.
+    others: Vec<Memory>,
+}
+
+impl Memories {
+    /// Makes `layer`'s memory the current one, keeping the one it replaces.
+    #[cold]
+    fn switch_to(&mut self, layer: u64) {
+        let incoming = match self.others.iter().position(|m| m.layer == layer) {
+            Some(index) => self.others.remove(index),
+            None => Memory::new(layer),
+        };
+        let outgoing = std::mem::replace(&mut self.current, incoming);
+        if outgoing.layer != 0 {
+            if self.others.len() + 1 >= LAYERS_PER_THREAD {
+                self.others.pop();
+            }
+            self.others.insert(0, outgoing);
+        }
+    }
+}
+
 thread_local! {
-    /// The memory of each layer used on this thread, most recently used first.
-    static MEMORY: RefCell<Vec<Memory>> = const { RefCell::new(Vec::new()) };
+    static MEMORY: RefCell<Memories> = const {
+        RefCell::new(Memories {
+            current: Memory::new(0),
+            others: Vec::new(),
+        })
+    };
 }
 
 /// One layer's handle on its per-thread memory.
@@ -76,21 +107,10 @@ impl ThreadState {
         MEMORY
             .try_with(|memory| {
                 let mut memory = memory.borrow_mut();
-                let index = match memory.iter().position(|m| m.layer == self.layer) {
-                    Some(index) => index,
-                    None => {
-                        if memory.len() >= LAYERS_PER_THREAD {
-                            memory.pop();
-                        }
-                        memory.push(Memory::new(self.layer));
-                        memory.len() - 1
-                    }
-                };
-                if index != 0 {
-                    // Keep the layer in use first: usually there is only one.
-                    memory[..=index].rotate_right(1);
+                if memory.current.layer != self.layer {
+                    memory.switch_to(self.layer);
                 }
-                f(&mut memory[0])
+                f(&mut memory.current)
             })
             .ok()
     }
@@ -99,12 +119,6 @@ impl ThreadState {
     pub(super) fn remember(self, id: &Id, sampled: bool) {
         let span = id.into_u64();
         self.with(|memory| {
-            // A span closed on another thread leaves its entry here; should the registry hand
-            // out its id again, the stale decision must not answer for the new span.
-            if let Some(stale) = memory.recent.iter_mut().find(|(slot, _)| *slot == span) {
-                *stale = (span, sampled);
-                return;
-            }
             let next = memory.next % RECENT_SPANS;
             memory.recent[next] = (span, sampled);
             memory.next = memory.next.wrapping_add(1);
@@ -112,7 +126,8 @@ impl ThreadState {
     }
 
     /// The remembered decision for `id`, if this thread created it recently.
-    pub(super) fn recall(self, id: &Id) -> Option<bool> {
+    #[cfg(test)]
+    fn recall(self, id: &Id) -> Option<bool> {
         let span = id.into_u64();
         self.with(|memory| memory.slot_of(span).map(|slot| memory.recent[slot].1))
             .flatten()
@@ -130,9 +145,23 @@ impl ThreadState {
         .flatten()
     }
 
-    /// `id` was entered on this thread.
-    pub(super) fn entered(self, id: &Id, sampled: bool) {
-        self.with(|memory| memory.entered.push((id.into_u64(), sampled)));
+    /// `id` was entered on this thread: pushed with its decision, remembered or else given by
+    /// `sampled` (a registry lookup). Returns whether it is sampled.
+    pub(super) fn entered(self, id: &Id, sampled: impl FnOnce() -> bool) -> bool {
+        let span = id.into_u64();
+        let remembered = self
+            .with(|memory| {
+                let slot = memory.slot_of(span)?;
+                let sampled = memory.recent[slot].1;
+                memory.entered.push((span, sampled));
+                Some(sampled)
+            })
+            .flatten();
+        remembered.unwrap_or_else(|| {
+            let sampled = sampled();
+            self.with(|memory| memory.entered.push((span, sampled)));
+            sampled
+        })
     }
 
     /// `id` was exited on this thread (its innermost entry goes).
@@ -173,8 +202,8 @@ mod tests {
         assert_eq!(second.recall(&id), None);
         assert_eq!(first.recall(&id), Some(true));
 
-        first.entered(&id, true);
-        second.entered(&Id::from_u64(9), false);
+        assert!(first.entered(&id, || unreachable!("remembered")));
+        assert!(!second.entered(&Id::from_u64(9), || false));
         assert_eq!(first.innermost(), Some((id.clone(), true)));
         assert_eq!(second.innermost(), Some((Id::from_u64(9), false)));
         first.exited(&id);
@@ -183,13 +212,15 @@ mod tests {
     }
 
     #[test]
-    fn an_id_reused_by_the_registry_replaces_the_stale_decision() {
+    fn an_id_handed_out_again_answers_with_the_new_decision() {
         let state = ThreadState::new();
         let id = Id::from_u64(3);
+        // Closed on another thread: its entry stays here.
         state.remember(&id, true);
         state.remember(&id, false);
+        assert_eq!(state.recall(&id), Some(false));
+        assert!(!state.entered(&id, || unreachable!("remembered")));
         assert_eq!(state.take_recalled(&id), Some(false));
-        assert_eq!(state.recall(&id), None);
     }
 
     #[test]
@@ -215,6 +246,8 @@ mod tests {
         // (and the layer asks its registry), never a wrong decision.
         assert_eq!(layers[0].recall(&id), None);
         assert_eq!(layers[LAYERS_PER_THREAD].recall(&id), Some(true));
-        MEMORY.with(|memory| assert_eq!(memory.borrow().len(), LAYERS_PER_THREAD));
+        MEMORY.with(|memory| {
+            assert_eq!(memory.borrow().others.len() + 1, LAYERS_PER_THREAD);
+        });
     }
 }

@@ -32,7 +32,9 @@ pub mod propagation;
 pub mod sampler;
 mod sink;
 
-pub use export::{OtlpConfigError, OtlpExport, OtlpExportConfig, OtlpProtocol, SpanExport};
+pub use export::{
+    OtlpCompression, OtlpConfigError, OtlpExport, OtlpExportConfig, OtlpProtocol, SpanExport,
+};
 pub use layer::{OtlpLayer, OtlpLayerBuilder, SpanLimits};
 pub use pipeline::{
     Pipeline, PipelineConfig, PipelineStats, DEFAULT_EXPORT_TIMEOUT, DEFAULT_MAX_EXPORT_BATCH_SIZE,

@@ -9,7 +9,8 @@ use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 use telescope_otlp::{
-    OtlpExport, OtlpExportConfig, OtlpLayer, OtlpProtocol, Pipeline, PipelineConfig,
+    OtlpCompression, OtlpExport, OtlpExportConfig, OtlpLayer, OtlpProtocol, Pipeline,
+    PipelineConfig,
 };
 use tracing_subscriber::layer::SubscriberExt;
 
@@ -71,6 +72,10 @@ fn wait_until(condition: impl Fn() -> bool) {
 }
 
 fn check_content(receiver: &Receiver, config: OtlpExportConfig, expected_path: &str) {
+    let expected_encoding = match config.compression {
+        OtlpCompression::Gzip => Some("gzip"),
+        OtlpCompression::None => None,
+    };
     let config = OtlpExportConfig {
         headers: vec![("api-key".to_owned(), "s3cret".to_owned())],
         ..config
@@ -111,9 +116,9 @@ fn check_content(receiver: &Receiver, config: OtlpExportConfig, expected_path: &
     let received = receiver.received();
     assert!(!received.is_empty());
     assert!(
-        received
-            .iter()
-            .all(|r| r.path == expected_path && r.api_key.as_deref() == Some("s3cret")),
+        received.iter().all(|r| r.path == expected_path
+            && r.api_key.as_deref() == Some("s3cret")
+            && r.encoding.as_deref() == expected_encoding),
         "{received:?}"
     );
     let resource_spans: Vec<_> = received
@@ -208,6 +213,30 @@ fn http_protobuf_export_carries_spans_resource_and_headers() {
 fn grpc_export_carries_spans_resource_and_metadata() {
     let receiver = Receiver::grpc(0, &[]);
     let config = OtlpExportConfig::new(format!("http://{}", receiver.addr), OtlpProtocol::Grpc);
+    check_content(
+        &receiver,
+        config,
+        "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+    );
+}
+
+#[test]
+fn gzip_bodies_arrive_whole_over_http() {
+    let receiver = Receiver::http(0, &[]);
+    let config = OtlpExportConfig {
+        compression: OtlpCompression::Gzip,
+        ..http_config(receiver.addr.port())
+    };
+    check_content(&receiver, config, "/v1/traces");
+}
+
+#[test]
+fn gzip_messages_arrive_whole_over_grpc() {
+    let receiver = Receiver::grpc(0, &[]);
+    let config = OtlpExportConfig {
+        compression: OtlpCompression::Gzip,
+        ..OtlpExportConfig::new(format!("http://{}", receiver.addr), OtlpProtocol::Grpc)
+    };
     check_content(
         &receiver,
         config,

@@ -41,6 +41,8 @@ pub(crate) struct Received {
     pub(crate) path: String,
     /// The `api-key` header or metadata, if sent.
     pub(crate) api_key: Option<String>,
+    /// How the body came compressed (HTTP `Content-Encoding`, gRPC `grpc-encoding`), if it did.
+    pub(crate) encoding: Option<String>,
     /// The decoded request.
     pub(crate) request: ExportTraceServiceRequest,
 }
@@ -111,7 +113,8 @@ impl Receiver {
     pub(crate) fn grpc(port: u16, script: &[Reply]) -> Receiver {
         let (runtime, state, listener) = start(port, script);
         let addr = listener.local_addr().expect("local address");
-        let service = TraceServiceServer::new(GrpcService(state.clone()));
+        let service = TraceServiceServer::new(GrpcService(state.clone()))
+            .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
         runtime.spawn(async move {
             let incoming = tonic::transport::server::TcpIncoming::from(listener);
             let _ = tonic::transport::Server::builder()
@@ -197,6 +200,7 @@ async fn handle_http(
         .get("api-key")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    let encoding = header_text(request.headers(), http::header::CONTENT_ENCODING);
     let content_type_ok = request
         .headers()
         .get(http::header::CONTENT_TYPE)
@@ -224,12 +228,21 @@ async fn handle_http(
     if !content_type_ok {
         return Ok(status(StatusCode::UNSUPPORTED_MEDIA_TYPE));
     }
+    let body = match encoding.as_deref() {
+        None => body,
+        Some("gzip") => match gunzip(&body) {
+            Some(body) => body,
+            None => return Ok(status(StatusCode::BAD_REQUEST)),
+        },
+        Some(_) => return Ok(status(StatusCode::UNSUPPORTED_MEDIA_TYPE)),
+    };
     let Ok(decoded) = ExportTraceServiceRequest::decode(body) else {
         return Ok(status(StatusCode::BAD_REQUEST));
     };
     state.keep(Received {
         path,
         api_key,
+        encoding,
         request: decoded,
     });
     let mut response = Response::new(Full::new(Bytes::from(
@@ -240,6 +253,22 @@ async fn handle_http(
         http::HeaderValue::from_static("application/x-protobuf"),
     );
     Ok(response)
+}
+
+fn header_text(headers: &http::HeaderMap, name: http::header::HeaderName) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+fn gunzip(body: &[u8]) -> Option<Bytes> {
+    use std::io::Read;
+    let mut plain = Vec::new();
+    flate2::read::GzDecoder::new(body)
+        .read_to_end(&mut plain)
+        .ok()?;
+    Some(Bytes::from(plain))
 }
 
 fn status(code: StatusCode) -> Response<Full<Bytes>> {
@@ -256,11 +285,15 @@ impl TraceService for GrpcService {
         &self,
         request: tonic::Request<ExportTraceServiceRequest>,
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
-        let api_key = request
-            .metadata()
-            .get("api-key")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        let metadata_text = |name: &str| {
+            request
+                .metadata()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let api_key = metadata_text("api-key");
+        let encoding = metadata_text("grpc-encoding");
         match self.0.next_reply() {
             Reply::Refuse(_) | Reply::Throttle(_) => {
                 return Err(tonic::Status::unavailable("scripted refusal"))
@@ -271,6 +304,7 @@ impl TraceService for GrpcService {
         self.0.keep(Received {
             path: "/opentelemetry.proto.collector.trace.v1.TraceService/Export".to_owned(),
             api_key,
+            encoding,
             request: request.into_inner(),
         });
         Ok(tonic::Response::new(ExportTraceServiceResponse::default()))

@@ -2,6 +2,8 @@
 //! probes and `/debug/traces`, on a thread and runtime of its own so that it answers while the
 //! application is busy.
 
+mod query;
+mod trace_filter;
 mod traces;
 mod traces_page;
 
@@ -19,6 +21,9 @@ use telescope_core::server::BackgroundServer;
 use telescope_health::Health;
 use telescope_metrics::MetricsHandle;
 use telescope_otlp::SpanRing;
+
+use query::Query;
+use trace_filter::TraceFilter;
 
 /// Where the admin server listens unless told otherwise (`TELESCOPE_ADMIN_ADDR`).
 pub const DEFAULT_ADMIN_ADDRESS: &str = telescope_metrics::DEFAULT_ADDRESS;
@@ -82,7 +87,9 @@ impl AdminServerBuilder {
         self
     }
 
-    /// Serve this ring's traces on `/debug/traces`.
+    /// Serve this ring's traces on `/debug/traces`: failed first, then the slowest;
+    /// `?limit=N`, `?trace_id=<32 hex>`, `?name=<text a span name contains>`,
+    /// `?status=error|ok`, `?min_ms=N`, `?format=json`.
     pub fn traces(mut self, ring: SpanRing) -> Self {
         self.traces = Some(ring);
         self
@@ -211,15 +218,6 @@ fn same_secret(given: &[u8], expected: &[u8]) -> bool {
             == 0
 }
 
-/// The value of `name` in a query string such as `format=json&limit=5`.
-fn query_value<'q>(query: Option<&'q str>, name: &str) -> Option<&'q str> {
-    query?
-        .split('&')
-        .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value)
-}
-
 impl Routes {
     fn respond(&self, request: &Parts) -> Response<Full<Bytes>> {
         let path = request.uri.path();
@@ -296,7 +294,7 @@ impl Routes {
             links.push_str("<li><a href=\"/livez?verbose\">/livez</a>, <a href=\"/readyz?verbose\">/readyz</a>, <a href=\"/startupz?verbose\">/startupz</a>, <a href=\"/healthz?verbose\">/healthz</a>: health probes</li>");
         }
         if self.traces.is_some() {
-            links.push_str("<li><a href=\"/debug/traces\">/debug/traces</a>: recent traces, failed and slowest first (<a href=\"/debug/traces?format=json\">JSON</a>)</li>");
+            links.push_str("<li><a href=\"/debug/traces\">/debug/traces</a>: recent traces, failed and slowest first, filtered by span name, status or duration (<a href=\"/debug/traces?format=json\">JSON</a>); <a href=\"/debug/traces?status=error\">failed only</a></li>");
         }
         let service = traces_page::escape(&self.service_name);
         let body = format!(
@@ -307,33 +305,33 @@ impl Routes {
     }
 
     fn traces_page(&self, ring: &SpanRing, query: Option<&str>) -> Response<Full<Bytes>> {
-        let limit = match query_value(query, "limit").map(str::parse::<usize>) {
+        let query = Query::parse(query);
+        let bad_request = |message: String| {
+            text(
+                StatusCode::BAD_REQUEST,
+                "text/plain; charset=utf-8",
+                message + "\n",
+            )
+        };
+        let filter = match TraceFilter::from_query(&query) {
+            Ok(filter) => filter,
+            Err(error) => return bad_request(error.to_string()),
+        };
+        let limit = match query.get("limit").map(str::parse::<usize>) {
             None => DEFAULT_TRACE_LIMIT,
             Some(Ok(limit)) => limit,
-            Some(Err(_)) => {
-                return text(
-                    StatusCode::BAD_REQUEST,
-                    "text/plain; charset=utf-8",
-                    "limit must be a whole number\n",
-                )
-            }
+            Some(Err(_)) => return bad_request("limit must be a whole number".to_owned()),
         };
         let mut spans = ring.spans();
         let span_count = spans.len();
         // One trace, as an exemplar on /metrics points at it.
-        let wanted = match query_value(query, "trace_id") {
+        let wanted = match query.get("trace_id") {
             None => None,
             Some(hex) => match opentelemetry::trace::TraceId::from_hex(hex) {
                 Ok(id) if hex.len() == 32 && id != opentelemetry::trace::TraceId::INVALID => {
                     Some(id)
                 }
-                _ => {
-                    return text(
-                        StatusCode::BAD_REQUEST,
-                        "text/plain; charset=utf-8",
-                        "trace_id must be 32 hex digits, not all zero\n",
-                    )
-                }
+                _ => return bad_request("trace_id must be 32 hex digits, not all zero".to_owned()),
             },
         };
         if let Some(id) = wanted {
@@ -350,8 +348,8 @@ impl Routes {
                 );
             }
         }
-        let traces = traces::traces(spans, limit);
-        if query_value(query, "format") == Some("json") {
+        let traces = traces::traces(spans, &filter, limit);
+        if query.get("format") == Some("json") {
             let json = traces::to_json(&traces, span_count, ring.capacity());
             text(StatusCode::OK, "application/json", json.to_string())
         } else {
@@ -360,6 +358,7 @@ impl Routes {
                 &self.service_name,
                 span_count,
                 ring.capacity(),
+                &filter,
                 wanted.is_some(),
             );
             text(StatusCode::OK, "text/html; charset=utf-8", page)
@@ -377,14 +376,6 @@ mod tests {
         assert!(!same_secret(b"Bearer abd", b"Bearer abc"));
         assert!(!same_secret(b"Bearer ab", b"Bearer abc"));
         assert!(!same_secret(b"", b"Bearer abc"));
-    }
-
-    #[test]
-    fn query_values() {
-        assert_eq!(query_value(Some("format=json&limit=5"), "limit"), Some("5"));
-        assert_eq!(query_value(Some("format=json"), "limit"), None);
-        assert_eq!(query_value(Some("verbose"), "verbose"), Some(""));
-        assert_eq!(query_value(None, "format"), None);
     }
 
     #[test]

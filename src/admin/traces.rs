@@ -10,6 +10,8 @@ use opentelemetry::Value;
 use opentelemetry_sdk::trace::SpanData;
 use serde_json::{json, Map, Value as Json};
 
+use super::trace_filter::TraceFilter;
+
 /// One trace: its spans (in start order) and what the listing sorts by.
 #[derive(Debug)]
 pub(crate) struct TraceView {
@@ -63,8 +65,13 @@ pub(crate) fn duration(span: &SpanData) -> Duration {
         .unwrap_or_default()
 }
 
-/// Groups `spans` into traces, failed first, then the slowest, at most `limit`.
-pub(crate) fn traces(spans: Vec<Arc<SpanData>>, limit: usize) -> Vec<TraceView> {
+/// Groups `spans` into traces, keeps those `filter` lets through, failed first, then the
+/// slowest, at most `limit`.
+pub(crate) fn traces(
+    spans: Vec<Arc<SpanData>>,
+    filter: &TraceFilter,
+    limit: usize,
+) -> Vec<TraceView> {
     let mut by_trace: HashMap<TraceId, Vec<Arc<SpanData>>> = HashMap::new();
     for span in spans {
         by_trace
@@ -90,6 +97,7 @@ pub(crate) fn traces(spans: Vec<Arc<SpanData>>, limit: usize) -> Vec<TraceView> 
                 spans,
             }
         })
+        .filter(|trace| filter.matches(trace))
         .collect();
     traces.sort_by(|a, b| {
         b.failed

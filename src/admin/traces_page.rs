@@ -7,6 +7,7 @@ use std::time::Duration;
 use opentelemetry::trace::SpanId;
 use opentelemetry_sdk::trace::SpanData;
 
+use super::trace_filter::TraceFilter;
 use super::traces::{display_value, duration, failed, kind_name, TraceView};
 
 /// Deeper trees are cut here, so that a malformed trace cannot exhaust the stack.
@@ -21,7 +22,7 @@ summary{cursor:pointer}.dur{display:inline-block;min-width:6em;text-align:right;
 .bar{position:relative;height:6px;background:#eee;margin:2px 0 4px;width:100%}\
 .bar i{position:absolute;top:0;height:6px;background:#4a8}.failed>summary .bar i,.bar i.e{background:#d33}\
 table{border-collapse:collapse;font-size:12px;margin:.2em 0}td{padding:0 .6em 0 0;vertical-align:top}\
-td:first-child{color:#666}.ev{font-size:12px;margin:.1em 0}";
+td:first-child{color:#666}.ev{font-size:12px;margin:.1em 0}form.filter{margin:.5em 0 1em}";
 
 /// Escapes text for HTML content and attribute values.
 pub(crate) fn escape(text: &str) -> String {
@@ -50,16 +51,21 @@ fn format_duration(duration: Duration) -> String {
     }
 }
 
-/// The page for `traces` (already grouped and ordered).
+/// The page for `traces` (already filtered, grouped and ordered).
 pub(crate) fn render(
     traces: &[TraceView],
     service: &str,
     span_count: usize,
     ring_capacity: usize,
+    filter: &TraceFilter,
     one_trace: bool,
 ) -> String {
     let mut page = String::with_capacity(4096 + traces.len() * 1024);
     let service = escape(service);
+    let json_query = match filter.to_query() {
+        kept if kept.is_empty() => "format=json".to_owned(),
+        kept => format!("format=json&{kept}"),
+    };
     let _ = write!(
         page,
         "<!doctype html><html lang=en><head><meta charset=utf-8>\
@@ -67,17 +73,54 @@ pub(crate) fn render(
          <style>{STYLE}</style></head><body><h1>Recent traces · {service}</h1>\
          <p>{} traces from the {span_count} most recent sampled spans kept in process \
          (ring of {ring_capacity}); failed first, then slowest. \
-         <a href=\"?format=json\">JSON</a> · <a href=\"/\">admin</a></p>",
-        traces.len()
+         <a href=\"?{}\">JSON</a> · <a href=\"/\">admin</a></p>",
+        traces.len(),
+        escape(&json_query),
     );
-    if traces.is_empty() {
+    render_filter_form(&mut page, filter);
+    if traces.is_empty() && span_count == 0 {
         page.push_str("<p>No finished sampled spans yet. Spans appear here when they close.</p>");
+    } else if traces.is_empty() {
+        page.push_str("<p>No trace in the ring matches the filter.</p>");
     }
     for trace in traces {
         render_trace(&mut page, trace, one_trace);
     }
     page.push_str("</body></html>\n");
     page
+}
+
+/// The filter form: a plain GET form, so the filtered page has an address to share.
+fn render_filter_form(page: &mut String, filter: &TraceFilter) {
+    let selected = |wanted: Option<bool>| {
+        if filter.failed == wanted {
+            " selected"
+        } else {
+            ""
+        }
+    };
+    let _ = write!(
+        page,
+        "<form method=get class=filter>span name contains \
+         <input name=name value=\"{}\" size=24> status <select name=status>\
+         <option value=\"\"{}>any</option><option value=error{}>failed</option>\
+         <option value=ok{}>ok</option></select> at least \
+         <input name=min_ms type=number min=0 value=\"{}\" style=\"width:6em\"> ms \
+         <button>filter</button>{}</form>",
+        escape(filter.name.as_deref().unwrap_or("")),
+        selected(None),
+        selected(Some(true)),
+        selected(Some(false)),
+        filter
+            .min_duration
+            .map(|least| least.as_millis().to_string())
+            .unwrap_or_default(),
+        if filter.is_empty() {
+            ""
+        } else {
+            " <a href=\"?\">clear</a>"
+        },
+    );
 }
 
 /// One trace; opened when it is the only one asked for.

@@ -156,6 +156,68 @@ fn one_port_serves_metrics_probes_and_traces() {
     let limited: Value = serde_json::from_str(&limited).expect("JSON");
     assert_eq!(limited["traces"].as_array().map(Vec::len), Some(1));
     assert_eq!(get(addr, "/debug/traces?limit=many", &[]).0, 400);
+
+    // Filters: status, a name any span of the trace contains (decoded as a form sends it),
+    // a least duration; combined with each other and with the limit.
+    let listed = |query: &str| -> Vec<Value> {
+        let (status, head, json) = get(addr, &format!("/debug/traces?format=json&{query}"), &[]);
+        assert_eq!(status, 200, "{query}: {head}");
+        let listing: Value = serde_json::from_str(&json).expect("JSON");
+        listing["traces"].as_array().expect("traces").clone()
+    };
+    let roots_of = |traces: &[Value]| -> Vec<String> {
+        traces
+            .iter()
+            .map(|t| t["root"].as_str().expect("root").to_owned())
+            .collect()
+    };
+    assert_eq!(roots_of(&listed("status=error")), ["POST /pay"]);
+    assert_eq!(
+        roots_of(&listed("status=ok")),
+        ["GET /slow <b>", "GET /fast"]
+    );
+    assert_eq!(
+        roots_of(&listed("name=db.q")),
+        ["GET /slow <b>"],
+        "a child's name"
+    );
+    assert_eq!(roots_of(&listed("name=GET+%2Fslow")), ["GET /slow <b>"]);
+    assert!(listed("name=nothing-like-it").is_empty());
+    assert!(listed("name=GET&status=error").is_empty());
+    let slow_enough = listed("min_ms=20");
+    assert!(
+        roots_of(&slow_enough).contains(&"GET /slow <b>".to_owned()),
+        "the trace that slept 20 ms"
+    );
+    assert!(slow_enough
+        .iter()
+        .all(|t| t["duration_ms"].as_f64().expect("ms") >= 20.0));
+    assert_eq!(listed("status=ok&limit=1").len(), 1);
+    assert_eq!(
+        listed("name=&status=&min_ms=").len(),
+        3,
+        "an untouched form"
+    );
+    let (status, _, refusal) = get(addr, "/debug/traces?status=maybe", &[]);
+    assert_eq!(status, 400);
+    assert!(refusal.contains("status must be error or ok"), "{refusal}");
+    assert_eq!(get(addr, "/debug/traces?min_ms=soon", &[]).0, 400);
+    let (_, _, filtered_html) = get(addr, "/debug/traces?name=db.q&status=ok", &[]);
+    assert!(
+        filtered_html.contains("name=name value=\"db.q\""),
+        "the form shows the filter"
+    );
+    assert!(
+        filtered_html.contains("<option value=ok selected>"),
+        "{filtered_html}"
+    );
+    assert!(
+        filtered_html.contains("href=\"?format=json&amp;name=db.q&amp;status=ok\""),
+        "the JSON link keeps the filter"
+    );
+    assert!(!filtered_html.contains("POST /pay"));
+    let (_, _, none_html) = get(addr, "/debug/traces?name=nothing-like-it", &[]);
+    assert!(none_html.contains("No trace in the ring matches the filter"));
     assert_eq!(get(addr, "/nowhere", &[]).0, 404);
     let (status, _, index) = get(addr, "/", &[]);
     assert_eq!(status, 200);

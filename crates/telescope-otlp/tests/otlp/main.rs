@@ -6,3 +6,4 @@ mod pipeline;
 mod propagation;
 mod receiver;
 mod samplers;
+mod stress;

@@ -35,14 +35,7 @@ impl TraceStates {
         let converted = self.convert(trace_state);
         // The layer gave up its only reference when it queued the span.
         if let Some(data) = Arc::get_mut(&mut data) {
-            let context = &data.span_context;
-            data.span_context = opentelemetry::trace::SpanContext::new(
-                context.trace_id(),
-                context.span_id(),
-                context.trace_flags(),
-                context.is_remote(),
-                converted,
-            );
+            set_trace_state(data, converted);
         }
         data
     }
@@ -51,15 +44,8 @@ impl TraceStates {
     /// allocated it (when no one else holds the span).
     pub(crate) fn release(&mut self, span: &mut Arc<SpanData>) {
         if let Some(data) = Arc::get_mut(span) {
-            let context = &data.span_context;
-            if *context.trace_state() != opentelemetry::trace::TraceState::NONE {
-                data.span_context = opentelemetry::trace::SpanContext::new(
-                    context.trace_id(),
-                    context.span_id(),
-                    context.trace_flags(),
-                    context.is_remote(),
-                    opentelemetry::trace::TraceState::NONE,
-                );
+            if *data.span_context.trace_state() != opentelemetry::trace::TraceState::NONE {
+                set_trace_state(data, opentelemetry::trace::TraceState::NONE);
             }
         }
     }
@@ -74,6 +60,19 @@ impl TraceStates {
         self.last = Some((trace_state, theirs.clone()));
         theirs
     }
+}
+
+/// Replaces the tracestate of `data`'s context (the other fields of a `SpanContext` cannot be
+/// set one by one).
+fn set_trace_state(data: &mut SpanData, trace_state: opentelemetry::trace::TraceState) {
+    let context = &data.span_context;
+    data.span_context = opentelemetry::trace::SpanContext::new(
+        context.trace_id(),
+        context.span_id(),
+        context.trace_flags(),
+        context.is_remote(),
+        trace_state,
+    );
 }
 
 /// OpenTelemetry's form of a tracestate (ours is validated, so this cannot fail in practice;

@@ -97,7 +97,6 @@ fn thread_trace() -> Option<(TraceId, SpanId)> {
 
 #[test]
 fn eight_threads_taking_exemplars_lose_no_counts_and_tear_no_exemplar() {
-    use std::sync::{Arc, Barrier};
     const THREADS: u64 = 8;
     const PER_THREAD: u64 = 50_000;
     let bounds = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0];
@@ -106,32 +105,20 @@ fn eight_threads_taking_exemplars_lose_no_counts_and_tear_no_exemplar() {
         .expect("valid")
         .exemplars(Duration::from_millis(1), thread_trace)
         .build();
-    let recorder = Arc::new(recorder);
-    let start = Arc::new(Barrier::new(THREADS as usize));
-    let threads: Vec<_> = (0..THREADS)
-        .map(|thread| {
-            let (recorder, start) = (recorder.clone(), start.clone());
-            std::thread::spawn(move || {
-                metrics::with_local_recorder(&*recorder, || {
-                    let histogram = metrics::histogram!("work_seconds");
-                    CURRENT.with(|c| {
-                        c.set(Some((
-                            TraceId::from_u128(u128::from(thread) + 1),
-                            SpanId::from_u64(thread + 1),
-                        )))
-                    });
-                    start.wait();
-                    for _ in 0..PER_THREAD {
-                        // Thread t records only t + 0.5: bucket le=t+1 (le=+Inf for t=7).
-                        histogram.record(thread as f64 + 0.5);
-                    }
-                });
-            })
-        })
-        .collect();
-    for thread in threads {
-        thread.join().expect("join");
-    }
+    crate::threads::on_threads(&recorder, THREADS, |thread, start| {
+        let histogram = metrics::histogram!("work_seconds");
+        CURRENT.with(|c| {
+            c.set(Some((
+                TraceId::from_u128(u128::from(thread) + 1),
+                SpanId::from_u64(thread + 1),
+            )))
+        });
+        start.wait();
+        for _ in 0..PER_THREAD {
+            // Thread t records only t + 0.5: bucket le=t+1 (le=+Inf for t=7).
+            histogram.record(thread as f64 + 0.5);
+        }
+    });
     let text = handle.render(Format::OpenMetrics);
     let count_line = text
         .lines()

@@ -8,3 +8,4 @@ mod parse;
 mod quantiles;
 mod server;
 mod stress;
+mod threads;

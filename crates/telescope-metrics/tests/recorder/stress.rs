@@ -1,40 +1,29 @@
 //! Many threads on one series: counts and sums stay exact.
 
-use std::sync::{Arc, Barrier};
+use std::sync::Arc;
 
 use telescope_metrics::{Format, TelescopeRecorder};
 
 use crate::parse::samples;
+use crate::threads::on_threads;
 
 #[test]
 fn eight_threads_on_one_counter_and_one_histogram_lose_nothing() {
     const THREADS: u64 = 8;
     const PER_THREAD: u64 = 100_000;
     let (recorder, handle) = TelescopeRecorder::builder().build();
-    let recorder = Arc::new(recorder);
-    let start = Arc::new(Barrier::new(THREADS as usize));
-    let threads: Vec<_> = (0..THREADS)
-        .map(|thread| {
-            let (recorder, start) = (recorder.clone(), start.clone());
-            std::thread::spawn(move || {
-                metrics::with_local_recorder(&*recorder, || {
-                    let counter = metrics::counter!("hits_total");
-                    let histogram = metrics::histogram!("work_seconds");
-                    start.wait();
-                    for n in 0..PER_THREAD {
-                        counter.increment(1);
-                        // Small integers and halves: every partial sum is exact in f64.
-                        histogram.record(((thread + n) % 4) as f64 * 0.5);
-                        // And through the macro path, which registers on every call.
-                        metrics::counter!("macro_hits_total", "thread" => "any").increment(1);
-                    }
-                });
-            })
-        })
-        .collect();
-    for thread in threads {
-        thread.join().expect("join");
-    }
+    on_threads(&recorder, THREADS, |thread, start| {
+        let counter = metrics::counter!("hits_total");
+        let histogram = metrics::histogram!("work_seconds");
+        start.wait();
+        for n in 0..PER_THREAD {
+            counter.increment(1);
+            // Small integers and halves: every partial sum is exact in f64.
+            histogram.record(((thread + n) % 4) as f64 * 0.5);
+            // And through the macro path, which registers on every call.
+            metrics::counter!("macro_hits_total", "thread" => "any").increment(1);
+        }
+    });
     let text = handle.render(Format::Prometheus);
     let value = |name: &str| {
         samples(&text)

@@ -14,7 +14,7 @@ use opentelemetry_sdk::trace::{
     BatchSpanProcessor, Sampler as SdkSampler, SdkTracerProvider, SpanData, SpanExporter,
 };
 use telescope::otlp::sampler::{AlwaysOff, AlwaysOn, ConsistentProbability, ParentBased};
-use telescope::otlp::{OtlpLayer, SpanExport};
+use telescope::otlp::{Accepted, ExportError, OtlpLayer, SpanExport};
 use tracing::Dispatch;
 use tracing_subscriber::layer::{Identity, SubscriberExt};
 
@@ -30,9 +30,9 @@ impl SpanExporter for NoopExporter {
 }
 
 impl SpanExport for NoopExporter {
-    fn export(&mut self, batch: &[std::sync::Arc<SpanData>]) -> Result<(), String> {
+    fn export(&self, batch: &[std::sync::Arc<SpanData>]) -> Result<Accepted, ExportError> {
         black_box(batch);
-        Ok(())
+        Ok(Accepted::all())
     }
 }
 

@@ -90,9 +90,14 @@ impl Telemetry {
         if !self.traces.shutdown(budget) {
             let stats = self.traces.stats();
             eprintln!(
-                "telescope: spans were still being exported after {budget:?}: {} spans are lost \
-                 ({} exported, {} dropped when the export failed)",
-                stats.abandoned_at_shutdown, stats.exported, stats.dropped_export_failed
+                "telescope: spans were still being exported after {budget:?}: {} spans dropped \
+                 unsent, {} still in flight ({} exported, {} dropped when the export failed, {} \
+                 rejected by the receiver)",
+                stats.abandoned_at_shutdown,
+                stats.pending,
+                stats.exported,
+                stats.dropped_export_failed,
+                stats.dropped_rejected
             );
         }
         if let Some(audit) = &self.audit {

@@ -48,7 +48,7 @@ pub enum LogFormat {
 /// | environment | [`deployment_environment`](Self::deployment_environment) | `deployment.environment.name` (or `deployment.environment`) in `OTEL_RESOURCE_ATTRIBUTES` | none |
 /// | span sampler | [`sampler`](Self::sampler) | `OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG` (also `adaptive`, its argument the traces per second) | parent-based, always on |
 /// | OTLP export | [`otlp_export`](Self::otlp_export) | `OTEL_EXPORTER_OTLP_{TRACES_,}ENDPOINT`, `…PROTOCOL` (`http/protobuf`, `grpc`), `…HEADERS`, `…TIMEOUT`, `…COMPRESSION` (`gzip`, `none`) | none: spans stay in the in-process ring |
-/// | span queue and batches | — | `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, `OTEL_BSP_SCHEDULE_DELAY`, `OTEL_BSP_EXPORT_TIMEOUT` | 2048, 512, 5 s, 30 s |
+/// | span queue and batches | — | `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, `OTEL_BSP_SCHEDULE_DELAY`, `OTEL_BSP_EXPORT_TIMEOUT`, `OTEL_BSP_MAX_CONCURRENT_EXPORTS` | 2048, 512, 5 s, 30 s, 1 |
 /// | extra redacted field names | [`redaction`](Self::redaction) | `TELESCOPE_REDACT` (`ssn,iban`: added to the default list) | the default list |
 /// | lossy log queue | [`lossy_logs`](Self::lossy_logs) | `TELESCOPE_LOG_LOSSY` (`true`, `false`) | `true` |
 /// | log queue size | [`log_queue_lines`](Self::log_queue_lines) | `TELESCOPE_LOG_QUEUE_LINES` | 128,000 lines |

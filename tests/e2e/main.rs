@@ -11,9 +11,6 @@ mod http_client;
 #[path = "../../examples/quickstart/inventory.rs"]
 #[allow(dead_code)] // the demo's flapping is not used here
 mod inventory;
-#[path = "../../crates/telescope-otlp/tests/otlp/receiver.rs"]
-#[allow(dead_code)]
-mod receiver;
 mod setup;
 
 #[cfg(feature = "interop")]

@@ -9,7 +9,7 @@ use telescope::otlp::{OtlpExportConfig, OtlpProtocol};
 use telescope::Telemetry;
 
 use crate::inventory::Inventory;
-use crate::receiver::Receiver;
+use telescope_test_support::otlp_receiver::Receiver;
 
 use crate::capture::Capture;
 

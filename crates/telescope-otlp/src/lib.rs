@@ -5,9 +5,11 @@
 //! - [`OtlpLayer`]: every span gets a [`telescope_core::SpanContext`]; sampled spans become
 //!   `opentelemetry_sdk::trace::SpanData`, kept in the in-process [`SpanRing`] and given to
 //!   any [`SpanSink`], all on the [`Pipeline`]'s worker thread.
-//! - [`OtlpExport`]: batches sent with `opentelemetry-otlp` over gRPC or HTTP/protobuf
-//!   ([`OtlpExportConfig::from_env`] reads the `OTEL_EXPORTER_OTLP_*` variables), retried with
-//!   backoff and jitter; every span is either exported or counted as dropped, by reason.
+//! - [`OtlpExport`]: batches sent as OTLP over gRPC or HTTP/protobuf
+//!   ([`OtlpExportConfig::from_env`] reads the `OTEL_EXPORTER_OTLP_*` variables); failures
+//!   classified as the OTLP specification says ([`ExportError`]): retryable ones retried with
+//!   the receiver's delay or backoff and jitter, permanent ones dropped at once; every span is
+//!   either exported or counted as dropped, by reason.
 //! - [`sampler`]: always on/off, consistent probability (the OpenTelemetry threshold algorithm,
 //!   writing `ot=th:…`), parent-based, and adaptive (a target of sampled traces per second per
 //!   operation), selected from `OTEL_TRACES_SAMPLER` / `OTEL_TRACES_SAMPLER_ARG`.
@@ -31,13 +33,16 @@ mod pipeline;
 pub mod propagation;
 pub mod sampler;
 mod sink;
+mod sync;
 
 pub use export::{
-    OtlpCompression, OtlpConfigError, OtlpExport, OtlpExportConfig, OtlpProtocol, SpanExport,
+    Accepted, ExportError, OtlpCompression, OtlpConfigError, OtlpExport, OtlpExportConfig,
+    OtlpProtocol, SpanExport,
 };
 pub use layer::{OtlpLayer, OtlpLayerBuilder, SpanLimits};
 pub use pipeline::{
-    Pipeline, PipelineConfig, PipelineStats, DEFAULT_EXPORT_TIMEOUT, DEFAULT_MAX_EXPORT_BATCH_SIZE,
-    DEFAULT_MAX_QUEUE_SIZE, DEFAULT_SCHEDULE_DELAY,
+    Pipeline, PipelineConfig, PipelineStats, DEFAULT_EXPORT_TIMEOUT,
+    DEFAULT_MAX_CONCURRENT_EXPORTS, DEFAULT_MAX_EXPORT_BATCH_SIZE, DEFAULT_MAX_QUEUE_SIZE,
+    DEFAULT_SCHEDULE_DELAY, RING_LATENCY,
 };
 pub use sink::{SpanRing, SpanSink};

@@ -14,7 +14,7 @@ use telescope_otlp::{
 };
 use tracing_subscriber::layer::SubscriberExt;
 
-use crate::receiver::{free_port, Receiver, Reply};
+use telescope_test_support::otlp_receiver::{free_port, Receiver, Reply};
 
 fn http_config(port: u16) -> OtlpExportConfig {
     OtlpExportConfig::new(
@@ -265,7 +265,7 @@ fn refused_batches_are_retried_until_accepted() {
 
 #[test]
 fn retry_after_is_honoured() {
-    let receiver = Receiver::http(0, &[Reply::Throttle(1)]);
+    let receiver = Receiver::http(0, &[Reply::Throttle(503, 1)]);
     let pipeline = run(
         http_config(receiver.addr.port()),
         quick(Duration::from_secs(30)),
@@ -360,17 +360,24 @@ fn with_the_collector_down_every_span_is_exported_or_counted() {
         max_export_batch_size: 4,
         schedule_delay: Duration::from_millis(5),
         export_timeout: Duration::from_millis(200),
+        max_concurrent_exports: 1,
     };
     let pipeline = run(http_config(free_port()), pipeline_config, || emit(200));
     assert!(pipeline.shutdown(Duration::from_secs(30)));
     let stats = pipeline.stats();
     assert!(stats.dropped_queue_full > 0, "{stats:?}");
-    assert_eq!(stats.processed + stats.dropped_queue_full, 200, "{stats:?}");
+    assert!(stats.dropped_export_failed > 0, "{stats:?}");
     assert_eq!(
-        stats.exported + stats.dropped_export_failed,
-        stats.processed,
+        stats.exported
+            + stats.dropped_queue_full
+            + stats.dropped_export_failed
+            + stats.dropped_rejected
+            + stats.abandoned_at_shutdown
+            + stats.dropped_after_shutdown,
+        200,
         "{stats:?}"
     );
+    assert_eq!(stats.pending, 0, "{stats:?}");
 }
 
 #[test]
@@ -410,5 +417,153 @@ fn shutdown_delivers_inside_every_kind_of_runtime() {
             assert!(shut_down, "{setting} {protocol:?}");
             assert_eq!(receiver.span_names().len(), 3, "{setting} {protocol:?}");
         }
+    }
+}
+
+fn grpc_config(receiver: &Receiver) -> OtlpExportConfig {
+    OtlpExportConfig::new(format!("http://{}", receiver.addr), OtlpProtocol::Grpc)
+}
+
+/// Both transports, each against a receiver answering `script` then `fallback`.
+fn both_transports(script: &[Reply], fallback: Reply) -> [(Receiver, OtlpExportConfig); 2] {
+    let http = Receiver::http_then(0, script, fallback);
+    let http_config = http_config(http.addr.port());
+    let grpc = Receiver::grpc_then(0, script, fallback);
+    let grpc_config = grpc_config(&grpc);
+    [(http, http_config), (grpc, grpc_config)]
+}
+
+#[test]
+fn a_permanent_refusal_is_sent_once_and_counted_as_rejected() {
+    for status in [400, 401, 403, 404] {
+        for (receiver, config) in both_transports(&[Reply::Refuse(status)], Reply::Accept) {
+            let protocol = config.protocol;
+            let pipeline = run(config, quick(Duration::from_secs(30)), || emit(5));
+            assert!(pipeline.force_flush(Duration::from_secs(30)));
+            let stats = pipeline.stats();
+            assert_eq!(
+                receiver.requests(),
+                1,
+                "{status} {protocol:?}: never retried"
+            );
+            assert_eq!(
+                (
+                    stats.exported,
+                    stats.dropped_rejected,
+                    stats.dropped_export_failed
+                ),
+                (0, 5, 0),
+                "{status} {protocol:?}: {stats:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn retry_after_of_a_429_is_honoured_over_http() {
+    let receiver = Receiver::http(0, &[Reply::Throttle(429, 2)]);
+    let pipeline = run(
+        http_config(receiver.addr.port()),
+        quick(Duration::from_secs(30)),
+        || emit(2),
+    );
+    assert!(pipeline.force_flush(Duration::from_secs(30)));
+    let arrivals = receiver.arrivals();
+    assert_eq!(arrivals.len(), 2);
+    assert!(
+        arrivals[1] - arrivals[0] >= Duration::from_secs(2),
+        "{:?}",
+        arrivals[1] - arrivals[0]
+    );
+    assert_eq!(pipeline.stats().exported, 2);
+}
+
+#[test]
+fn retry_info_of_resource_exhausted_is_honoured_over_grpc() {
+    let receiver = Receiver::grpc(0, &[Reply::Throttle(429, 2)]);
+    let pipeline = run(
+        grpc_config(&receiver),
+        quick(Duration::from_secs(30)),
+        || emit(2),
+    );
+    assert!(pipeline.force_flush(Duration::from_secs(30)));
+    let arrivals = receiver.arrivals();
+    assert_eq!(arrivals.len(), 2);
+    assert!(
+        arrivals[1] - arrivals[0] >= Duration::from_secs(2),
+        "{:?}",
+        arrivals[1] - arrivals[0]
+    );
+    assert_eq!(pipeline.stats().exported, 2);
+}
+
+#[test]
+fn a_retry_after_beyond_the_export_timeout_gives_up_at_once() {
+    let receiver = Receiver::http(0, &[Reply::Throttle(503, 3600)]);
+    let pipeline = run(
+        http_config(receiver.addr.port()),
+        quick(Duration::from_secs(5)),
+        || emit(3),
+    );
+    // Far less than the hour asked for: the batch is dropped rather than held.
+    assert!(pipeline.force_flush(Duration::from_secs(30)));
+    let stats = pipeline.stats();
+    assert_eq!(receiver.requests(), 1);
+    assert_eq!(
+        (stats.exported, stats.dropped_export_failed),
+        (0, 3),
+        "{stats:?}"
+    );
+}
+
+#[test]
+fn unavailable_is_retried_with_growing_pauses_until_the_export_timeout() {
+    for (receiver, config) in both_transports(&[], Reply::Refuse(503)) {
+        let protocol = config.protocol;
+        let budget = Duration::from_millis(1500);
+        let pipeline = run(config, quick(budget), || emit(4));
+        assert!(pipeline.force_flush(Duration::from_secs(30)));
+        let stats = pipeline.stats();
+        assert_eq!(
+            (stats.exported, stats.dropped_export_failed),
+            (0, 4),
+            "{protocol:?}: {stats:?}"
+        );
+        let arrivals = receiver.arrivals();
+        // 100 ms doubling (each pause drawn from the upper half): at least 50+100+200+400 ms
+        // fit in 1.5 s, so five tries or more, and none after the budget.
+        assert!(
+            arrivals.len() >= 4,
+            "{protocol:?}: {} tries",
+            arrivals.len()
+        );
+        assert_eq!(stats.export_errors, arrivals.len() as u64, "{protocol:?}");
+        let gaps: Vec<Duration> = arrivals.windows(2).map(|w| w[1] - w[0]).collect();
+        assert!(
+            gaps.windows(2).filter(|g| g[1] > g[0]).count() >= gaps.len() / 2,
+            "{protocol:?}: pauses should mostly grow: {gaps:?}"
+        );
+        let first = arrivals[0];
+        let last = *arrivals.last().expect("tries");
+        assert!(
+            last - first <= budget,
+            "{protocol:?}: tried past the budget"
+        );
+    }
+}
+
+#[test]
+fn a_partial_success_counts_the_rejected_spans() {
+    for (receiver, config) in both_transports(&[Reply::Partial(2)], Reply::Accept) {
+        let protocol = config.protocol;
+        let pipeline = run(config, quick(Duration::from_secs(30)), || emit(5));
+        assert!(pipeline.force_flush(Duration::from_secs(30)));
+        let stats = pipeline.stats();
+        assert_eq!(receiver.requests(), 1, "{protocol:?}: not retried");
+        assert_eq!(
+            (stats.exported, stats.dropped_rejected),
+            (3, 2),
+            "{protocol:?}: {stats:?}"
+        );
     }
 }

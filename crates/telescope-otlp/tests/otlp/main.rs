@@ -4,6 +4,5 @@ mod export;
 mod layer;
 mod pipeline;
 mod propagation;
-mod receiver;
 mod samplers;
 mod stress;

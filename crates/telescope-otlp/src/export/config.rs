@@ -1,26 +1,6 @@
-//! Sending batches of spans to an OTLP endpoint with `opentelemetry-otlp`, over gRPC or
-//! HTTP/protobuf, from the pipeline's worker thread only.
+//! Where and how spans are exported: the `OTEL_EXPORTER_OTLP_*` configuration.
 
-use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
-
-use opentelemetry::KeyValue;
-use opentelemetry_otlp::{
-    Compression, Protocol, RetryPolicy, WithExportConfig, WithHttpConfig, WithTonicConfig,
-};
-use opentelemetry_sdk::trace::{SpanData, SpanExporter as _};
-use opentelemetry_sdk::Resource;
-
-/// Sends batches of finished spans. Called only on the pipeline's worker thread, one batch at a
-/// time, so an implementation may block (within its timeout).
-pub trait SpanExport: Send + 'static {
-    /// Sends `batch`.
-    ///
-    /// # Errors
-    /// Why the batch was not accepted; the pipeline retries with backoff, then counts it lost.
-    fn export(&mut self, batch: &[Arc<SpanData>]) -> Result<(), String>;
-}
 
 /// The OTLP transport.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,8 +14,7 @@ pub enum OtlpProtocol {
 /// How request bodies are compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OtlpCompression {
-    /// Not compressed (`none`), unless the process sets `OTEL_EXPORTER_OTLP_COMPRESSION`,
-    /// which `opentelemetry-otlp` then follows.
+    /// Not compressed (`none`).
     #[default]
     None,
     /// gzip (`OTEL_EXPORTER_OTLP_COMPRESSION=gzip`): HTTP `Content-Encoding: gzip`, gRPC
@@ -245,130 +224,6 @@ fn checked_url(var: &'static str, url: String) -> Result<String, OtlpConfigError
             value: url,
             reason: "expected an http:// URL",
         }),
-    }
-}
-
-/// The client, built on the worker thread at first use.
-enum Client {
-    Http(opentelemetry_otlp::SpanExporter),
-    Grpc(opentelemetry_otlp::SpanExporter, tokio::runtime::Runtime),
-}
-
-/// Exports with `opentelemetry-otlp`. The HTTP client is the blocking one, driven by a plain
-/// executor; the gRPC client runs on a current-thread runtime of its own. Neither ever runs on
-/// the application's runtime, so flushing and shutting down cannot deadlock it.
-pub struct OtlpExport {
-    config: OtlpExportConfig,
-    client: Option<Client>,
-}
-
-impl std::fmt::Debug for OtlpExport {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OtlpExport")
-            .field("endpoint", &self.config.endpoint)
-            .field("protocol", &self.config.protocol)
-            .finish()
-    }
-}
-
-impl OtlpExport {
-    /// An exporter for `config`; nothing is connected until the first batch.
-    pub fn new(config: OtlpExportConfig) -> Self {
-        Self {
-            config,
-            client: None,
-        }
-    }
-
-    fn client(&mut self) -> Result<&Client, String> {
-        match &mut self.client {
-            Some(client) => Ok(client),
-            slot @ None => Ok(slot.insert(connect(&self.config)?)),
-        }
-    }
-}
-
-/// Builds the client for `config`; on the worker thread, outside any runtime of the
-/// application's.
-fn connect(config: &OtlpExportConfig) -> Result<Client, String> {
-    // The exporter's own policy retries what the collector says is retryable (HTTP
-    // 429/502/503/504, gRPC UNAVAILABLE and the like) and honours `Retry-After` and
-    // gRPC `RetryInfo`, within `timeout`; the pipeline retries the rest (a refused
-    // connection, say) with its own backoff until its export timeout.
-    let retry = RetryPolicy::recommended();
-    let resource = Resource::builder_empty()
-        .with_attributes(
-            config
-                .resource
-                .iter()
-                .map(|(k, v)| KeyValue::new(k.clone(), v.clone())),
-        )
-        .build();
-    let client = match config.protocol {
-        OtlpProtocol::HttpProtobuf => {
-            let headers: HashMap<String, String> = config.headers.iter().cloned().collect();
-            let mut builder = opentelemetry_otlp::SpanExporter::builder()
-                .with_http()
-                .with_protocol(Protocol::HttpBinary)
-                .with_endpoint(config.endpoint.clone())
-                .with_timeout(config.timeout)
-                .with_headers(headers)
-                .with_retry_policy(retry);
-            if config.compression == OtlpCompression::Gzip {
-                builder = builder.with_compression(Compression::Gzip);
-            }
-            let mut exporter = builder
-                .build()
-                .map_err(|e| format!("cannot build the OTLP/HTTP exporter: {e}"))?;
-            exporter.set_resource(&resource);
-            Client::Http(exporter)
-        }
-        OtlpProtocol::Grpc => {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| format!("cannot start the gRPC runtime: {e}"))?;
-            let mut metadata = tonic::metadata::MetadataMap::new();
-            for (key, value) in &config.headers {
-                match (
-                    key.parse::<tonic::metadata::MetadataKey<_>>(),
-                    value.parse(),
-                ) {
-                    (Ok(key), Ok(value)) => {
-                        metadata.insert(key, value);
-                    }
-                    _ => return Err(format!("header {key:?} cannot be sent as gRPC metadata")),
-                }
-            }
-            let _inside = runtime.enter();
-            let mut builder = opentelemetry_otlp::SpanExporter::builder()
-                .with_tonic()
-                .with_endpoint(config.endpoint.clone())
-                .with_timeout(config.timeout)
-                .with_metadata(metadata)
-                .with_retry_policy(retry);
-            if config.compression == OtlpCompression::Gzip {
-                builder = builder.with_compression(Compression::Gzip);
-            }
-            let mut exporter = builder
-                .build()
-                .map_err(|e| format!("cannot build the OTLP/gRPC exporter: {e}"))?;
-            exporter.set_resource(&resource);
-            drop(_inside);
-            Client::Grpc(exporter, runtime)
-        }
-    };
-    Ok(client)
-}
-
-impl SpanExport for OtlpExport {
-    fn export(&mut self, batch: &[Arc<SpanData>]) -> Result<(), String> {
-        let owned: Vec<SpanData> = batch.iter().map(|span| SpanData::clone(span)).collect();
-        let result = match self.client()? {
-            Client::Http(exporter) => futures_executor::block_on(exporter.export(owned)),
-            Client::Grpc(exporter, runtime) => runtime.block_on(exporter.export(owned)),
-        };
-        result.map_err(|e| e.to_string())
     }
 }
 

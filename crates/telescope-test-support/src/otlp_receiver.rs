@@ -1,10 +1,14 @@
 //! OTLP trace receivers on 127.0.0.1, over HTTP/protobuf and gRPC, that decode requests with
 //! the official protobuf definitions (`opentelemetry-proto`) and answer as scripted. Each one
 //! owns its runtime: dropping it stops the server.
+//!
+//! A receiver can also count instead of keeping ([`Receiver::counting_http`]), for throughput
+//! runs where keeping millions of decoded spans would measure the allocator.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -17,76 +21,128 @@ use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
 };
 use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTraceServiceRequest, ExportTraceServiceResponse,
+    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use prost::Message;
 
 /// How the receiver answers one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Reply {
+pub enum Reply {
     /// Decode and keep it.
     Accept,
-    /// Refuse with this HTTP status (gRPC: `UNAVAILABLE`), keeping nothing.
+    /// Refuse with this HTTP status, keeping nothing. Over gRPC the status maps to the code a
+    /// gateway would use: 400 `INVALID_ARGUMENT`, 401 `UNAUTHENTICATED`, 403
+    /// `PERMISSION_DENIED`, 404 `UNIMPLEMENTED`, 429 `RESOURCE_EXHAUSTED`, anything else
+    /// `UNAVAILABLE`.
     Refuse(u16),
     /// Wait this long before accepting, to make the client time out.
     Stall(Duration),
-    /// Refuse with 503 and `Retry-After: <seconds>` (gRPC: `UNAVAILABLE`).
-    Throttle(u64),
+    /// Refuse with this status and `Retry-After: <seconds>` (gRPC: `RESOURCE_EXHAUSTED` for
+    /// 429, else `UNAVAILABLE`, with `RetryInfo` carrying the delay).
+    Throttle(u16, u64),
+    /// Decode and keep it, answering with an OTLP partial success rejecting this many spans.
+    Partial(i64),
 }
 
 /// A request the receiver decoded.
 #[derive(Debug, Clone)]
-pub(crate) struct Received {
+pub struct Received {
     /// The request path (HTTP) or gRPC method path.
-    pub(crate) path: String,
+    pub path: String,
     /// The `api-key` header or metadata, if sent.
-    pub(crate) api_key: Option<String>,
+    pub api_key: Option<String>,
     /// How the body came compressed (HTTP `Content-Encoding`, gRPC `grpc-encoding`), if it did.
-    pub(crate) encoding: Option<String>,
+    pub encoding: Option<String>,
     /// The decoded request.
-    pub(crate) request: ExportTraceServiceRequest,
+    pub request: ExportTraceServiceRequest,
 }
 
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct State {
     script: Mutex<VecDeque<Reply>>,
+    /// The reply once the script is used up.
+    fallback: Option<Reply>,
+    /// Count spans instead of keeping requests.
+    counting: bool,
+    spans: AtomicU64,
     received: Mutex<Vec<Received>>,
     arrivals: Mutex<Vec<Instant>>,
 }
 
 impl State {
     fn next_reply(&self) -> Reply {
-        self.arrivals
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(Instant::now());
+        if !self.counting {
+            self.arrivals
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(Instant::now());
+        }
         self.script
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .pop_front()
+            .or(self.fallback)
             .unwrap_or(Reply::Accept)
     }
 
     fn keep(&self, received: Received) {
-        self.received
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(received);
+        let spans: usize = received
+            .request
+            .resource_spans
+            .iter()
+            .flat_map(|r| &r.scope_spans)
+            .map(|s| s.spans.len())
+            .sum();
+        self.spans.fetch_add(spans as u64, Ordering::Relaxed);
+        if !self.counting {
+            self.received
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(received);
+        }
     }
 }
 
 /// A running receiver.
-pub(crate) struct Receiver {
+#[derive(Debug)]
+pub struct Receiver {
     /// Where it listens.
-    pub(crate) addr: SocketAddr,
+    pub addr: SocketAddr,
     state: Arc<State>,
     _runtime: tokio::runtime::Runtime,
 }
 
 impl Receiver {
-    /// An OTLP/HTTP receiver on `port` (0: any), answering the first requests per `script`.
-    pub(crate) fn http(port: u16, script: &[Reply]) -> Receiver {
-        let (runtime, state, listener) = start(port, script);
+    /// An OTLP/HTTP receiver on `port` (0: any), answering the first requests per `script`,
+    /// then accepting.
+    pub fn http(port: u16, script: &[Reply]) -> Receiver {
+        Self::serve_http(port, script, None, false)
+    }
+
+    /// An OTLP/HTTP receiver answering the first requests per `script`, then every request
+    /// with `fallback`.
+    pub fn http_then(port: u16, script: &[Reply], fallback: Reply) -> Receiver {
+        Self::serve_http(port, script, Some(fallback), false)
+    }
+
+    /// An OTLP/HTTP receiver that decodes every request and counts its spans
+    /// ([`spans`](Self::spans)) without keeping them or their arrival times.
+    pub fn counting_http(port: u16) -> Receiver {
+        Self::serve_http(port, &[], None, true)
+    }
+
+    /// An OTLP/gRPC receiver that decodes every request and counts its spans.
+    pub fn counting_grpc(port: u16) -> Receiver {
+        Self::serve_grpc(port, &[], None, true)
+    }
+
+    fn serve_http(
+        port: u16,
+        script: &[Reply],
+        fallback: Option<Reply>,
+        counting: bool,
+    ) -> Receiver {
+        let (runtime, state, listener) = start(port, script, fallback, counting);
         let addr = listener.local_addr().expect("local address");
         let serving = state.clone();
         runtime.spawn(async move {
@@ -109,9 +165,25 @@ impl Receiver {
         }
     }
 
-    /// An OTLP/gRPC receiver on `port` (0: any), answering the first requests per `script`.
-    pub(crate) fn grpc(port: u16, script: &[Reply]) -> Receiver {
-        let (runtime, state, listener) = start(port, script);
+    /// An OTLP/gRPC receiver on `port` (0: any), answering the first requests per `script`,
+    /// then accepting.
+    pub fn grpc(port: u16, script: &[Reply]) -> Receiver {
+        Self::serve_grpc(port, script, None, false)
+    }
+
+    /// An OTLP/gRPC receiver answering the first requests per `script`, then every request
+    /// with `fallback`.
+    pub fn grpc_then(port: u16, script: &[Reply], fallback: Reply) -> Receiver {
+        Self::serve_grpc(port, script, Some(fallback), false)
+    }
+
+    fn serve_grpc(
+        port: u16,
+        script: &[Reply],
+        fallback: Option<Reply>,
+        counting: bool,
+    ) -> Receiver {
+        let (runtime, state, listener) = start(port, script, fallback, counting);
         let addr = listener.local_addr().expect("local address");
         let service = TraceServiceServer::new(GrpcService(state.clone()))
             .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
@@ -129,7 +201,7 @@ impl Receiver {
     }
 
     /// Everything decoded so far.
-    pub(crate) fn received(&self) -> Vec<Received> {
+    pub fn received(&self) -> Vec<Received> {
         self.state
             .received
             .lock()
@@ -137,13 +209,19 @@ impl Receiver {
             .clone()
     }
 
+    /// How many spans were decoded and accepted so far (all of a request's, even when a
+    /// partial success rejects some).
+    pub fn spans(&self) -> u64 {
+        self.state.spans.load(Ordering::Relaxed)
+    }
+
     /// How many requests arrived, accepted or not.
-    pub(crate) fn requests(&self) -> usize {
+    pub fn requests(&self) -> usize {
         self.arrivals().len()
     }
 
     /// When each request arrived.
-    pub(crate) fn arrivals(&self) -> Vec<Instant> {
+    pub fn arrivals(&self) -> Vec<Instant> {
         self.state
             .arrivals
             .lock()
@@ -152,7 +230,7 @@ impl Receiver {
     }
 
     /// The names of every span decoded so far, in arrival order.
-    pub(crate) fn span_names(&self) -> Vec<String> {
+    pub fn span_names(&self) -> Vec<String> {
         self.received()
             .iter()
             .flat_map(|r| &r.request.resource_spans)
@@ -164,7 +242,7 @@ impl Receiver {
 }
 
 /// A port nobody listens on (bound, then released).
-pub(crate) fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .map(|addr| addr.port())
@@ -174,6 +252,8 @@ pub(crate) fn free_port() -> u16 {
 fn start(
     port: u16,
     script: &[Reply],
+    fallback: Option<Reply>,
+    counting: bool,
 ) -> (tokio::runtime::Runtime, Arc<State>, tokio::net::TcpListener) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -185,6 +265,8 @@ fn start(
         .expect("bind the receiver");
     let state = Arc::new(State {
         script: Mutex::new(script.iter().copied().collect()),
+        fallback,
+        counting,
         ..State::default()
     });
     (runtime, state, listener)
@@ -209,20 +291,23 @@ async fn handle_http(
         Ok(body) => body.to_bytes(),
         Err(_) => return Ok(status(StatusCode::BAD_REQUEST)),
     };
+    let mut rejected = 0;
     match state.next_reply() {
         Reply::Refuse(code) => {
             return Ok(status(
                 StatusCode::from_u16(code).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
             ))
         }
-        Reply::Throttle(seconds) => {
-            let mut response = status(StatusCode::SERVICE_UNAVAILABLE);
+        Reply::Throttle(code, seconds) => {
+            let mut response =
+                status(StatusCode::from_u16(code).unwrap_or(StatusCode::SERVICE_UNAVAILABLE));
             response
                 .headers_mut()
                 .insert(http::header::RETRY_AFTER, http::HeaderValue::from(seconds));
             return Ok(response);
         }
         Reply::Stall(pause) => tokio::time::sleep(pause).await,
+        Reply::Partial(spans) => rejected = spans,
         Reply::Accept => {}
     }
     if !content_type_ok {
@@ -245,9 +330,7 @@ async fn handle_http(
         encoding,
         request: decoded,
     });
-    let mut response = Response::new(Full::new(Bytes::from(
-        ExportTraceServiceResponse::default().encode_to_vec(),
-    )));
+    let mut response = Response::new(Full::new(Bytes::from(answer(rejected).encode_to_vec())));
     response.headers_mut().insert(
         http::header::CONTENT_TYPE,
         http::HeaderValue::from_static("application/x-protobuf"),
@@ -294,11 +377,23 @@ impl TraceService for GrpcService {
         };
         let api_key = metadata_text("api-key");
         let encoding = metadata_text("grpc-encoding");
+        let mut rejected = 0;
         match self.0.next_reply() {
-            Reply::Refuse(_) | Reply::Throttle(_) => {
-                return Err(tonic::Status::unavailable("scripted refusal"))
+            Reply::Refuse(code) => {
+                return Err(tonic::Status::new(grpc_code(code), "scripted refusal"))
+            }
+            Reply::Throttle(code, seconds) => {
+                use tonic_types::StatusExt as _;
+                let details =
+                    tonic_types::ErrorDetails::with_retry_info(Some(Duration::from_secs(seconds)));
+                return Err(tonic::Status::with_error_details(
+                    grpc_code(code),
+                    "scripted throttling",
+                    details,
+                ));
             }
             Reply::Stall(pause) => tokio::time::sleep(pause).await,
+            Reply::Partial(spans) => rejected = spans,
             Reply::Accept => {}
         }
         self.0.keep(Received {
@@ -307,6 +402,28 @@ impl TraceService for GrpcService {
             encoding,
             request: request.into_inner(),
         });
-        Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
+        Ok(tonic::Response::new(answer(rejected)))
+    }
+}
+
+/// The gRPC code a gateway would answer for an HTTP status.
+fn grpc_code(http_status: u16) -> tonic::Code {
+    match http_status {
+        400 => tonic::Code::InvalidArgument,
+        401 => tonic::Code::Unauthenticated,
+        403 => tonic::Code::PermissionDenied,
+        404 => tonic::Code::Unimplemented,
+        429 => tonic::Code::ResourceExhausted,
+        _ => tonic::Code::Unavailable,
+    }
+}
+
+/// A success, rejecting `rejected` spans when positive.
+fn answer(rejected: i64) -> ExportTraceServiceResponse {
+    ExportTraceServiceResponse {
+        partial_success: (rejected > 0).then(|| ExportTracePartialSuccess {
+            rejected_spans: rejected,
+            error_message: "scripted partial success".to_owned(),
+        }),
     }
 }

@@ -1,0 +1,106 @@
+//! Sending batches of spans to an OTLP receiver over gRPC or HTTP/protobuf, from the
+//! pipeline's exporter threads only.
+//!
+//! The transports are our own (hyper for HTTP, tonic for gRPC, the messages of
+//! `opentelemetry-proto`) rather than `opentelemetry-otlp`'s exporter, because the pipeline
+//! must know what the receiver said: that exporter folds every failure into a string (the
+//! status code, `Retry-After` and partial success are gone by the time it returns) and runs a
+//! retry loop of its own inside the export timeout, so the pipeline's budget and its counts
+//! could not be exact. Here each call is one request; the pipeline alone decides on retries.
+
+mod config;
+mod grpc;
+mod http;
+mod outcome;
+mod proto;
+
+use std::sync::{Arc, Mutex};
+
+use opentelemetry_sdk::trace::SpanData;
+
+pub use config::{OtlpCompression, OtlpConfigError, OtlpExportConfig, OtlpProtocol};
+pub use outcome::{Accepted, ExportError};
+
+/// Sends batches of finished spans. Called on the pipeline's exporter threads
+/// ([`PipelineConfig::max_concurrent_exports`](crate::PipelineConfig::max_concurrent_exports)
+/// of them, so possibly concurrently), one request per call: an implementation may block
+/// (within its own timeout), and must not retry by itself: the pipeline does, by the
+/// [`ExportError`] it gets back.
+pub trait SpanExport: Send + Sync + 'static {
+    /// Sends `batch` once.
+    ///
+    /// # Errors
+    /// [`ExportError::Retryable`] to have the pipeline try again with backoff (honouring the
+    /// delay it carries) until the export timeout; [`ExportError::Permanent`] to drop the batch
+    /// at once, counted with `reason="rejected"`.
+    fn export(&self, batch: &[Arc<SpanData>]) -> Result<Accepted, ExportError>;
+}
+
+/// One way to reach the receiver.
+enum Transport {
+    Http(Box<http::HttpTransport>),
+    Grpc(Box<grpc::GrpcTransport>),
+}
+
+/// Exports to an OTLP receiver. Each exporter thread gets a connection of its own (with its
+/// own small runtime), made at its first batch, kept for the next ones. Nothing runs on the
+/// application's runtime, so flushing and shutting down cannot deadlock it.
+pub struct OtlpExport {
+    config: OtlpExportConfig,
+    /// Transports not in use right now.
+    idle: Mutex<Vec<Transport>>,
+}
+
+impl std::fmt::Debug for OtlpExport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OtlpExport")
+            .field("endpoint", &self.config.endpoint)
+            .field("protocol", &self.config.protocol)
+            .finish()
+    }
+}
+
+impl OtlpExport {
+    /// An exporter for `config`; nothing is connected until the first batch.
+    pub fn new(config: OtlpExportConfig) -> Self {
+        Self {
+            config,
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn take_transport(&self) -> Result<Transport, ExportError> {
+        let idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop();
+        match idle {
+            Some(transport) => Ok(transport),
+            None => Ok(match self.config.protocol {
+                OtlpProtocol::HttpProtobuf => {
+                    Transport::Http(Box::new(http::HttpTransport::new(&self.config)?))
+                }
+                OtlpProtocol::Grpc => {
+                    Transport::Grpc(Box::new(grpc::GrpcTransport::new(&self.config)?))
+                }
+            }),
+        }
+    }
+}
+
+impl SpanExport for OtlpExport {
+    fn export(&self, batch: &[Arc<SpanData>]) -> Result<Accepted, ExportError> {
+        let request = proto::request(batch, &self.config.resource);
+        let transport = self.take_transport()?;
+        let outcome = match &transport {
+            Transport::Http(http) => http.send(&request),
+            Transport::Grpc(grpc) => grpc.send(request),
+        };
+        self.idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(transport);
+        outcome
+    }
+}

@@ -1,0 +1,12 @@
+//! Test support for telescope's own tests, examples and benchmarks (not published): an OTLP
+//! trace receiver on 127.0.0.1 that decodes requests with the official protobuf definitions
+//! and answers as scripted.
+//!
+//! ```
+//! use telescope_test_support::otlp_receiver::{Receiver, Reply};
+//!
+//! let receiver = Receiver::http(0, &[Reply::Refuse(503)]);
+//! assert_eq!(receiver.requests(), 0);
+//! ```
+
+pub mod otlp_receiver;

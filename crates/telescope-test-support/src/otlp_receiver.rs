@@ -147,6 +147,7 @@ impl Receiver {
         let serving = state.clone();
         runtime.spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
+                let _ = stream.set_nodelay(true);
                 let state = serving.clone();
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |request| {
@@ -188,7 +189,10 @@ impl Receiver {
         let service = TraceServiceServer::new(GrpcService(state.clone()))
             .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
         runtime.spawn(async move {
-            let incoming = tonic::transport::server::TcpIncoming::from(listener);
+            // As a real collector does (Go sets TCP_NODELAY on every connection): without it, small
+            // writes wait for delayed acknowledgements.
+            let incoming =
+                tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
             let _ = tonic::transport::Server::builder()
                 .serve_with_incoming(service, incoming)
                 .await;

@@ -3,8 +3,10 @@
 
 use std::time::Duration;
 
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use bytes::BufMut as _;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
+use prost::Message as _;
+use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
 use tonic::transport::Channel;
 use tonic_types::StatusExt as _;
@@ -15,7 +17,7 @@ use super::outcome::{classify_grpc_code, Accepted, ExportError};
 /// One channel on one current-thread runtime; used by one exporter thread at a time.
 pub(crate) struct GrpcTransport {
     runtime: tokio::runtime::Runtime,
-    client: TraceServiceClient<Channel>,
+    client: tonic::client::Grpc<Channel>,
     metadata: MetadataMap,
     timeout: Duration,
 }
@@ -51,7 +53,7 @@ impl GrpcTransport {
             let _inside = runtime.enter();
             endpoint.connect_lazy()
         };
-        let mut client = TraceServiceClient::new(channel);
+        let mut client = tonic::client::Grpc::new(channel);
         if config.compression == OtlpCompression::Gzip {
             client = client.send_compressed(tonic::codec::CompressionEncoding::Gzip);
         }
@@ -63,12 +65,24 @@ impl GrpcTransport {
         })
     }
 
-    pub(crate) fn send(&self, request: ExportTraceServiceRequest) -> Result<Accepted, ExportError> {
-        let mut request = tonic::Request::new(request);
+    /// Sends one encoded `ExportTraceServiceRequest`.
+    pub(crate) fn send(&self, body: Vec<u8>) -> Result<Accepted, ExportError> {
+        let mut request = tonic::Request::new(body);
         *request.metadata_mut() = self.metadata.clone();
         request.set_timeout(self.timeout);
         let mut client = self.client.clone();
-        let call = async move { client.export(request).await };
+        let call = async move {
+            client.ready().await.map_err(|e| {
+                tonic::Status::unavailable(format!("the channel is not ready: {e}"))
+            })?;
+            client
+                .unary(
+                    request,
+                    http::uri::PathAndQuery::from_static(EXPORT_PATH),
+                    EncodedRequests,
+                )
+                .await
+        };
         let outcome = self.runtime.block_on(async {
             tokio::time::timeout(self.timeout, call)
                 .await
@@ -95,5 +109,48 @@ impl GrpcTransport {
                 ))
             }
         }
+    }
+}
+
+const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+
+/// A codec whose requests are already encoded (by `proto::request`) and whose responses are
+/// `ExportTraceServiceResponse`s.
+#[derive(Debug, Clone, Copy, Default)]
+struct EncodedRequests;
+
+impl Codec for EncodedRequests {
+    type Encode = Vec<u8>;
+    type Decode = ExportTraceServiceResponse;
+    type Encoder = EncodedRequests;
+    type Decoder = EncodedRequests;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        *self
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        *self
+    }
+}
+
+impl Encoder for EncodedRequests {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+
+    fn encode(&mut self, item: Vec<u8>, dst: &mut EncodeBuf<'_>) -> Result<(), Self::Error> {
+        dst.put_slice(&item);
+        Ok(())
+    }
+}
+
+impl Decoder for EncodedRequests {
+    type Item = ExportTraceServiceResponse;
+    type Error = tonic::Status;
+
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Self::Item>, Self::Error> {
+        ExportTraceServiceResponse::decode(src)
+            .map(Some)
+            .map_err(|e| tonic::Status::internal(format!("undecodable response: {e}")))
     }
 }

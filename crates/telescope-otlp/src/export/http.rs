@@ -10,9 +10,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTraceServiceRequest, ExportTraceServiceResponse,
-};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use prost::Message;
 
 use super::config::{OtlpCompression, OtlpExportConfig};
@@ -67,11 +65,8 @@ impl HttpTransport {
         })
     }
 
-    pub(crate) fn send(
-        &self,
-        request: &ExportTraceServiceRequest,
-    ) -> Result<Accepted, ExportError> {
-        let mut body = request.encode_to_vec();
+    /// Sends one encoded `ExportTraceServiceRequest`.
+    pub(crate) fn send(&self, mut body: Vec<u8>) -> Result<Accepted, ExportError> {
         let mut builder = http::Request::post(self.uri.clone())
             .header(http::header::CONTENT_TYPE, "application/x-protobuf");
         if self.gzip {
@@ -119,13 +114,7 @@ impl HttpTransport {
 
 /// What a successful response says: an empty or unparsable body means everything was taken.
 fn partial_success(body: &[u8]) -> Accepted {
-    ExportTraceServiceResponse::decode(body)
-        .ok()
-        .and_then(|response| response.partial_success)
-        .map_or_else(Accepted::all, |partial| Accepted {
-            rejected_spans: u64::try_from(partial.rejected_spans).unwrap_or(0),
-            message: partial.error_message,
-        })
+    ExportTraceServiceResponse::decode(body).map_or_else(|_| Accepted::all(), Accepted::from)
 }
 
 fn gzip(body: &[u8]) -> Result<Vec<u8>, ExportError> {

@@ -94,7 +94,7 @@ impl SpanExport for OtlpExport {
         let request = proto::request(batch, &self.config.resource);
         let transport = self.take_transport()?;
         let outcome = match &transport {
-            Transport::Http(http) => http.send(&request),
+            Transport::Http(http) => http.send(request),
             Transport::Grpc(grpc) => grpc.send(request),
         };
         self.idle

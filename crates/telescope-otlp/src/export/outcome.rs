@@ -20,6 +20,22 @@ impl Accepted {
     }
 }
 
+impl From<opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse>
+    for Accepted
+{
+    /// What an OTLP response says; a negative count (a broken receiver) counts as none.
+    fn from(
+        response: opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse,
+    ) -> Self {
+        response
+            .partial_success
+            .map_or_else(Accepted::all, |partial| Accepted {
+                rejected_spans: u64::try_from(partial.rejected_spans).unwrap_or(0),
+                message: partial.error_message,
+            })
+    }
+}
+
 /// Why a batch was not accepted, and whether trying again can help.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ExportError {

@@ -17,11 +17,16 @@ pub const AUDIT_WRITE_FAILURES_TOTAL: &str = "telescope_audit_write_failures_tot
 pub const AUDIT_INCOMPLETE_TOTAL: &str = "telescope_audit_incomplete_total";
 /// Counter: torn last lines set aside on recovery after a crash.
 pub const AUDIT_TORN_LINES_TOTAL: &str = "telescope_audit_torn_lines_total";
-/// Counter, label `reason`: finished sampled spans dropped before export.
+/// Counter, label `reason`: finished sampled spans that were not exported: `queue_full` (the
+/// queue or the exporters' backlog was full), `shutdown` (ended after shutdown began, or still
+/// waiting when it stopped waiting), `rejected` (the receiver refused them for good: a
+/// permanent error or an OTLP partial success), `export_failed` (retryable failures outlasted
+/// the export timeout). With one exporter, every sampled span ends in exactly one of this and
+/// [`SPANS_EXPORTED_TOTAL`].
 pub const SPANS_DROPPED_TOTAL: &str = "telescope_spans_dropped_total";
-/// Counter: spans handed to the exporter successfully.
+/// Counter: spans the receiver accepted.
 pub const SPANS_EXPORTED_TOTAL: &str = "telescope_spans_exported_total";
-/// Counter: failed export attempts (each retried or given-up batch).
+/// Counter: failed export attempts (each try of a batch that failed, retried or not).
 pub const EXPORT_ERRORS_TOTAL: &str = "telescope_export_errors_total";
 /// Histogram, labels `span_name` and `status` (`ok`, `error`): every span's duration, sampled
 /// or not, in seconds.

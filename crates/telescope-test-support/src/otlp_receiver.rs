@@ -61,7 +61,7 @@ pub struct Received {
 struct State {
     script: Mutex<VecDeque<Reply>>,
     /// The reply once the script is used up.
-    fallback: Option<Reply>,
+    fallback: Mutex<Option<Reply>>,
     /// Count spans instead of keeping requests.
     counting: bool,
     spans: AtomicU64,
@@ -81,7 +81,7 @@ impl State {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .pop_front()
-            .or(self.fallback)
+            .or(*self.fallback.lock().unwrap_or_else(PoisonError::into_inner))
             .unwrap_or(Reply::Accept)
     }
 
@@ -204,6 +204,21 @@ impl Receiver {
         }
     }
 
+    /// From now on, answers the next requests per `script`, then every request with
+    /// `fallback`.
+    pub fn set_replies(&self, script: &[Reply], fallback: Reply) {
+        *self
+            .state
+            .script
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = script.iter().copied().collect();
+        *self
+            .state
+            .fallback
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(fallback);
+    }
+
     /// Everything decoded so far.
     pub fn received(&self) -> Vec<Received> {
         self.state
@@ -269,7 +284,7 @@ fn start(
         .expect("bind the receiver");
     let state = Arc::new(State {
         script: Mutex::new(script.iter().copied().collect()),
-        fallback,
+        fallback: Mutex::new(fallback),
         counting,
         ..State::default()
     });

@@ -368,6 +368,8 @@ impl Pipeline {
                 let _ = thread.join();
             }
         }
+        // A span that passed the door just as it closed, after the collector left.
+        collector::abandon_queued(shared);
         *shut_down = Some(flushed);
         flushed
     }

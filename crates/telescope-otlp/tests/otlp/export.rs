@@ -460,41 +460,21 @@ fn a_permanent_refusal_is_sent_once_and_counted_as_rejected() {
 }
 
 #[test]
-fn retry_after_of_a_429_is_honoured_over_http() {
-    let receiver = Receiver::http(0, &[Reply::Throttle(429, 2)]);
-    let pipeline = run(
-        http_config(receiver.addr.port()),
-        quick(Duration::from_secs(30)),
-        || emit(2),
-    );
-    assert!(pipeline.force_flush(Duration::from_secs(30)));
-    let arrivals = receiver.arrivals();
-    assert_eq!(arrivals.len(), 2);
-    assert!(
-        arrivals[1] - arrivals[0] >= Duration::from_secs(2),
-        "{:?}",
-        arrivals[1] - arrivals[0]
-    );
-    assert_eq!(pipeline.stats().exported, 2);
-}
-
-#[test]
-fn retry_info_of_resource_exhausted_is_honoured_over_grpc() {
-    let receiver = Receiver::grpc(0, &[Reply::Throttle(429, 2)]);
-    let pipeline = run(
-        grpc_config(&receiver),
-        quick(Duration::from_secs(30)),
-        || emit(2),
-    );
-    assert!(pipeline.force_flush(Duration::from_secs(30)));
-    let arrivals = receiver.arrivals();
-    assert_eq!(arrivals.len(), 2);
-    assert!(
-        arrivals[1] - arrivals[0] >= Duration::from_secs(2),
-        "{:?}",
-        arrivals[1] - arrivals[0]
-    );
-    assert_eq!(pipeline.stats().exported, 2);
+fn the_delay_a_throttling_receiver_asks_for_is_honoured() {
+    // HTTP: 429 with `Retry-After: 2`; gRPC: RESOURCE_EXHAUSTED with `RetryInfo` of 2 s.
+    for (receiver, config) in both_transports(&[Reply::Throttle(429, 2)], Reply::Accept) {
+        let protocol = config.protocol;
+        let pipeline = run(config, quick(Duration::from_secs(30)), || emit(2));
+        assert!(pipeline.force_flush(Duration::from_secs(30)));
+        let arrivals = receiver.arrivals();
+        assert_eq!(arrivals.len(), 2, "{protocol:?}");
+        assert!(
+            arrivals[1] - arrivals[0] >= Duration::from_secs(2),
+            "{protocol:?}: {:?}",
+            arrivals[1] - arrivals[0]
+        );
+        assert_eq!(pipeline.stats().exported, 2, "{protocol:?}");
+    }
 }
 
 #[test]

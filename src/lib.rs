@@ -45,6 +45,7 @@ pub use builder::{LogFormat, TelemetryBuilder};
 pub use span_metrics::SpanMetricsLayer;
 pub use telemetry::Telemetry;
 pub use telescope_core as core;
+pub use telescope_core::{Redaction, Secret};
 pub use telescope_health as health;
 pub use telescope_log as log;
 pub use telescope_metrics as metrics;

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use telescope_health::Health;
 use telescope_log::audit::AuditLog;
-use telescope_log::{FlushGuard, NonBlockingStats};
+use telescope_log::{FlushGuard, NonBlockingStats, Redaction};
 use telescope_metrics::{MetricsHandle, TelescopeRecorder};
 use telescope_otlp::Pipeline;
 
@@ -23,6 +23,7 @@ pub(crate) struct Parts {
     pub(crate) shutdown_timeout: Duration,
     /// Whether `try_init` should capture records of the `log` crate.
     pub(crate) log_records: bool,
+    pub(crate) redaction: Redaction,
 }
 
 /// Keeps telemetry running; when dropped, exports finished spans (for up to half the builder's
@@ -43,6 +44,7 @@ pub struct Telemetry {
     audit: Option<AuditLog>,
     shutdown_timeout: Duration,
     log_records: bool,
+    redaction: Redaction,
 }
 
 impl Telemetry {
@@ -57,6 +59,7 @@ impl Telemetry {
             admin: parts.admin,
             audit: parts.audit,
             shutdown_timeout: parts.shutdown_timeout,
+            redaction: parts.redaction,
             log_records: parts.log_records,
         }
     }
@@ -119,6 +122,12 @@ impl Telemetry {
     /// Whether the builder asked for records of the `log` crate to be captured.
     pub(crate) fn bridges_log_records(&self) -> bool {
         self.log_records
+    }
+
+    /// The redaction policy every signal applies: log lines, span and event attributes (and so
+    /// the ring, `/debug/traces` and the OTLP export), audit records, `url.query`.
+    pub fn redaction(&self) -> &Redaction {
+        &self.redaction
     }
 
     /// The span pipeline: its counts, and the ring of recent finished spans.

@@ -107,7 +107,9 @@ impl TelemetryBuilder {
                 .fmt_fields(redacting_fields(resolved.redaction.clone()))
                 .with_writer(writer)
         });
-        let mut traces = OtlpLayer::builder().pipeline(resolved.pipeline);
+        let mut traces = OtlpLayer::builder()
+            .pipeline(resolved.pipeline)
+            .redaction(resolved.redaction.clone());
         if let Some(sampler) = resolved.sampler.take() {
             traces = traces.boxed_sampler(sampler);
         }
@@ -121,6 +123,7 @@ impl TelemetryBuilder {
             .metrics
             .take()
             .unwrap_or_else(TelescopeRecorder::builder);
+        recorder = recorder.redaction(resolved.redaction.clone());
         if let Some(limit) = resolved.cardinality_limit {
             recorder = recorder.cardinality_limit(limit);
         }
@@ -153,6 +156,7 @@ impl TelemetryBuilder {
             audit,
             shutdown_timeout: resolved.shutdown_timeout,
             log_records: resolved.log_records,
+            redaction: resolved.redaction.clone(),
         });
         Ok((Dispatch::new(subscriber), telemetry))
     }

@@ -194,7 +194,9 @@ impl TelemetryBuilder {
         self
     }
 
-    /// Which field names are redacted in logs (default: [`Redaction::default`]).
+    /// Which names are secret (default: [`Redaction::default`]), for every signal: log fields,
+    /// span and event attributes (so the ring, `/debug/traces` and the OTLP export), audit
+    /// records' free-form fields, `url.query` parameters.
     pub fn redaction(mut self, redaction: Redaction) -> Self {
         self.redaction = Some(redaction);
         self
@@ -332,6 +334,9 @@ impl TelemetryBuilder {
         let (dispatch, telemetry) = self.build()?;
         metrics::set_global_recorder(telemetry.metrics_recorder())
             .map_err(|_| InitError::MetricsAlreadyInstalled)?;
+        // For what is not built here (the HTTP middleware's `url.query`). A policy set
+        // earlier by the application stays.
+        let _ = telescope_core::redact::set_global(telemetry.redaction().clone());
         tracing::dispatcher::set_global_default(dispatch)
             .map_err(|_| InitError::AlreadyInitialized)?;
         if telemetry.bridges_log_records() {

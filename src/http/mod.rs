@@ -19,6 +19,7 @@
 
 mod future;
 mod metrics;
+mod query;
 mod request_id;
 
 use std::fmt;
@@ -183,6 +184,10 @@ where
             None => method.to_owned(),
         };
         let headers = request.headers();
+        let query = request
+            .uri()
+            .query()
+            .map(|query| query::redacted_query(query, telescope_core::redact::global()));
         let span = {
             let has_parent = headers.contains_key("traceparent");
             // Continues the caller's trace; an invalid header starts a new one (counted).
@@ -198,7 +203,7 @@ where
                         http.request.method = method,
                         http.route = route.as_deref(),
                         url.path = request.uri().path(),
-                        url.query = request.uri().query(),
+                        url.query = query.as_deref(),
                         url.scheme = request.uri().scheme_str().unwrap_or("http"),
                         server.address = server_address(request.uri(), headers),
                         network.protocol.version = protocol_version(request.version()),

@@ -412,3 +412,34 @@ fn without_axum_routing_the_resolver_names_the_route() {
     );
     assert!(!metrics.contains("/items/1"));
 }
+
+#[test]
+fn secret_query_parameters_are_redacted_in_the_span_and_every_log_line() {
+    let seen = run(vec![request(
+        "GET",
+        "/orders/42?page=2&password=hunter2&access_token=tok_visa_4242&api_key=sk_live_51H&Signature=sig123",
+        &[],
+    )]);
+    assert_eq!(seen.responses[0].status(), 200);
+    let span = seen.spans.last().expect("a span");
+    assert_eq!(
+        attribute(span, "url.query")
+            .map(ToString::to_string)
+            .as_deref(),
+        Some("page=2&password=REDACTED&access_token=REDACTED&api_key=REDACTED&Signature=REDACTED")
+    );
+    let everything = format!("{:?} {:?} {}", seen.spans, seen.logs, seen.metrics);
+    for secret in ["hunter2", "tok_visa_4242", "sk_live_51H", "sig123"] {
+        assert!(
+            !everything.contains(secret),
+            "{secret} leaked: {everything}"
+        );
+    }
+    assert!(
+        seen.logs
+            .iter()
+            .any(|line| line.to_string().contains("page=2&password=REDACTED")),
+        "the log lines of the request carry the redacted query: {:?}",
+        seen.logs
+    );
+}

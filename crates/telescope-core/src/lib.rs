@@ -1,6 +1,7 @@
 //! The thin contract shared by telescope's layers: trace and span ids, a fast id generator,
 //! the W3C Trace Context codec (`traceparent` and `tracestate`), the [`SpanContext`] that
-//! layers keep in span extensions, and the names of telescope's self-telemetry metrics.
+//! layers keep in span extensions, the names of telescope's self-telemetry metrics, and the one
+//! redaction policy every signal applies ([`Redaction`], [`Secret`]).
 //!
 //! It depends only on `tracing-core` and `tracing-subscriber`'s registry, so that every
 //! component crate can share one notion of "the current trace" without depending on another.
@@ -29,6 +30,8 @@ mod hex;
 mod id;
 pub mod key_values;
 pub mod metric_names;
+pub mod redact;
+mod secret;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod time;
@@ -41,5 +44,7 @@ pub use context::{
 pub use flags::TraceFlags;
 pub use generator::IdGenerator;
 pub use id::{IdParseError, SpanId, TraceId};
+pub use redact::{Redaction, DEFAULT_REDACTED, REDACTED};
+pub use secret::Secret;
 pub use traceparent::{TraceParent, TraceParentError, TRACEPARENT_LEN};
 pub use tracestate::{TraceState, TraceStateError, MAX_HEADER_LEN, MAX_MEMBERS};

@@ -78,6 +78,7 @@ impl Default for TelescopeRecorderBuilder {
                 buckets: Vec::new(),
                 idle_timeout: None,
                 exemplars: None,
+                redaction: telescope_core::Redaction::default(),
             },
             render: RenderSettings {
                 global_labels: Vec::new(),
@@ -91,6 +92,14 @@ impl TelescopeRecorderBuilder {
     /// The series limit for every metric name (default 2000; at least 1).
     pub fn cardinality_limit(mut self, series: usize) -> Self {
         self.settings.default_limit = series.max(1);
+        self
+    }
+
+    /// Which label names are secret (default: [`telescope_core::Redaction::default`]): a
+    /// label such as `counter!("logins", "api_key" => key)` gets `[REDACTED]` as its value, so
+    /// every key lands in one series and none is stored or scraped.
+    pub fn redaction(mut self, redaction: telescope_core::Redaction) -> Self {
+        self.settings.redaction = redaction;
         self
     }
 

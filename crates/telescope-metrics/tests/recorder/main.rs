@@ -6,6 +6,7 @@ mod exemplars;
 mod exposition;
 mod parse;
 mod quantiles;
+mod redaction;
 mod server;
 mod stress;
 mod threads;

@@ -10,7 +10,7 @@ use std::time::SystemTime;
 
 use opentelemetry::trace::{Event, Link, SpanKind, Status};
 use opentelemetry::{InstrumentationScope, KeyValue};
-use telescope_core::{IdGenerator, SpanContext, TraceFlags};
+use telescope_core::{IdGenerator, Redaction, SpanContext, TraceFlags};
 use tracing_core::span::{Attributes, Id, Record};
 use tracing_core::{Event as TracingEvent, Level, Subscriber};
 use tracing_log::NormalizeEvent;
@@ -33,6 +33,7 @@ use crate::sink::{SpanRing, SpanSink};
 pub struct OtlpLayerBuilder {
     sampler: Box<dyn Sampler>,
     limits: SpanLimits,
+    redaction: Redaction,
     ring_capacity: usize,
     sinks: Vec<Arc<dyn SpanSink>>,
     exporters: Vec<Box<dyn SpanExport>>,
@@ -64,6 +65,15 @@ impl OtlpLayerBuilder {
     /// Limits per span.
     pub fn limits(mut self, limits: SpanLimits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// Which attribute names are secret (default: [`Redaction::default`]): a span or event
+    /// field with such a name is recorded as `[REDACTED]`, its value never formatted, so it is
+    /// in no span, ring, batch or export. `telescope::try_init` passes the policy of its
+    /// builder, the same as its log layer's.
+    pub fn redaction(mut self, redaction: Redaction) -> Self {
+        self.redaction = redaction;
         self
     }
 
@@ -101,6 +111,7 @@ impl OtlpLayerBuilder {
         OtlpLayer {
             sampler: self.sampler,
             limits: self.limits,
+            redaction: self.redaction,
             ids: IdGenerator::default(),
             threads: ThreadState::new(),
             pipeline,
@@ -148,6 +159,7 @@ impl OtlpLayerBuilder {
 pub struct OtlpLayer {
     sampler: Box<dyn Sampler>,
     limits: SpanLimits,
+    redaction: Redaction,
     ids: IdGenerator,
     threads: ThreadState,
     pipeline: Pipeline,
@@ -170,6 +182,7 @@ impl OtlpLayer {
         OtlpLayerBuilder {
             sampler: Box::new(ParentBased::new(AlwaysOn)),
             limits: SpanLimits::default(),
+            redaction: Redaction::default(),
             ring_capacity: 2048,
             sinks: Vec::new(),
             exporters: Vec::new(),
@@ -270,6 +283,7 @@ where
             attrs.record(&mut SpanVisitor {
                 recording: &mut recording,
                 max_attributes: self.limits.max_attributes,
+                redaction: &self.redaction,
             });
             extensions.insert(recording);
         }
@@ -283,6 +297,7 @@ where
             values.record(&mut SpanVisitor {
                 recording,
                 max_attributes: self.limits.max_attributes,
+                redaction: &self.redaction,
             });
         }
     }
@@ -352,6 +367,7 @@ where
             error: None,
             max_attributes: self.limits.max_event_attributes,
             from_log: normalized.is_some(),
+            redaction: &self.redaction,
         };
         let level = normalized
             .as_ref()

@@ -7,6 +7,7 @@ use std::time::SystemTime;
 use opentelemetry::trace::{Event, Link, SpanKind, Status};
 use opentelemetry::{InstrumentationScope, KeyValue, Value};
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
+use telescope_core::{Redaction, REDACTED};
 use tracing_core::field::{Field, Visit};
 
 /// Limits on what one span keeps; what goes over is counted as dropped.
@@ -98,9 +99,20 @@ fn parse_kind(text: &str) -> Option<SpanKind> {
 pub(crate) struct SpanVisitor<'a> {
     pub(crate) recording: &'a mut Recording,
     pub(crate) max_attributes: usize,
+    /// Fields with a secret name keep `[REDACTED]`: their value is never formatted or stored.
+    pub(crate) redaction: &'a Redaction,
 }
 
 impl SpanVisitor<'_> {
+    /// Records `[REDACTED]` for a secret field and says so; the caller then skips the value.
+    fn redacted(&mut self, field: &Field) -> bool {
+        let secret = self.redaction.matches(field.name());
+        if secret {
+            self.attribute(field.name(), Value::from(REDACTED));
+        }
+        secret
+    }
+
     fn attribute(&mut self, key: &'static str, value: Value) {
         if let Some(existing) = self
             .recording
@@ -146,53 +158,70 @@ impl SpanVisitor<'_> {
 
 impl Visit for SpanVisitor<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.text(field, value.to_owned());
+        if !self.redacted(field) {
+            self.text(field, value.to_owned());
+        }
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.text(field, format!("{value:?}"));
+        if !self.redacted(field) {
+            self.text(field, format!("{value:?}"));
+        }
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.text(field, value.to_string());
+        if !self.redacted(field) {
+            self.text(field, value.to_string());
+        }
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.attribute(field.name(), Value::I64(value));
+        if !self.redacted(field) {
+            self.attribute(field.name(), Value::I64(value));
+        }
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        match i64::try_from(value) {
-            Ok(value) => self.attribute(field.name(), Value::I64(value)),
-            Err(_) => self.attribute(field.name(), Value::from(value.to_string())),
+        if !self.redacted(field) {
+            self.attribute(field.name(), integer(value));
         }
     }
 
     fn record_i128(&mut self, field: &Field, value: i128) {
-        match i64::try_from(value) {
-            Ok(value) => self.attribute(field.name(), Value::I64(value)),
-            Err(_) => self.attribute(field.name(), Value::from(value.to_string())),
+        if !self.redacted(field) {
+            self.attribute(field.name(), integer(value));
         }
     }
 
     fn record_u128(&mut self, field: &Field, value: u128) {
-        match i64::try_from(value) {
-            Ok(value) => self.attribute(field.name(), Value::I64(value)),
-            Err(_) => self.attribute(field.name(), Value::from(value.to_string())),
+        if !self.redacted(field) {
+            self.attribute(field.name(), integer(value));
         }
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.attribute(field.name(), Value::F64(value));
+        if !self.redacted(field) {
+            self.attribute(field.name(), Value::F64(value));
+        }
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.attribute(field.name(), Value::Bool(value));
+        if !self.redacted(field) {
+            self.attribute(field.name(), Value::Bool(value));
+        }
+    }
+}
+
+/// An integer as an `i64` attribute, or as text when it does not fit.
+fn integer<T: TryInto<i64> + ToString + Copy>(value: T) -> Value {
+    match value.try_into() {
+        Ok(value) => Value::I64(value),
+        Err(_) => Value::from(value.to_string()),
     }
 }
 
 /// Collects an event's fields: `message` names the event; `error` marks the span's status.
-pub(crate) struct EventVisitor {
+pub(crate) struct EventVisitor<'a> {
     pub(crate) name: Option<String>,
     pub(crate) attributes: Vec<KeyValue>,
     pub(crate) dropped: u32,
@@ -201,9 +230,20 @@ pub(crate) struct EventVisitor {
     /// The event is a bridged `log` record: its `log.*` fields are already in `level` and
     /// `target`, or not worth an attribute.
     pub(crate) from_log: bool,
+    /// Fields with a secret name keep `[REDACTED]`: their value is never formatted or stored.
+    pub(crate) redaction: &'a Redaction,
 }
 
-impl EventVisitor {
+impl EventVisitor<'_> {
+    /// Records `[REDACTED]` for a secret field and says so; the caller then skips the value.
+    fn redacted(&mut self, field: &Field) -> bool {
+        let secret = field.name() != "message" && self.redaction.matches(field.name());
+        if secret {
+            self.push(field.name(), Value::from(REDACTED));
+        }
+        secret
+    }
+
     fn push(&mut self, key: &'static str, value: Value) {
         if self.from_log && key.starts_with("log.") {
             return;
@@ -216,7 +256,7 @@ impl EventVisitor {
     }
 }
 
-impl EventVisitor {
+impl EventVisitor<'_> {
     /// Keeps a field's text, taking ownership (the message, formatted with `Debug`, is
     /// allocated once, not formatted and then copied).
     fn text(&mut self, field: &Field, value: String) {
@@ -231,16 +271,23 @@ impl EventVisitor {
     }
 }
 
-impl Visit for EventVisitor {
+impl Visit for EventVisitor<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.text(field, value.to_owned());
+        if !self.redacted(field) {
+            self.text(field, value.to_owned());
+        }
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.text(field, format!("{value:?}"));
+        if !self.redacted(field) {
+            self.text(field, format!("{value:?}"));
+        }
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        if self.redacted(field) {
+            return;
+        }
         self.error = Some(value.to_string());
         self.push("exception.message", Value::from(value.to_string()));
         if field.name() != "error" {
@@ -249,21 +296,26 @@ impl Visit for EventVisitor {
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.push(field.name(), Value::I64(value));
+        if !self.redacted(field) {
+            self.push(field.name(), Value::I64(value));
+        }
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        match i64::try_from(value) {
-            Ok(value) => self.push(field.name(), Value::I64(value)),
-            Err(_) => self.push(field.name(), Value::from(value.to_string())),
+        if !self.redacted(field) {
+            self.push(field.name(), integer(value));
         }
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.push(field.name(), Value::F64(value));
+        if !self.redacted(field) {
+            self.push(field.name(), Value::F64(value));
+        }
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.push(field.name(), Value::Bool(value));
+        if !self.redacted(field) {
+            self.push(field.name(), Value::Bool(value));
+        }
     }
 }

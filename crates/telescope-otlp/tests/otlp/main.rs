@@ -4,5 +4,6 @@ mod export;
 mod layer;
 mod pipeline;
 mod propagation;
+mod redaction;
 mod samplers;
 mod stress;

@@ -17,6 +17,8 @@ use tracing_subscriber::layer::{Identity, SubscriberExt};
 #[derive(Clone, Copy)]
 enum Setup {
     Telescope,
+    /// Telescope with the value scanner off (names still redacted): the scanner's cost.
+    TelescopeWithoutScan,
     FmtJson,
     BareRegistry,
     TelescopeNonBlocking,
@@ -24,8 +26,9 @@ enum Setup {
 }
 
 impl Setup {
-    const ALL: [Setup; 5] = [
+    const ALL: [Setup; 6] = [
         Setup::Telescope,
+        Setup::TelescopeWithoutScan,
         Setup::FmtJson,
         Setup::BareRegistry,
         Setup::TelescopeNonBlocking,
@@ -35,6 +38,7 @@ impl Setup {
     fn name(self) -> &'static str {
         match self {
             Setup::Telescope => "telescope",
+            Setup::TelescopeWithoutScan => "telescope_without_value_scan",
             Setup::FmtJson => "fmt_json",
             Setup::BareRegistry => "bare_registry",
             Setup::TelescopeNonBlocking => "telescope_non_blocking",
@@ -47,6 +51,16 @@ impl Setup {
         match self {
             Setup::Telescope => {
                 let layer = telescope_log::JsonLayer::builder()
+                    .with_writer(io::sink)
+                    .build();
+                (
+                    Dispatch::new(tracing_subscriber::registry().with(layer)),
+                    Box::new(()),
+                )
+            }
+            Setup::TelescopeWithoutScan => {
+                let layer = telescope_log::JsonLayer::builder()
+                    .with_redaction(telescope_log::Redaction::default().without_value_scan())
                     .with_writer(io::sink)
                     .build();
                 (

@@ -19,18 +19,22 @@ use crate::telemetry::Parts;
 use crate::{InitError, SpanMetricsLayer, Telemetry};
 
 /// `tracing-subscriber`'s default field format (`message` bare, others `name=value`), with
-/// redacted fields written as `name=[REDACTED]`, so the pretty format leaks no more than JSON.
+/// fields of secret names written as `name=[REDACTED]` and every other value through the value
+/// scanner, so the pretty format leaks no more than JSON.
 fn redacting_fields(
     redaction: Redaction,
 ) -> impl for<'w> tracing_subscriber::fmt::FormatFields<'w> + 'static {
     use tracing_subscriber::field::MakeExt;
     tracing_subscriber::fmt::format::debug_fn(move |writer, field, value| {
         if redaction.matches(field.name()) {
-            write!(writer, "{field}=[REDACTED]")
-        } else if field.name() == "message" {
-            write!(writer, "{value:?}")
+            return write!(writer, "{field}=[REDACTED]");
+        }
+        let text = format!("{value:?}");
+        let text = redaction.scrub(&text);
+        if field.name() == "message" {
+            write!(writer, "{text}")
         } else {
-            write!(writer, "{field}={value:?}")
+            write!(writer, "{field}={text}")
         }
     })
     .delimited(" ")

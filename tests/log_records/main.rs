@@ -21,13 +21,29 @@ fn log_crate_records_become_json_lines_with_their_own_target() {
     log::warn!(target: "noisy_lib", "kept");
     log::debug!(target: "my_lib::db", "below the filter");
     tracing::info_span!("request").in_scope(|| log::error!(target: "my_lib::db", "in a span"));
+    log::error!(target: "my_lib::db", "connect failed: password=log-crate-pw user=ada");
     assert!(telemetry.flush(Duration::from_secs(5)));
+    assert!(
+        !out.text().contains("log-crate-pw"),
+        "a secret in a log record's message is redacted: {}",
+        out.text()
+    );
+    assert!(
+        out.text().contains("password=[REDACTED] user=ada"),
+        "{}",
+        out.text()
+    );
 
     let lines = out.json_lines();
     let messages: Vec<&str> = lines.iter().filter_map(|l| l["message"].as_str()).collect();
     assert_eq!(
         messages,
-        ["pool has 8 connections", "kept", "in a span"],
+        [
+            "pool has 8 connections",
+            "kept",
+            "in a span",
+            "connect failed: password=[REDACTED] user=ada"
+        ],
         "{}",
         out.text()
     );

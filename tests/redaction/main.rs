@@ -1,10 +1,9 @@
 //! One redaction policy for every sink `init()` sets up: secrets planted through span fields
-//! (at creation and by `record`), events in a span, Debug values, errors, `Secret<T>` and
-//! metric labels never appear in the JSON or pretty log lines, in `/debug/traces` (HTML and
-//! JSON, over a real socket) or in `/metrics`; the values next to them do.
-//!
-//! What the name-based policy cannot find yet (a secret inside the message text, or inside a
-//! Debug string under a harmless name) is issue 13's value scanner, not covered here.
+//! (at creation and by `record`), events in a span, the message text, Debug values and error
+//! chains under harmless names, `Secret<T>`, an integer card number, a bearer token and metric
+//! labels never appear in the JSON or pretty log lines, in `/debug/traces`
+//! (HTML and JSON, over a real socket) or in `/metrics`; the values next to them do. (Records
+//! of the `log` crate, bridged only by a global `try_init`, are checked in `tests/log_records`.)
 
 #[path = "../support/capture.rs"]
 mod capture;
@@ -16,7 +15,7 @@ use std::time::Duration;
 use capture::Capture;
 use telescope::{LogFormat, Redaction, Secret};
 
-const SECRETS: [&str; 7] = [
+const SECRETS: [&str; 12] = [
     "hunter2",
     "tok_visa_4242",
     "sk_live_51H",
@@ -24,6 +23,11 @@ const SECRETS: [&str; 7] = [
     "DE89370400440532013000",
     "wrapped-secret",
     "lbl-secret-9",
+    "msg-pass-77",
+    "cause-secret-5",
+    "4111111111111111",
+    "4242 4242 4242 4242",
+    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl",
 ];
 
 #[derive(Debug)]
@@ -43,6 +47,33 @@ impl std::fmt::Display for LeakyError {
 }
 
 impl std::error::Error for LeakyError {}
+
+/// An error whose cause carries a secret in its message.
+#[derive(Debug)]
+struct Outer(Cause);
+
+#[derive(Debug)]
+struct Cause;
+
+impl std::fmt::Display for Outer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("login failed")
+    }
+}
+
+impl std::fmt::Display for Cause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("upstream said password=cause-secret-5")
+    }
+}
+
+impl std::error::Error for Outer {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+impl std::error::Error for Cause {}
 
 fn plant_secrets() {
     let span = tracing::info_span!(
@@ -64,6 +95,17 @@ fn plant_secrets() {
         "signing in"
     );
     metrics::counter!("logins_total", "api_key" => "lbl-secret-9", "outcome" => "ok").increment(1);
+    // Inside values, under harmless names: the value scanner's part.
+    let password = "msg-pass-77";
+    tracing::info!("retrying with password={password} for ada");
+    tracing::info!(
+        details = ?Creds { user: "ada", password: "pw-in-debug" },
+        cause = &Outer(Cause) as &(dyn std::error::Error + 'static),
+        card = 4111111111111111_u64,
+        note = "paid with 4242 4242 4242 4242",
+        header = "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl",
+        "payment"
+    );
 }
 
 /// Everything each sink shows after [`plant_secrets`], as text.

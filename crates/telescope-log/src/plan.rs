@@ -8,7 +8,7 @@ use tracing_core::field::{Field, FieldSet};
 
 use crate::escape::{escape_into, quoted_into};
 use crate::redact::Redaction;
-use crate::visit::{FieldSink, KeyLedger};
+use crate::visit::{FieldSink, KeyLedger, Treatment};
 
 /// The fields `tracing-log` adds to a `log` record, shown through the normalized metadata.
 const LOG_FIELDS: [&str; 4] = ["log.target", "log.module_path", "log.file", "log.line"];
@@ -92,6 +92,8 @@ pub(crate) struct PlannedSink<'a> {
     pub(crate) line: &'a mut Vec<u8>,
     pub(crate) plan: &'a FieldPlan,
     pub(crate) written: &'a mut Vec<(u32, u32)>,
+    /// The policy, for the value scanner.
+    pub(crate) redaction: &'a Redaction,
 }
 
 impl FieldSink for PlannedSink<'_> {
@@ -102,13 +104,13 @@ impl FieldSink for PlannedSink<'_> {
             .is_some_and(|member| member.skip)
     }
 
-    fn begin(&mut self, field: &Field) -> (&mut Vec<u8>, bool) {
+    fn begin(&mut self, field: &Field) -> (&mut Vec<u8>, Treatment<'_>) {
         match self.plan.members.get(field.index()) {
             Some(member) => {
                 let key_start = (self.line.len() + 2) as u32;
                 self.line.extend_from_slice(&member.prefix);
                 self.written.push((key_start, key_start + member.key_len));
-                (self.line, member.redact)
+                (self.line, Treatment::of(member.redact, self.redaction))
             }
             None => {
                 // A field from another callsite's field set: cannot happen through tracing,
@@ -116,7 +118,7 @@ impl FieldSink for PlannedSink<'_> {
                 self.line.extend_from_slice(b",\"fields.unplanned.");
                 escape_into(self.line, field.name());
                 self.line.extend_from_slice(b"\":");
-                (self.line, true)
+                (self.line, Treatment::Redact)
             }
         }
     }

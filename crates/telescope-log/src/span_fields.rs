@@ -4,7 +4,7 @@ use tracing_core::field::Field;
 
 use crate::escape::escape_into;
 use crate::redact::Redaction;
-use crate::visit::FieldSink;
+use crate::visit::{FieldSink, Treatment};
 
 /// One field's place in [`SpanFields::json`].
 #[derive(Debug, Clone, Copy)]
@@ -107,7 +107,7 @@ pub(crate) struct SpanSink<'a> {
 }
 
 impl FieldSink for SpanSink<'_> {
-    fn begin(&mut self, field: &Field) -> (&mut Vec<u8>, bool) {
+    fn begin(&mut self, field: &Field) -> (&mut Vec<u8>, Treatment<'_>) {
         self.key.clear();
         self.key.push(b'"');
         escape_into(&mut self.key, field.name());
@@ -118,7 +118,8 @@ impl FieldSink for SpanSink<'_> {
         }
         self.key.push(b'"');
         self.value.clear();
-        (&mut self.value, self.redaction.matches(field.name()))
+        let secret = self.redaction.matches(field.name());
+        (&mut self.value, Treatment::of(secret, self.redaction))
     }
 
     fn end(&mut self) {

@@ -1,17 +1,44 @@
 //! Turning `tracing` field values into JSON members, with redaction and unique keys.
 
-use std::fmt::{self, Write as _};
+use std::fmt;
 
+use std::cell::RefCell;
+
+use telescope_core::Redaction;
 use tracing_core::field::{Field, Visit};
 
 use crate::escape::{quoted_into, EscapingWriter};
 use crate::redact::REDACTED_VALUE;
 
+/// What happens to a field's value.
+#[derive(Clone, Copy)]
+pub(crate) enum Treatment<'r> {
+    /// The name is secret: `"[REDACTED]"`, the value never formatted.
+    Redact,
+    /// Text is scanned for secrets inside it (credentials, tokens, `name=value` pairs…).
+    Scan(&'r Redaction),
+    /// Written as it is.
+    Keep,
+}
+
+impl<'r> Treatment<'r> {
+    /// `Redact` for a secret name, else `Scan` when the policy scans values, else `Keep`.
+    pub(crate) fn of(secret_name: bool, redaction: &'r Redaction) -> Self {
+        if secret_name {
+            Treatment::Redact
+        } else if redaction.scans_values() {
+            Treatment::Scan(redaction)
+        } else {
+            Treatment::Keep
+        }
+    }
+}
+
 /// Where a visited field goes: the sink writes the key and hands out the buffer for the value.
 pub(crate) trait FieldSink {
     /// Writes the member's key for `field` and returns the buffer to append the value to,
-    /// and whether the value must be redacted.
-    fn begin(&mut self, field: &Field) -> (&mut Vec<u8>, bool);
+    /// and what to do with the value.
+    fn begin(&mut self, field: &Field) -> (&mut Vec<u8>, Treatment<'_>);
     /// The value has been written.
     fn end(&mut self) {}
     /// Whether `field` is left out of the line altogether.
@@ -24,78 +51,142 @@ pub(crate) trait FieldSink {
 pub(crate) struct JsonVisitor<'a, S>(pub(crate) &'a mut S);
 
 impl<S: FieldSink> JsonVisitor<'_, S> {
-    fn member(&mut self, field: &Field, write: impl FnOnce(&mut Vec<u8>)) {
+    fn member(&mut self, field: &Field, write: impl FnOnce(&mut Vec<u8>, Option<&Redaction>)) {
         if self.0.skip(field) {
             return;
         }
-        let (out, redact) = self.0.begin(field);
-        if redact {
-            out.extend_from_slice(REDACTED_VALUE);
-        } else {
-            write(out);
+        let (out, treatment) = self.0.begin(field);
+        match treatment {
+            Treatment::Redact => out.extend_from_slice(REDACTED_VALUE),
+            Treatment::Scan(redaction) => write(out, Some(redaction)),
+            Treatment::Keep => write(out, None),
         }
         self.0.end();
     }
 }
 
+/// Writes `text` as a JSON string, scanned for secrets when `scan` says so.
+fn scanned_into(out: &mut Vec<u8>, text: &str, scan: Option<&Redaction>) {
+    match scan {
+        Some(redaction) => quoted_into(out, &redaction.scrub(text)),
+        None => quoted_into(out, text),
+    }
+}
+
+thread_local! {
+    /// Formatted text waiting to be scanned, reused from line to line.
+    static SCRATCH: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+/// Writes what `format` produces as a JSON string, scanned for secrets when `scan` says so.
+/// Unscanned text is escaped straight into the line; scanned text goes through a per-thread
+/// buffer (a fresh one if a Debug impl logs while being formatted).
+fn formatted_into(
+    out: &mut Vec<u8>,
+    scan: Option<&Redaction>,
+    format: impl Fn(&mut dyn fmt::Write) -> fmt::Result,
+) {
+    let Some(redaction) = scan else {
+        out.push(b'"');
+        // A Debug impl that returns an error leaves what it wrote so far; the line stays valid.
+        let _ = format(&mut EscapingWriter(out));
+        out.push(b'"');
+        return;
+    };
+    let mut write = |text: &mut String| {
+        text.clear();
+        let _ = format(text);
+        quoted_into(out, &redaction.scrub(text));
+    };
+    SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+        Ok(mut text) => write(&mut text),
+        Err(_) => write(&mut String::new()),
+    });
+}
+
+/// Writes an integer, or `"[REDACTED]"` when it is card-sized (see [`card_sized`]) and the
+/// scanner says it is a card number.
+fn integer_into(out: &mut Vec<u8>, digits: &str, long: bool, scan: Option<&Redaction>) {
+    match scan {
+        Some(redaction)
+            if long && matches!(redaction.scrub(digits), std::borrow::Cow::Owned(_)) =>
+        {
+            out.extend_from_slice(REDACTED_VALUE);
+        }
+        _ => out.extend_from_slice(digits.as_bytes()),
+    }
+}
+
+/// Integers of 13 to 16 digits are scanned as possible card numbers; longer ones are left
+/// alone: 64-bit ids and hashes have 19 or 20 digits, and one in ten would pass the Luhn check.
+fn card_sized(magnitude: u128) -> bool {
+    (1_000_000_000_000..10_000_000_000_000_000).contains(&magnitude)
+}
+
 impl<S: FieldSink> Visit for JsonVisitor<'_, S> {
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.member(field, |out| write_f64(out, value));
+        self.member(field, |out, _| write_f64(out, value));
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.member(field, |out| {
-            out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes())
+        self.member(field, |out, scan| {
+            let long = card_sized(u128::from(value.unsigned_abs()));
+            integer_into(out, itoa::Buffer::new().format(value), long, scan);
         });
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.member(field, |out| {
-            out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes())
+        self.member(field, |out, scan| {
+            let long = card_sized(u128::from(value));
+            integer_into(out, itoa::Buffer::new().format(value), long, scan);
         });
     }
 
     fn record_i128(&mut self, field: &Field, value: i128) {
-        self.member(field, |out| {
-            out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes())
+        self.member(field, |out, scan| {
+            let long = card_sized(value.unsigned_abs());
+            integer_into(out, itoa::Buffer::new().format(value), long, scan);
         });
     }
 
     fn record_u128(&mut self, field: &Field, value: u128) {
-        self.member(field, |out| {
-            out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes())
+        self.member(field, |out, scan| {
+            integer_into(
+                out,
+                itoa::Buffer::new().format(value),
+                card_sized(value),
+                scan,
+            );
         });
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.member(field, |out| {
+        self.member(field, |out, _| {
             out.extend_from_slice(if value { b"true" } else { b"false" })
         });
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.member(field, |out| quoted_into(out, value));
+        self.member(field, |out, scan| scanned_into(out, value, scan));
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.member(field, |out| {
-            out.push(b'"');
-            let _ = write!(EscapingWriter(out), "{value}");
-            let mut source = value.source();
-            while let Some(cause) = source {
-                let _ = write!(EscapingWriter(out), ": {cause}");
-                source = cause.source();
-            }
-            out.push(b'"');
+        self.member(field, |out, scan| {
+            formatted_into(out, scan, |text| {
+                write!(text, "{value}")?;
+                let mut source = value.source();
+                while let Some(cause) = source {
+                    write!(text, ": {cause}")?;
+                    source = cause.source();
+                }
+                Ok(())
+            });
         });
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.member(field, |out| {
-            out.push(b'"');
-            // A Debug impl that returns an error leaves what it wrote so far; the line stays valid.
-            let _ = write!(EscapingWriter(out), "{value:?}");
-            out.push(b'"');
+        self.member(field, |out, scan| {
+            formatted_into(out, scan, |text| write!(text, "{value:?}"));
         });
     }
 }

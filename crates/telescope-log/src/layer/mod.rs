@@ -308,6 +308,7 @@ where
                 line,
                 plan,
                 written: written_keys,
+                redaction: &format.redaction,
             };
             event.record(&mut JsonVisitor(&mut sink));
         }

@@ -129,6 +129,7 @@ impl SpanVisitor<'_> {
     }
 
     fn text(&mut self, field: &Field, value: String) {
+        let value = scrubbed(self.redaction, value);
         match field.name() {
             "otel.name" => self.recording.name = Cow::Owned(value),
             "otel.kind" => {
@@ -177,13 +178,13 @@ impl Visit for SpanVisitor<'_> {
 
     fn record_i64(&mut self, field: &Field, value: i64) {
         if !self.redacted(field) {
-            self.attribute(field.name(), Value::I64(value));
+            self.attribute(field.name(), checked_integer(self.redaction, value));
         }
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
         if !self.redacted(field) {
-            self.attribute(field.name(), integer(value));
+            self.attribute(field.name(), checked_integer(self.redaction, value));
         }
     }
 
@@ -210,6 +211,30 @@ impl Visit for SpanVisitor<'_> {
             self.attribute(field.name(), Value::Bool(value));
         }
     }
+}
+
+/// `value` with the secrets the policy's scanner finds inside it replaced (itself when none).
+fn scrubbed(redaction: &Redaction, value: String) -> String {
+    match redaction.scrub(&value) {
+        Cow::Owned(clean) => clean,
+        Cow::Borrowed(_) => value,
+    }
+}
+
+/// An integer as [`integer`] makes it, or `[REDACTED]` when it has 13 to 16 digits and the
+/// scanner says it is a card number (longer ones are left alone: 64-bit ids and hashes have 19
+/// or 20 digits, and one in ten would pass the Luhn check).
+fn checked_integer<T: TryInto<i64> + ToString + Copy + Into<i128>>(
+    redaction: &Redaction,
+    value: T,
+) -> Value {
+    let wide: i128 = value.into();
+    if (1_000_000_000_000..10_000_000_000_000_000).contains(&wide.unsigned_abs())
+        && matches!(redaction.scrub(&value.to_string()), Cow::Owned(_))
+    {
+        return Value::from(REDACTED);
+    }
+    integer(value)
 }
 
 /// An integer as an `i64` attribute, or as text when it does not fit.
@@ -260,6 +285,7 @@ impl EventVisitor<'_> {
     /// Keeps a field's text, taking ownership (the message, formatted with `Debug`, is
     /// allocated once, not formatted and then copied).
     fn text(&mut self, field: &Field, value: String) {
+        let value = scrubbed(self.redaction, value);
         match field.name() {
             "message" => self.name = Some(value),
             "error" => {
@@ -288,22 +314,23 @@ impl Visit for EventVisitor<'_> {
         if self.redacted(field) {
             return;
         }
-        self.error = Some(value.to_string());
-        self.push("exception.message", Value::from(value.to_string()));
+        let text = scrubbed(self.redaction, value.to_string());
+        self.error = Some(text.clone());
+        self.push("exception.message", Value::from(text.clone()));
         if field.name() != "error" {
-            self.push(field.name(), Value::from(value.to_string()));
+            self.push(field.name(), Value::from(text));
         }
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
         if !self.redacted(field) {
-            self.push(field.name(), Value::I64(value));
+            self.push(field.name(), checked_integer(self.redaction, value));
         }
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
         if !self.redacted(field) {
-            self.push(field.name(), integer(value));
+            self.push(field.name(), checked_integer(self.redaction, value));
         }
     }
 

@@ -39,6 +39,8 @@ pub const DEFAULT_REDACTED: &[&str] = &[
     "cvc",
 ];
 
+mod scan;
+
 /// What a redacted value is replaced with.
 pub const REDACTED: &str = "[REDACTED]";
 
@@ -65,6 +67,8 @@ pub struct Redaction {
     names: Vec<Box<[u8]>>,
     /// The names reversed, as a trie: node 0 is the root.
     trie: Vec<Node>,
+    /// Whether [`scrub`](Self::scrub) looks inside values.
+    scan_values: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -92,12 +96,28 @@ fn normalize(byte: u8) -> u8 {
 }
 
 impl Redaction {
-    /// An empty set: nothing is redacted.
+    /// An empty set of names (the value scanner still finds credentials, tokens, keys and card
+    /// numbers; add [`without_value_scan`](Self::without_value_scan) for nothing at all).
     pub fn none() -> Self {
         Self {
             names: Vec::new(),
             trie: vec![Node::default()],
+            scan_values: true,
         }
+    }
+
+    /// This policy without the value scanner: only names decide, [`scrub`](Self::scrub)
+    /// returns text as it is (for services that log large texts and name their secrets, or
+    /// wrap them in [`Secret`](crate::Secret)).
+    #[must_use]
+    pub fn without_value_scan(mut self) -> Self {
+        self.scan_values = false;
+        self
+    }
+
+    /// Whether [`scrub`](Self::scrub) looks inside values (the default).
+    pub fn scans_values(&self) -> bool {
+        self.scan_values
     }
 
     /// This set plus `name`.
@@ -136,6 +156,27 @@ impl Redaction {
         self.names
             .iter()
             .map(|name| std::str::from_utf8(name).unwrap_or_default())
+    }
+
+    /// `text` with the secrets found inside it replaced by `[REDACTED]`: values assigned to a
+    /// secret name (`password=…`, `"token":"…"`, `Creds { password: "…" }`), `Bearer`/`Basic`
+    /// credentials, JSON Web Tokens, PEM private keys, AWS access key ids and card numbers
+    /// that pass the Luhn check. Borrowed when nothing was found. A secret with none of these
+    /// shapes, under a harmless name, is not found.
+    ///
+    /// ```
+    /// use telescope_core::Redaction;
+    /// let policy = Redaction::default();
+    /// assert_eq!(policy.scrub("login password=hunter2 ok"), "login password=[REDACTED] ok");
+    /// assert_eq!(policy.scrub("paid with 4242 4242 4242 4242"), "paid with [REDACTED]");
+    /// assert_eq!(policy.scrub("order loaded"), "order loaded");
+    /// ```
+    pub fn scrub<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
+        if self.scan_values {
+            scan::scrub(self, text)
+        } else {
+            std::borrow::Cow::Borrowed(text)
+        }
     }
 
     /// Whether a field, attribute, label or parameter called `name` is secret.

@@ -13,15 +13,12 @@ mod http_client;
 use std::time::Duration;
 
 use capture::Capture;
-use telescope::{LogFormat, Redaction, Secret};
+use telescope::{LogFormat, Redaction};
+use telescope_test_support::secrets::{plant_named_secrets, Creds, NAMED_SECRETS};
 
-const SECRETS: [&str; 12] = [
-    "hunter2",
-    "tok_visa_4242",
-    "sk_live_51H",
-    "pw-in-debug",
-    "DE89370400440532013000",
-    "wrapped-secret",
+/// Planted inside values, under harmless names, and as a metric label (beside
+/// [`NAMED_SECRETS`]).
+const OTHER_SECRETS: [&str; 6] = [
     "lbl-secret-9",
     "msg-pass-77",
     "cause-secret-5",
@@ -29,24 +26,6 @@ const SECRETS: [&str; 12] = [
     "4242 4242 4242 4242",
     "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl",
 ];
-
-#[derive(Debug)]
-#[allow(dead_code)] // read through Debug only
-struct Creds {
-    user: &'static str,
-    password: &'static str,
-}
-
-#[derive(Debug)]
-struct LeakyError;
-
-impl std::fmt::Display for LeakyError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("rejected sk_live_51H")
-    }
-}
-
-impl std::error::Error for LeakyError {}
 
 /// An error whose cause carries a secret in its message.
 #[derive(Debug)]
@@ -76,24 +55,10 @@ impl std::error::Error for Outer {
 impl std::error::Error for Cause {}
 
 fn plant_secrets() {
-    let span = tracing::info_span!(
-        "login",
-        password = "hunter2",
-        user = "ada",
-        token = tracing::field::Empty,
-        iban = "DE89370400440532013000",
-    );
-    span.record("token", "tok_visa_4242");
-    let _entered = span.enter();
-    let error = LeakyError;
-    tracing::warn!(
-        api_key = "sk_live_51H",
-        credentials = ?Creds { user: "ada", password: "pw-in-debug" },
-        private_key = &error as &(dyn std::error::Error + 'static),
-        wrapped = %Secret::new("wrapped-secret"),
-        attempt = 2,
-        "signing in"
-    );
+    plant_named_secrets(plant_other_secrets);
+}
+
+fn plant_other_secrets() {
     metrics::counter!("logins_total", "api_key" => "lbl-secret-9", "outcome" => "ok").increment(1);
     // Inside values, under harmless names: the value scanner's part.
     let password = "msg-pass-77";
@@ -145,7 +110,7 @@ fn sinks(format: LogFormat) -> Vec<(&'static str, String)> {
 fn no_sink_shows_a_planted_secret() {
     for format in [LogFormat::Json, LogFormat::Pretty] {
         for (sink, text) in sinks(format) {
-            for secret in SECRETS {
+            for secret in NAMED_SECRETS.iter().chain(&OTHER_SECRETS) {
                 assert!(
                     !text.contains(secret),
                     "{format:?}: {sink} shows {secret}:\n{text}"

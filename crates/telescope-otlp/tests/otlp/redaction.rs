@@ -5,58 +5,11 @@
 use std::time::Duration;
 
 use opentelemetry::Value;
-use telescope_core::{Redaction, Secret};
+use telescope_core::Redaction;
 use telescope_otlp::{OtlpExport, OtlpExportConfig, OtlpLayer, OtlpProtocol, PipelineConfig};
 use telescope_test_support::otlp_receiver::Receiver;
+use telescope_test_support::secrets::{plant_named_secrets, NAMED_SECRETS};
 use tracing_subscriber::layer::SubscriberExt;
-
-const SECRETS: [&str; 6] = [
-    "hunter2",
-    "tok_visa_4242",
-    "sk_live_51H",
-    "pw-in-debug",
-    "DE89370400440532013000",
-    "wrapped-secret",
-];
-
-#[derive(Debug)]
-#[allow(dead_code)] // read through Debug only
-struct Creds {
-    user: &'static str,
-    password: &'static str,
-}
-
-#[derive(Debug)]
-struct LeakyError;
-
-impl std::fmt::Display for LeakyError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("rejected sk_live_51H")
-    }
-}
-
-impl std::error::Error for LeakyError {}
-
-fn plant_secrets() {
-    let span = tracing::info_span!(
-        "login",
-        password = "hunter2",
-        user = "ada",
-        token = tracing::field::Empty,
-        iban = "DE89370400440532013000",
-    );
-    span.record("token", "tok_visa_4242");
-    let _entered = span.enter();
-    let error = LeakyError;
-    tracing::info!(
-        api_key = "sk_live_51H",
-        credentials = ?Creds { user: "ada", password: "pw-in-debug" },
-        private_key = &error as &(dyn std::error::Error + 'static),
-        wrapped = %Secret::new("wrapped-secret"),
-        attempt = 2,
-        "signing in"
-    );
-}
 
 #[test]
 fn no_secret_reaches_the_ring_or_the_receiver() {
@@ -73,7 +26,9 @@ fn no_secret_reaches_the_ring_or_the_receiver() {
         })
         .build();
     let pipeline = layer.pipeline();
-    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), plant_secrets);
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+        plant_named_secrets(|| {});
+    });
     assert!(pipeline.force_flush(Duration::from_secs(30)));
 
     let spans = pipeline.ring().spans();
@@ -81,7 +36,7 @@ fn no_secret_reaches_the_ring_or_the_receiver() {
     let kept = format!("{:?}", spans[0]);
     let received = format!("{:?}", receiver.received());
     assert!(received.contains("login"), "{received}");
-    for secret in SECRETS {
+    for secret in NAMED_SECRETS {
         assert!(!kept.contains(secret), "the ring holds {secret}: {kept}");
         assert!(
             !received.contains(secret),

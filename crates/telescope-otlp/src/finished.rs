@@ -1,6 +1,6 @@
 //! A sampled span on its way to the pipeline: its `SpanData`, and its tracestate still in
 //! telescope's form. OpenTelemetry's `TraceState` is a list of owned strings (half a dozen
-//! allocations to build from a header), so it is built on the pipeline's worker thread, not on
+//! allocations to build from a header), so it is built on the pipeline's collector thread, not on
 //! the thread that ended the span.
 
 use std::sync::Arc;

@@ -4,7 +4,7 @@
 //!
 //! - [`OtlpLayer`]: every span gets a [`telescope_core::SpanContext`]; sampled spans become
 //!   `opentelemetry_sdk::trace::SpanData`, kept in the in-process [`SpanRing`] and given to
-//!   any [`SpanSink`], all on the [`Pipeline`]'s worker thread.
+//!   any [`SpanSink`], on the [`Pipeline`]'s collector thread.
 //! - [`OtlpExport`]: batches sent as OTLP over gRPC or HTTP/protobuf
 //!   ([`OtlpExportConfig::from_env`] reads the `OTEL_EXPORTER_OTLP_*` variables); failures
 //!   classified as the OTLP specification says ([`ExportError`]): retryable ones retried with

@@ -83,7 +83,7 @@ impl OtlpLayerBuilder {
         self
     }
 
-    /// Also hands finished sampled spans to `sink` (an exporter), on the pipeline's worker
+    /// Also hands finished sampled spans to `sink` (an exporter), on the pipeline's collector
     /// thread.
     pub fn sink(mut self, sink: impl SpanSink) -> Self {
         self.sinks.push(Arc::new(sink));
@@ -104,7 +104,7 @@ impl OtlpLayerBuilder {
         self
     }
 
-    /// The layer, with its pipeline's worker thread started.
+    /// The layer, with its pipeline's threads started.
     pub fn build(self) -> OtlpLayer {
         let ring = SpanRing::new(self.ring_capacity);
         let (pipeline, queue) = Pipeline::start(self.pipeline, ring, self.sinks, self.exporters);
@@ -137,7 +137,7 @@ impl OtlpLayerBuilder {
 /// field, ERROR-level events, `otel.status_code` / `otel.status_description`), kind
 /// (`otel.kind`), name (`otel.name`, whenever recorded before close) and links (`follows_from`),
 /// within [`SpanLimits`], and becomes a `SpanData` when it closes. It then goes through a bounded
-/// queue to the [`Pipeline`]'s worker thread, which keeps it in the [`SpanRing`] and gives it to
+/// queue to the [`Pipeline`]'s collector thread, which keeps it in the [`SpanRing`] and gives it to
 /// every configured [`SpanSink`]; a full queue drops the span and counts it in
 /// `telescope_spans_dropped_total{reason="queue_full"}`.
 ///
@@ -190,7 +190,7 @@ impl OtlpLayer {
         }
     }
 
-    /// The in-process ring of recent finished spans (filled by the pipeline's worker).
+    /// The in-process ring of recent finished spans (filled by the pipeline's collector).
     pub fn ring(&self) -> SpanRing {
         self.pipeline.ring()
     }
@@ -420,7 +420,7 @@ where
         let Some(context) = extensions.get_mut::<SpanContext>() else {
             return;
         };
-        // The tracestate is converted to OpenTelemetry's type on the pipeline's worker.
+        // The tracestate is converted to OpenTelemetry's type on the pipeline's collector.
         let trace_state = context.trace_state().clone();
         let data = recording.into_span_data(
             OtlpLayer::to_otel_without_trace_state(context),

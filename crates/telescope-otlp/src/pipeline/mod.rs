@@ -79,7 +79,7 @@ pub struct PipelineStats {
     pub pending: u64,
 }
 
-/// The worker's settings.
+/// The pipeline's settings: queue, batches, delays, concurrent exports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PipelineConfig {
     /// Spans the queue holds (`OTEL_BSP_MAX_QUEUE_SIZE`, default 2048).

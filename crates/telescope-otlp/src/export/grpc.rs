@@ -24,10 +24,7 @@ pub(crate) struct GrpcTransport {
 
 impl GrpcTransport {
     pub(crate) fn new(config: &OtlpExportConfig) -> Result<Self, ExportError> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| ExportError::retryable(format!("cannot start the gRPC runtime: {e}")))?;
+        let runtime = super::transport_runtime()?;
         let mut metadata = MetadataMap::new();
         for (key, value) in &config.headers {
             match (

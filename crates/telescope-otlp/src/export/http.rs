@@ -31,10 +31,7 @@ pub(crate) struct HttpTransport {
 
 impl HttpTransport {
     pub(crate) fn new(config: &OtlpExportConfig) -> Result<Self, ExportError> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| ExportError::retryable(format!("cannot start the HTTP runtime: {e}")))?;
+        let runtime = super::transport_runtime()?;
         let uri = config
             .endpoint
             .parse::<http::Uri>()

@@ -36,6 +36,15 @@ pub trait SpanExport: Send + Sync + 'static {
     fn export(&self, batch: &[Arc<SpanData>]) -> Result<Accepted, ExportError>;
 }
 
+/// The small runtime a transport runs its client on: current-thread, driven only while an
+/// exporter thread waits in `block_on`, never the application's.
+fn transport_runtime() -> Result<tokio::runtime::Runtime, ExportError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| ExportError::retryable(format!("cannot start the exporter's runtime: {e}")))
+}
+
 /// One way to reach the receiver.
 enum Transport {
     Http(Box<http::HttpTransport>),

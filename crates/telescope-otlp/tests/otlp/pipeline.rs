@@ -437,3 +437,11 @@ fn flush_sends_a_partial_batch_at_once() {
         (3, 0)
     );
 }
+
+#[test]
+fn an_unrepresentable_timeout_is_no_panic() {
+    let layer = OtlpLayer::builder().build();
+    let pipeline = layer.pipeline();
+    assert!(pipeline.force_flush(Duration::MAX));
+    assert!(pipeline.shutdown(Duration::MAX));
+}

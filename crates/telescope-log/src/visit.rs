@@ -104,23 +104,15 @@ fn formatted_into(
     });
 }
 
-/// Writes an integer, or `"[REDACTED]"` when it is card-sized (see [`card_sized`]) and the
-/// scanner says it is a card number.
-fn integer_into(out: &mut Vec<u8>, digits: &str, long: bool, scan: Option<&Redaction>) {
+/// Writes an integer, or `"[REDACTED]"` when the scanner hides a number of its `magnitude`
+/// (a card number: [`Redaction::hides_number`]).
+fn integer_into(out: &mut Vec<u8>, digits: &str, magnitude: u128, scan: Option<&Redaction>) {
     match scan {
-        Some(redaction)
-            if long && matches!(redaction.scrub(digits), std::borrow::Cow::Owned(_)) =>
-        {
+        Some(redaction) if redaction.hides_number(magnitude) => {
             out.extend_from_slice(REDACTED_VALUE);
         }
         _ => out.extend_from_slice(digits.as_bytes()),
     }
-}
-
-/// Integers of 13 to 16 digits are scanned as possible card numbers; longer ones are left
-/// alone: 64-bit ids and hashes have 19 or 20 digits, and one in ten would pass the Luhn check.
-fn card_sized(magnitude: u128) -> bool {
-    (1_000_000_000_000..10_000_000_000_000_000).contains(&magnitude)
 }
 
 impl<S: FieldSink> Visit for JsonVisitor<'_, S> {
@@ -130,33 +122,28 @@ impl<S: FieldSink> Visit for JsonVisitor<'_, S> {
 
     fn record_i64(&mut self, field: &Field, value: i64) {
         self.member(field, |out, scan| {
-            let long = card_sized(u128::from(value.unsigned_abs()));
-            integer_into(out, itoa::Buffer::new().format(value), long, scan);
+            let magnitude = u128::from(value.unsigned_abs());
+            integer_into(out, itoa::Buffer::new().format(value), magnitude, scan);
         });
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
         self.member(field, |out, scan| {
-            let long = card_sized(u128::from(value));
-            integer_into(out, itoa::Buffer::new().format(value), long, scan);
+            let magnitude = u128::from(value);
+            integer_into(out, itoa::Buffer::new().format(value), magnitude, scan);
         });
     }
 
     fn record_i128(&mut self, field: &Field, value: i128) {
         self.member(field, |out, scan| {
-            let long = card_sized(value.unsigned_abs());
-            integer_into(out, itoa::Buffer::new().format(value), long, scan);
+            let magnitude = value.unsigned_abs();
+            integer_into(out, itoa::Buffer::new().format(value), magnitude, scan);
         });
     }
 
     fn record_u128(&mut self, field: &Field, value: u128) {
         self.member(field, |out, scan| {
-            integer_into(
-                out,
-                itoa::Buffer::new().format(value),
-                card_sized(value),
-                scan,
-            );
+            integer_into(out, itoa::Buffer::new().format(value), value, scan);
         });
     }
 

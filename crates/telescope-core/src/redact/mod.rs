@@ -179,6 +179,27 @@ impl Redaction {
         }
     }
 
+    /// Whether an integer of this magnitude is a card number the value scanner would hide (it
+    /// is on, the number has 13 to 16 digits, a card network's prefix and a valid Luhn check).
+    /// Longer integers are never hidden: 64-bit ids and hashes have 19 or 20 digits, and one in
+    /// ten would pass the Luhn check.
+    ///
+    /// ```
+    /// use telescope_core::Redaction;
+    /// let policy = Redaction::default();
+    /// assert!(policy.hides_number(4_111_111_111_111_111));
+    /// assert!(!policy.hides_number(1_732_945_678_123)); // a timestamp in ms
+    /// assert!(!policy.without_value_scan().hides_number(4_111_111_111_111_111));
+    /// ```
+    pub fn hides_number(&self, magnitude: u128) -> bool {
+        self.scan_values
+            && (1_000_000_000_000..10_000_000_000_000_000).contains(&magnitude)
+            && matches!(
+                scan::scrub(self, &magnitude.to_string()),
+                std::borrow::Cow::Owned(_)
+            )
+    }
+
     /// Whether a field, attribute, label or parameter called `name` is secret.
     pub fn matches(&self, name: &str) -> bool {
         let bytes = name.as_bytes();

@@ -221,17 +221,14 @@ fn scrubbed(redaction: &Redaction, value: String) -> String {
     }
 }
 
-/// An integer as [`integer`] makes it, or `[REDACTED]` when it has 13 to 16 digits and the
-/// scanner says it is a card number (longer ones are left alone: 64-bit ids and hashes have 19
-/// or 20 digits, and one in ten would pass the Luhn check).
+/// An integer as [`integer`] makes it, or `[REDACTED]` when the scanner hides a number of its
+/// magnitude (a card number: [`Redaction::hides_number`]).
 fn checked_integer<T: TryInto<i64> + ToString + Copy + Into<i128>>(
     redaction: &Redaction,
     value: T,
 ) -> Value {
     let wide: i128 = value.into();
-    if (1_000_000_000_000..10_000_000_000_000_000).contains(&wide.unsigned_abs())
-        && matches!(redaction.scrub(&value.to_string()), Cow::Owned(_))
-    {
+    if redaction.hides_number(wide.unsigned_abs()) {
         return Value::from(REDACTED);
     }
     integer(value)

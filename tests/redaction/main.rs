@@ -1,9 +1,11 @@
 //! One redaction policy for every sink `init()` sets up: secrets planted through span fields
 //! (at creation and by `record`), events in a span, the message text, Debug values and error
-//! chains under harmless names, `Secret<T>`, an integer card number, a bearer token and metric
-//! labels never appear in the JSON or pretty log lines, in `/debug/traces`
-//! (HTML and JSON, over a real socket) or in `/metrics`; the values next to them do. (Records
-//! of the `log` crate, bridged only by a global `try_init`, are checked in `tests/log_records`.)
+//! chains under harmless names, `Secret<T>`, an integer card number, a bearer token, a request's
+//! query string and metric labels never appear in the JSON or pretty log lines, in
+//! `/debug/traces` (HTML and JSON, over a real socket), in the OTLP requests a collector
+//! receives (decoded with the official protobufs) or in `/metrics`; the values next to them
+//! do. (Records of the `log` crate, bridged only by a global `try_init`, are checked in
+//! `tests/log_records`.)
 
 #[path = "../support/capture.rs"]
 mod capture;
@@ -13,18 +15,23 @@ mod http_client;
 use std::time::Duration;
 
 use capture::Capture;
+use telescope::otlp::{OtlpExportConfig, OtlpProtocol};
 use telescope::{LogFormat, Redaction};
+use telescope_test_support::otlp_receiver::Receiver;
 use telescope_test_support::secrets::{plant_named_secrets, Creds, NAMED_SECRETS};
 
-/// Planted inside values, under harmless names, and as a metric label (beside
-/// [`NAMED_SECRETS`]).
-const OTHER_SECRETS: [&str; 6] = [
+/// Planted inside values, under harmless names, in a query string and as a metric label
+/// (beside [`NAMED_SECRETS`]).
+const OTHER_SECRETS: [&str; 9] = [
     "lbl-secret-9",
     "msg-pass-77",
     "cause-secret-5",
     "4111111111111111",
     "4242 4242 4242 4242",
     "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl",
+    "qs-pass-1",
+    "qs-token-2",
+    "qs-sig-3",
 ];
 
 /// An error whose cause carries a secret in its message.
@@ -56,6 +63,31 @@ impl std::error::Error for Cause {}
 
 fn plant_secrets() {
     plant_named_secrets(plant_other_secrets);
+    request_with_secrets_in_the_query();
+}
+
+/// One request through `TelemetryLayer` whose query string carries secrets; its handler logs.
+fn request_with_secrets_in_the_query() {
+    use tower::ServiceExt;
+    let app = axum::Router::new()
+        .route(
+            "/login",
+            axum::routing::get(|| async {
+                tracing::info!(user = "ada", "logging in");
+                "ok"
+            }),
+        )
+        .layer(telescope::http::TelemetryLayer::new());
+    let request = http::Request::get(
+        "/login?user=ada&password=qs-pass-1&access_token=qs-token-2&X-Goog-Signature=qs-sig-3",
+    )
+    .body(axum::body::Body::empty())
+    .expect("request");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let response = runtime.block_on(app.oneshot(request)).expect("infallible");
+    assert_eq!(response.status(), 200);
 }
 
 fn plant_other_secrets() {
@@ -76,9 +108,14 @@ fn plant_other_secrets() {
 /// Everything each sink shows after [`plant_secrets`], as text.
 fn sinks(format: LogFormat) -> Vec<(&'static str, String)> {
     let logs = Capture::default();
+    let collector = Receiver::http(0, &[]);
     let (dispatch, telemetry) = telescope::builder()
         .service_name("redaction")
         .admin_address("127.0.0.1:0")
+        .otlp_export(OtlpExportConfig::new(
+            format!("http://{}/v1/traces", collector.addr),
+            OtlpProtocol::HttpProtobuf,
+        ))
         .log_format(format)
         .redaction(Redaction::default().with_name("iban"))
         .log_writer(logs.clone())
@@ -95,8 +132,11 @@ fn sinks(format: LogFormat) -> Vec<(&'static str, String)> {
         assert_eq!(reply.status, 200, "{path}: {}", reply.body);
         reply.body
     };
+    let received = collector.received();
+    assert!(!received.is_empty(), "the collector received nothing");
     vec![
         ("log lines", logs.text()),
+        ("OTLP requests", format!("{received:?}")),
         ("/debug/traces", get("/debug/traces")),
         (
             "/debug/traces?format=json",
@@ -128,6 +168,15 @@ fn no_sink_shows_a_planted_secret() {
             );
             if sink != "/metrics" {
                 assert!(text.contains("[REDACTED]"), "{format:?}: {sink}:\n{text}");
+                // The query string keeps its harmless parameters and the secret ones' names
+                // (`&` is `&amp;` in HTML).
+                for part in ["user=ada&", "password=REDACTED&", "access_token=REDACTED&"] {
+                    let html = part.replace('&', "&amp;");
+                    assert!(
+                        text.contains(part) || text.contains(&html),
+                        "{format:?}: {sink} lost {part} of the query string:\n{text}"
+                    );
+                }
             }
         }
     }

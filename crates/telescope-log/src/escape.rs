@@ -74,6 +74,46 @@ pub(crate) fn escape_into(out: &mut Vec<u8>, text: &str) {
     out.extend_from_slice(&bytes[start..]);
 }
 
+/// Appends the text that [`escape_into`] escaped as `escaped` back to `out`: the inverse of
+/// `escape_into` (which writes only `\"`, `\\`, `\n`, `\r`, `\t`, `\b`, `\f` and
+/// `\u00XX`). Anything else after a backslash is kept as it is.
+pub(crate) fn unescape_into(bytes: &mut Vec<u8>, escaped: &[u8]) {
+    let mut rest = escaped;
+    // Runs without a backslash are copied whole.
+    while let Some(slash) = rest.iter().position(|&byte| byte == b'\\') {
+        bytes.extend_from_slice(&rest[..slash]);
+        let Some(&letter) = rest.get(slash + 1) else {
+            bytes.push(b'\\');
+            return;
+        };
+        let mut after = slash + 2;
+        let plain = match letter {
+            b'n' => b'\n',
+            b'r' => b'\r',
+            b't' => b'\t',
+            b'b' => 0x08,
+            b'f' => 0x0c,
+            b'u' => {
+                let code = rest
+                    .get(after..after + 4)
+                    .and_then(|hex| std::str::from_utf8(hex).ok())
+                    .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+                match code {
+                    Some(code) => {
+                        after += 4;
+                        code
+                    }
+                    None => b'u',
+                }
+            }
+            other => other,
+        };
+        bytes.push(plain);
+        rest = &rest[after..];
+    }
+    bytes.extend_from_slice(rest);
+}
+
 /// Appends `text` as a quoted JSON string.
 pub(crate) fn quoted_into(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
@@ -152,5 +192,32 @@ mod tests {
         let all: String = (0..0x800u32).filter_map(char::from_u32).collect();
         let parsed: String = serde_json::from_str(&escaped(&all)).expect("valid JSON");
         assert_eq!(parsed, all);
+    }
+
+    fn unescaped(escaped: &[u8]) -> String {
+        let mut plain = Vec::new();
+        unescape_into(&mut plain, escaped);
+        String::from_utf8(plain).expect("unescaping escaped UTF-8 gives UTF-8")
+    }
+
+    #[test]
+    fn unescaping_reads_back_every_escape_written() {
+        let all: String = (0..0x800u32).filter_map(char::from_u32).collect();
+        let mut out = Vec::new();
+        escape_into(&mut out, &all);
+        assert_eq!(unescaped(&out), all);
+        // What escaping never writes is kept: a trailing backslash, an unknown escape, a short
+        // or non-hex `\u`.
+        assert_eq!(unescaped(br"a\"), "a\\");
+        assert_eq!(unescaped(br"\q\u12\uzzzz"), "qu12uzzzz");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_round_trips_through_escape_and_unescape(text in "\\PC*|[\\x00-\\x7f]*") {
+            let mut out = Vec::new();
+            escape_into(&mut out, &text);
+            proptest::prop_assert_eq!(unescaped(&out), text);
+        }
     }
 }

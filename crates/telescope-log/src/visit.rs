@@ -1,13 +1,13 @@
 //! Turning `tracing` field values into JSON members, with redaction and unique keys.
 
-use std::fmt;
-
+use std::borrow::Cow;
 use std::cell::RefCell;
+use std::fmt;
 
 use telescope_core::Redaction;
 use tracing_core::field::{Field, Visit};
 
-use crate::escape::{quoted_into, EscapingWriter};
+use crate::escape::{escape_into, quoted_into, unescape_into, EscapingWriter};
 use crate::redact::REDACTED_VALUE;
 
 /// What happens to a field's value.
@@ -74,35 +74,59 @@ fn scanned_into(out: &mut Vec<u8>, text: &str, scan: Option<&Redaction>) {
 }
 
 thread_local! {
-    /// Formatted text waiting to be scanned, reused from line to line.
-    static SCRATCH: RefCell<String> = const { RefCell::new(String::new()) };
+    /// Escaped text read back before it is scanned, reused from line to line.
+    static UNESCAPED: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Writes what `format` produces as a JSON string, scanned for secrets when `scan` says so.
-/// Unscanned text is escaped straight into the line; scanned text goes through a per-thread
-/// buffer (a fresh one if a Debug impl logs while being formatted).
+/// The text is escaped straight into the line; only when the escaped text could hold a
+/// secret ([`Redaction::may_find_secrets`], true of most text with a digit, `=` or `:`) is it
+/// read back, scanned, and rewritten if a secret was found.
 fn formatted_into(
     out: &mut Vec<u8>,
     scan: Option<&Redaction>,
     format: impl Fn(&mut dyn fmt::Write) -> fmt::Result,
 ) {
-    let Some(redaction) = scan else {
-        out.push(b'"');
-        // A Debug impl that returns an error leaves what it wrote so far; the line stays valid.
-        let _ = format(&mut EscapingWriter(out));
-        out.push(b'"');
-        return;
+    out.push(b'"');
+    let start = out.len();
+    // A Debug impl that returns an error leaves what it wrote so far; the line stays valid.
+    let _ = format(&mut EscapingWriter(out));
+    if let Some(redaction) = scan {
+        if redaction.may_find_secrets(&out[start..]) {
+            scrub_escaped(out, start, redaction);
+        }
+    }
+    out.push(b'"');
+}
+
+/// Scans the escaped text in `out[start..]` for secrets and, if any is found, writes it again
+/// with them replaced.
+fn scrub_escaped(out: &mut Vec<u8>, start: usize, redaction: &Redaction) {
+    let mut rewrite = |plain: &mut Vec<u8>| {
+        plain.clear();
+        unescape_into(plain, &out[start..]);
+        // The text came from `&str`s and escaping keeps UTF-8: the lossy read never loses.
+        let text = match std::str::from_utf8(plain) {
+            Ok(text) => Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(plain),
+        };
+        if let Cow::Owned(scrubbed) = redaction.scrub(&text) {
+            out.truncate(start);
+            escape_into(out, &scrubbed);
+        }
+        if plain.capacity() > KEEP_CAPACITY {
+            *plain = Vec::new();
+        }
     };
-    let mut write = |text: &mut String| {
-        text.clear();
-        let _ = format(text);
-        quoted_into(out, &redaction.scrub(text));
-    };
-    SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
-        Ok(mut text) => write(&mut text),
-        Err(_) => write(&mut String::new()),
+    // No user code runs while the buffer is borrowed; a fresh one covers the impossible case.
+    UNESCAPED.with(|plain| match plain.try_borrow_mut() {
+        Ok(mut plain) => rewrite(&mut plain),
+        Err(_) => rewrite(&mut Vec::new()),
     });
 }
+
+/// The largest read-back buffer kept for the next line.
+const KEEP_CAPACITY: usize = 64 * 1024;
 
 /// Writes an integer, or `"[REDACTED]"` when the scanner hides a number of its `magnitude`
 /// (a card number: [`Redaction::hides_number`]).

@@ -158,6 +158,24 @@ impl Redaction {
             .map(|name| std::str::from_utf8(name).unwrap_or_default())
     }
 
+    /// Whether [`scrub`](Self::scrub) could find anything in `text`: false when the value
+    /// scan is off or no byte of `text` can start or announce a secret (a digit, `=`, `:`,
+    /// `-`, and the first letters of the token shapes). Escaping text as a JSON string never
+    /// removes such a byte, so a sink that escapes first may ask this of the escaped bytes
+    /// and scrub only when it says yes.
+    ///
+    /// ```
+    /// use telescope_core::Redaction;
+    /// let policy = Redaction::default();
+    /// assert!(!policy.may_find_secrets(b"order placed"));
+    /// assert!(policy.may_find_secrets(b"password=hunter2"));
+    /// assert!(!policy.clone().without_value_scan().may_find_secrets(b"password=hunter2"));
+    /// ```
+    #[inline]
+    pub fn may_find_secrets(&self, text: &[u8]) -> bool {
+        self.scan_values && scan::next_trigger(text, 0).is_some()
+    }
+
     /// `text` with the secrets found inside it replaced by `[REDACTED]`: values assigned to a
     /// secret name (`password=…`, `"token":"…"`, `Creds { password: "…" }`), `Bearer`/`Basic`
     /// credentials, JSON Web Tokens, PEM private keys, AWS access key ids and card numbers
@@ -191,6 +209,7 @@ impl Redaction {
     /// assert!(!policy.hides_number(1_732_945_678_123)); // a timestamp in ms
     /// assert!(!policy.without_value_scan().hides_number(4_111_111_111_111_111));
     /// ```
+    #[inline]
     pub fn hides_number(&self, magnitude: u128) -> bool {
         self.scan_values
             && (1_000_000_000_000..10_000_000_000_000_000).contains(&magnitude)
@@ -202,7 +221,12 @@ impl Redaction {
 
     /// Whether a field, attribute, label or parameter called `name` is secret.
     pub fn matches(&self, name: &str) -> bool {
-        let bytes = name.as_bytes();
+        self.matches_bytes(name.as_bytes())
+    }
+
+    /// [`matches`](Self::matches) on a name given as bytes (the scanner's names are slices
+    /// of the text it scans, ASCII by construction).
+    fn matches_bytes(&self, bytes: &[u8]) -> bool {
         let mut node = &self.trie[0];
         for (index, &byte) in bytes.iter().enumerate().rev() {
             let byte = normalize(byte);

@@ -18,59 +18,81 @@ use std::ops::Range;
 
 use super::{Redaction, REDACTED};
 
-/// The bytes where a secret may start or be announced.
-static TRIGGERS: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut byte = b'0';
-    while byte <= b'9' {
-        table[byte as usize] = true;
-        byte += 1;
-    }
-    let mut others = 0;
-    let listed = *b"=:JABb-";
-    while others < listed.len() {
-        table[listed[others] as usize] = true;
-        others += 1;
-    }
-    table
-};
+/// How many bytes the trigger search looks at in one step.
+const BLOCK: usize = 16;
 
-/// Whether any byte of `chunk` is a trigger, with comparisons only and no early exit, which
-/// the compiler turns into a few vector compares.
-#[inline]
-fn has_trigger(chunk: &[u8; 16]) -> bool {
-    let mut any = 0_u8;
-    for &byte in chunk {
-        let hit = (byte.wrapping_sub(b'0') < 10)
-            | (byte == b'=')
-            | (byte == b':')
-            | (byte == b'J')
-            | (byte == b'A')
-            | (byte == b'B')
-            | (byte == b'b')
-            | (byte == b'-');
-        any |= u8::from(hit);
-    }
-    any != 0
+/// Whether `byte` may start or announce a secret: a digit, `=`, `:`, `J` (of `eyJ`), `A` (of
+/// `AKIA`), `B` or `b` (of `Bearer`, `Basic`), `-` (of `-----BEGIN`).
+fn is_trigger(byte: u8) -> bool {
+    byte.is_ascii_digit() || matches!(byte, b'=' | b':' | b'J' | b'A' | b'B' | b'b' | b'-')
 }
 
-/// The first trigger byte at or after `from`: whole 16-byte blocks without one are skipped,
-/// the rest is looked up byte by byte.
+/// One bit per byte of `block` that [is a trigger](is_trigger), bit 0 for the first byte:
+/// sixteen bytes compared at once with SSE2.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 #[inline]
-fn next_trigger(bytes: &[u8], from: usize) -> Option<usize> {
+fn trigger_bits(block: &[u8; BLOCK]) -> u32 {
+    use std::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8, _mm_sub_epi8,
+    };
+    // SAFETY: SSE2 is enabled for this build (the cfg above; every x86-64 CPU has it), which
+    // is all these intrinsics require; the unaligned load reads exactly the 16 bytes of
+    // `block`.
+    let hits = unsafe {
+        let bytes = _mm_loadu_si128(block.as_ptr().cast());
+        let equal = |byte: u8| _mm_cmpeq_epi8(bytes, _mm_set1_epi8(byte as i8));
+        // A digit: `byte - '0'`, taken as unsigned, is at most 9.
+        let from_zero = _mm_sub_epi8(bytes, _mm_set1_epi8(b'0' as i8));
+        let digit = _mm_cmpeq_epi8(_mm_min_epu8(from_zero, _mm_set1_epi8(9)), from_zero);
+        let signs = _mm_or_si128(
+            _mm_or_si128(
+                _mm_or_si128(digit, equal(b'=')),
+                _mm_or_si128(equal(b':'), equal(b'J')),
+            ),
+            _mm_or_si128(
+                _mm_or_si128(equal(b'A'), equal(b'B')),
+                _mm_or_si128(equal(b'b'), equal(b'-')),
+            ),
+        );
+        _mm_movemask_epi8(signs)
+    };
+    // The mask has 16 bits: never negative.
+    hits.cast_unsigned()
+}
+
+/// One bit per byte of `block` that [is a trigger](is_trigger), bit 0 for the first byte.
+#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+#[inline]
+fn trigger_bits(block: &[u8; BLOCK]) -> u32 {
+    block.iter().enumerate().fold(0, |bits, (index, &byte)| {
+        bits | (u32::from(is_trigger(byte)) << index)
+    })
+}
+
+/// The first trigger byte at or after `from`, looked for a block at a time. The last, short
+/// block is the text's last 16 bytes, of which only the unseen ones count; text shorter than
+/// a block is looked at byte by byte.
+#[inline]
+pub(super) fn next_trigger(bytes: &[u8], from: usize) -> Option<usize> {
+    let Some(last_block) = bytes.len().checked_sub(BLOCK) else {
+        return (from..bytes.len()).find(|&at| is_trigger(bytes[at]));
+    };
     let mut at = from;
-    while let Some(chunk) = bytes.get(at..at + 16) {
-        let chunk: &[u8; 16] = chunk.try_into().ok()?;
-        if has_trigger(chunk) {
-            break;
+    while at < bytes.len() {
+        let (start, unseen) = if at <= last_block {
+            (at, 0)
+        } else {
+            (last_block, at - last_block)
+        };
+        let block = bytes[start..].first_chunk::<BLOCK>()?;
+        let bits = trigger_bits(block) >> unseen;
+        if bits != 0 {
+            return Some(at + bits.trailing_zeros() as usize);
         }
-        at += 16;
+        at = start + BLOCK;
     }
-    bytes
-        .get(at..)?
-        .iter()
-        .position(|&byte| TRIGGERS[usize::from(byte)])
-        .map(|offset| at + offset)
+    None
 }
 
 /// `text` with every secret found replaced by `[REDACTED]` (borrowed when nothing was).
@@ -137,8 +159,7 @@ fn assigned_value(redaction: &Redaction, bytes: &[u8], at: usize) -> Option<Rang
     if start == end {
         return None;
     }
-    let name = std::str::from_utf8(&bytes[start..end]).ok()?;
-    if !redaction.matches(name) {
+    if !redaction.matches_bytes(&bytes[start..end]) {
         return None;
     }
     // The value: quoted (to the closing quote, backslash escapes skipped) or bare (to a
@@ -288,13 +309,16 @@ fn card_number(bytes: &[u8], at: usize) -> Option<Range<usize>> {
     if !starts_word(bytes, at) {
         return None;
     }
-    let mut digits = Vec::with_capacity(19);
+    // One more than the longest card number: a longer run is not one.
+    let mut digits = [0_u8; 20];
+    let mut count = 0;
     let mut end = at;
     let mut last_digit_end = at;
-    while end < bytes.len() && digits.len() <= 19 {
+    while end < bytes.len() && count < digits.len() {
         match bytes[end] {
             digit @ b'0'..=b'9' => {
-                digits.push(digit - b'0');
+                digits[count] = digit - b'0';
+                count += 1;
                 end += 1;
                 last_digit_end = end;
             }
@@ -304,10 +328,11 @@ fn card_number(bytes: &[u8], at: usize) -> Option<Range<usize>> {
             _ => break,
         }
     }
+    let digits = &digits[..count];
     if !(13..=19).contains(&digits.len()) || !ends_word(bytes, last_digit_end) {
         return None;
     }
-    (issued_by_a_card_network(&digits) && luhn(&digits)).then_some(at..last_digit_end)
+    (issued_by_a_card_network(digits) && luhn(digits)).then_some(at..last_digit_end)
 }
 
 /// Whether the first digits are a card network's (Visa 4; Mastercard 51-55, 22-27; American
@@ -442,6 +467,38 @@ mod tests {
             ),
         ] {
             assert_eq!(scrubbed(&text), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn the_block_search_finds_the_first_trigger_at_every_length_and_offset() {
+        // Texts of every length around the block size, with one trigger byte at each place
+        // (or none), searched from every offset: the answer is the byte-by-byte one.
+        for trigger in [b'0', b'9', b'=', b':', b'J', b'A', b'B', b'b', b'-'] {
+            for length in 0..=40 {
+                for place in (0..length).map(Some).chain([None]) {
+                    let mut text = vec![b'x'; length];
+                    if let Some(place) = place {
+                        text[place] = trigger;
+                    }
+                    for from in 0..=length {
+                        let expected = (from..length).find(|&at| is_trigger(text[at]));
+                        assert_eq!(
+                            next_trigger(&text, from),
+                            expected,
+                            "{trigger} at {place:?} of {length}, from {from}"
+                        );
+                    }
+                }
+            }
+        }
+        // Every byte value is classified as the table says, at every place in a block.
+        for byte in 0..=255_u8 {
+            for place in 0..BLOCK {
+                let mut text = [b'x'; BLOCK];
+                text[place] = byte;
+                assert_eq!(next_trigger(&text, 0), is_trigger(byte).then_some(place));
+            }
         }
     }
 

@@ -16,8 +16,11 @@ use crate::Redaction;
 ///
 /// The fields `type` (or `event_type`), `action`, `outcome` (`success`, `failure`,
 /// `unknown`), `actor`, `resource` and `source` fill the record; every other field is kept
-/// under `fields`, the message included, and fields whose names are in the redaction list
-/// (`password`, `token`, …) are stored as keyed hashes. This path never drops a record: a full
+/// under `fields`, the message included. Fields whose names are in the redaction list
+/// (`password`, `token`, …) and integers that are card numbers are stored as keyed hashes;
+/// in every other text the value scanner replaces secrets it finds (`password=…` in the
+/// message, a bearer token, a card number) with `[REDACTED]` ([`Redaction::scrub`]; off with
+/// [`Redaction::without_value_scan`]). This path never drops a record: a full
 /// queue makes the event wait, and a record that fails to write is retried until it is written.
 ///
 /// Make sure the subscriber's filter lets `audit` events through at every level.
@@ -55,7 +58,7 @@ impl AuditLayer {
         }
     }
 
-    /// Field names stored as keyed hashes.
+    /// Field names stored as keyed hashes, and the value scan for the rest.
     #[must_use]
     pub fn with_sensitive(mut self, names: Redaction) -> Self {
         self.sensitive = names;
@@ -76,6 +79,15 @@ struct RecordVisitor<'a> {
 impl RecordVisitor<'_> {
     fn text(&mut self, field: &Field, value: String) {
         let name = field.name();
+        if self.sensitive.matches(name) {
+            self.record.push_field(name, FieldValue::Sensitive(value));
+            return;
+        }
+        // Secrets inside the text (`password=…`, tokens, card numbers) go; the rest is kept.
+        let value = match self.sensitive.scrub(&value) {
+            std::borrow::Cow::Borrowed(_) => value,
+            std::borrow::Cow::Owned(scrubbed) => scrubbed,
+        };
         match name {
             "type" | "r#type" | "event_type" => self.record.event_type = Some(value),
             "action" => self.record.action = Some(value),
@@ -89,11 +101,21 @@ impl RecordVisitor<'_> {
                     .record
                     .push_field("outcome_given", FieldValue::Text(value)),
             },
-            _ if self.sensitive.matches(name) => {
-                self.record.push_field(name, FieldValue::Sensitive(value))
-            }
             _ => self.record.push_field(name, FieldValue::Text(value)),
         }
+    }
+
+    /// An integer, or its keyed hash when it is a card number the value scanner hides.
+    fn integer(&mut self, field: &Field, value: i64) {
+        let value = if self
+            .sensitive
+            .hides_number(u128::from(value.unsigned_abs()))
+        {
+            FieldValue::Sensitive(value.to_string())
+        } else {
+            FieldValue::Integer(value)
+        };
+        self.record.push_field(field.name(), value);
     }
 }
 
@@ -107,15 +129,12 @@ impl Visit for RecordVisitor<'_> {
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.record
-            .push_field(field.name(), FieldValue::Integer(value));
+        self.integer(field, value);
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
         match i64::try_from(value) {
-            Ok(value) => self
-                .record
-                .push_field(field.name(), FieldValue::Integer(value)),
+            Ok(value) => self.integer(field, value),
             Err(_) => self.text(field, value.to_string()),
         }
     }

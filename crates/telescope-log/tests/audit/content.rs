@@ -131,3 +131,47 @@ fn audit_events_become_records_with_the_trace_of_their_span() {
         assert_eq!(record["span_id"], format!("{:016x}", 0xdef));
     }
 }
+
+/// Through the layer, secrets inside free-form text are replaced like everywhere else, card
+/// numbers given as integers become keyed hashes, and the rest of the record is as written.
+#[test]
+fn the_layer_scans_free_form_text_for_secrets() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("audit.jsonl");
+    let log = AuditLog::builder(&path).open().expect("open");
+    let subscriber = tracing_subscriber::registry().with(AuditLayer::new(log.clone()));
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::info!(target: "audit", r#type = "authentication", action = "reset",
+                       outcome = "success", actor = "bob", resource = "/reset?token=rst-secret-1",
+                       card = 4_111_111_111_111_111_u64, order = 42_u64,
+                       note = "header was Bearer abcdefgh-secret-2",
+                       "reset with password=msg-secret-3 done");
+    });
+    log.shutdown();
+    let text = std::fs::read_to_string(&path).expect("read");
+    for secret in [
+        "rst-secret-1",
+        "4111111111111111",
+        "secret-2",
+        "msg-secret-3",
+    ] {
+        assert!(!text.contains(secret), "{secret} in the trail: {text}");
+    }
+    let written = records(&path);
+    assert_eq!(written[0]["actor"], "bob");
+    assert_eq!(written[0]["resource"], "/reset?token=[REDACTED]");
+    assert_eq!(
+        written[0]["fields"]["message"],
+        "reset with password=[REDACTED] done"
+    );
+    assert_eq!(written[0]["fields"]["note"], "header was Bearer [REDACTED]");
+    assert_eq!(written[0]["fields"]["order"], 42);
+    assert!(
+        written[0]["fields"]["card"]
+            .as_str()
+            .expect("card")
+            .starts_with("sha256:"),
+        "{}",
+        written[0]
+    );
+}

@@ -59,3 +59,59 @@ fn the_list_is_configurable() {
     assert_eq!(line.get("ssn"), Some(&json!("[REDACTED]")));
     assert_eq!(line.get("password"), Some(&json!("visible-now")));
 }
+
+/// Formatted text is escaped into the line first and read back only when it could hold a
+/// secret: secrets next to characters that need escaping are still found, only the secret
+/// part goes, and text without one is written as it was.
+#[test]
+fn secrets_in_formatted_text_that_needs_escaping_are_found() {
+    #[derive(Debug)]
+    #[allow(dead_code)] // Read through Debug only.
+    struct Login<'a> {
+        user: &'a str,
+        password: &'a str,
+    }
+    let out = capture(JsonLayer::builder(), || {
+        let password = "s3cr\\et-1";
+        tracing::info!("line one\n\"password\": \"{password}\"\tend \u{1b}[0m");
+        tracing::info!(
+            login = ?Login { user: "ada\n", password: "tab\tsecret-2" },
+            "login"
+        );
+        tracing::info!(plain = ?"quote \" and 42: no secret", "plain");
+    });
+    let text = out.text();
+    for secret in ["s3cr", "secret-2"] {
+        assert!(!text.contains(secret), "{secret} leaked: {text}");
+    }
+    let lines = out.objects();
+    assert_eq!(
+        lines[0].get("message"),
+        Some(&json!(
+            "line one\n\"password\": \"[REDACTED]\"\tend \u{1b}[0m"
+        ))
+    );
+    assert_eq!(
+        lines[1].get("login"),
+        Some(&json!(
+            "Login { user: \"ada\\n\", password: \"[REDACTED]\" }"
+        ))
+    );
+    assert_eq!(
+        lines[2].get("plain"),
+        Some(&json!("\"quote \\\" and 42: no secret\""))
+    );
+}
+
+/// With the value scan off, formatted text is written as it is.
+#[test]
+fn without_the_value_scan_formatted_text_is_kept() {
+    let out = capture(
+        JsonLayer::builder().with_redaction(Redaction::default().without_value_scan()),
+        || tracing::info!("retry with password=kept-1"),
+    );
+    assert_eq!(
+        out.objects()[0].get("message"),
+        Some(&json!("retry with password=kept-1"))
+    );
+}

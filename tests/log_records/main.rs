@@ -43,7 +43,9 @@ fn log_crate_records_become_json_lines_with_their_own_target() {
     );
     // The record in the span is one of its events, redacted there too.
     let admin = telemetry.admin_addr().expect("admin server");
-    let traces = http_client::request(admin, "GET", "/debug/traces?format=json", &[], "").body;
+    let traces = http_client::request(admin, "GET", "/debug/traces?format=json", &[], "");
+    assert_eq!(traces.status, 200, "{}", traces.body);
+    let traces = traces.body;
     let exported = format!("{:?}", collector.received());
     for (sink, text) in [("/debug/traces", &traces), ("the OTLP export", &exported)] {
         assert!(

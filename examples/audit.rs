@@ -73,11 +73,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         key: Some(key),
         public_key: Some(ed25519_dalek::SigningKey::from_bytes(&signing_secret).verifying_key()),
         checkpoint_files: vec![checkpoints],
+        allow_missing_head: false,
     };
     let report = verify_files(&[path], &options)?;
     println!(
-        "\nverified: {} records, {} checkpoints, last sequence {}",
-        report.records, report.checkpoints, report.last_seq
+        "\nverified: {} records, {} checkpoints, last sequence {}{}",
+        report.records,
+        report.checkpoints,
+        report.last_seq,
+        if report.fully_verified() {
+            String::new()
+        } else {
+            format!("; not verified: {:?}", report.not_verified)
+        }
     );
     std::fs::remove_dir_all(&dir)?;
     Ok(())

@@ -14,6 +14,7 @@
 //! are declined, and every login attempt is an audit record.
 
 mod api;
+mod audit_trail;
 mod inventory;
 mod load;
 
@@ -57,14 +58,23 @@ async fn main() -> ExitCode {
     let mut builder = telescope::builder()
         .service_name("quickstart")
         .service_version(env!("CARGO_PKG_VERSION"));
-    let audit_file = std::env::var_os("TELESCOPE_AUDIT_FILE").is_none().then(|| {
-        std::env::temp_dir()
-            .join(format!("telescope-quickstart-{}", std::process::id()))
-            .join("audit.jsonl")
-    });
-    if let Some(path) = &audit_file {
-        builder = builder.audit_file(path);
+    // Unless told otherwise, a keyed, signed audit trail in a fresh directory, keys beside it.
+    let trail = match std::env::var_os("TELESCOPE_AUDIT_FILE") {
+        Some(_) => None,
+        None => match audit_trail::open(
+            &std::env::temp_dir().join(format!("telescope-quickstart-{}", std::process::id())),
+        ) {
+            Ok(trail) => Some(trail),
+            Err(error) => {
+                eprintln!("quickstart: cannot set up the audit trail: {error}");
+                return ExitCode::FAILURE;
+            }
+        },
+    };
+    if let Some(trail) = &trail {
+        builder = builder.audit_log(trail.log.clone());
     }
+    let audit_file = trail.as_ref().map(|trail| trail.path.clone());
     let mut telemetry = match builder.try_init() {
         Ok(telemetry) => telemetry,
         Err(error) => {
@@ -143,11 +153,8 @@ async fn main() -> ExitCode {
         "quickstart: stopped ({reason}); {} log lines written, {} dropped; {} spans finished",
         logs.written, logs.dropped, spans.processed
     );
-    if let Some(path) = &audit_file {
-        eprintln!(
-            "  verify the audit trail: cargo run -p telescope-log --bin telescope-audit -- verify {}",
-            path.display()
-        );
+    if let Some(trail) = &trail {
+        eprintln!("  verify the audit trail: {}", trail.verify_command());
     }
     ExitCode::SUCCESS
 }

@@ -42,7 +42,7 @@ use ed25519_dalek::SigningKey;
 pub use layer::AuditLayer;
 pub use record::{AuditRecord, Outcome};
 pub use store::AuditSink;
-pub use verify::{verify_files, Damage, VerifyError, VerifyOptions, VerifyReport};
+pub use verify::{verify_files, Damage, NotVerified, VerifyError, VerifyOptions, VerifyReport};
 
 use chain::{from_hex, Chainer};
 use record::Context;
@@ -90,6 +90,41 @@ pub enum CheckpointSink {
     File(PathBuf),
     /// Printed to stderr, for a log collector to keep.
     Stderr,
+}
+
+/// A place beyond the local disk that keeps every checkpoint: a remote log store, syslog, a
+/// transparency log. Someone who can rewrite the audit files *and* the local sidecar can cut
+/// the log back to an earlier checkpoint unnoticed; against the checkpoints a witness kept
+/// (given to the verifier with `--checkpoints`), the cut shows as truncation.
+///
+/// ```
+/// use std::sync::Mutex;
+/// use telescope_log::audit::{AuditLog, CheckpointWitness};
+///
+/// #[derive(Default)]
+/// struct Remote(Mutex<Vec<String>>);
+///
+/// impl CheckpointWitness for Remote {
+///     fn witness(&self, checkpoint: &str) -> std::io::Result<()> {
+///         // Send it somewhere the audit host cannot rewrite.
+///         self.0.lock().unwrap_or_else(|e| e.into_inner()).push(checkpoint.to_owned());
+///         Ok(())
+///     }
+/// }
+/// # let dir = tempfile::tempdir()?;
+/// let log = AuditLog::builder(dir.path().join("audit.jsonl"))
+///     .checkpoint_witness(Remote::default())
+///     .open()?;
+/// # drop(log);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub trait CheckpointWitness: Send + Sync + 'static {
+    /// Keeps one checkpoint line (a JSON object, without its newline).
+    ///
+    /// # Errors
+    /// Any failure; it is counted in `telescope_audit_write_failures_total` and reported on
+    /// stderr, and the records stay written.
+    fn witness(&self, checkpoint: &str) -> std::io::Result<()>;
 }
 
 /// Why an audit operation failed.
@@ -164,6 +199,7 @@ pub struct AuditLogBuilder {
     checkpoint_records: u64,
     checkpoint_interval: Duration,
     checkpoint_sink: Option<CheckpointSink>,
+    witnesses: Vec<Arc<dyn CheckpointWitness>>,
     max_file_bytes: Option<u64>,
     service: String,
     host: String,
@@ -290,6 +326,13 @@ impl AuditLogBuilder {
         self
     }
 
+    /// Also hands every checkpoint to `witness`, beyond the local sidecar (may be called more
+    /// than once).
+    pub fn checkpoint_witness(mut self, witness: impl CheckpointWitness) -> Self {
+        self.witnesses.push(Arc::new(witness));
+        self
+    }
+
     /// Starts a new file when the current one reaches `bytes` (default 100 MiB); the new file
     /// begins with a link to the old one's last chain value. Nothing is deleted.
     pub fn max_file_bytes(mut self, bytes: u64) -> Self {
@@ -363,6 +406,7 @@ impl AuditLogBuilder {
             checkpoint_records: self.checkpoint_records,
             checkpoint_interval: self.checkpoint_interval,
             checkpoint_sink: self.checkpoint_sink.unwrap_or(CheckpointSink::None),
+            witnesses: self.witnesses,
             seq,
             head,
             clock: self.clock.clone(),
@@ -457,6 +501,7 @@ impl AuditLog {
             checkpoint_records: 1000,
             checkpoint_interval: Duration::from_secs(60),
             checkpoint_sink: None,
+            witnesses: Vec::new(),
             max_file_bytes: Some(100 << 20),
             service: std::env::var("OTEL_SERVICE_NAME")
                 .unwrap_or_else(|_| "unknown_service".to_owned()),

@@ -186,12 +186,14 @@ pub(crate) struct Context {
 }
 
 /// The record's canonical bytes: a JSON object with its members in a fixed order, without the
-/// closing brace (the chain value is appended, then the brace). `hash_sensitive` turns a
-/// sensitive value into its keyed hash.
+/// closing brace (the chain value is appended, then the brace). `time` is the record's time
+/// as written (RFC 3339, [`record_time`]); `hash_sensitive` turns a sensitive value into its
+/// keyed hash. The verifier rebuilds these bytes from what it parsed: a line that is not
+/// exactly them is modified.
 pub(crate) fn canonical_body(
     record: &AuditRecord,
     seq: u64,
-    time: SystemTime,
+    time: &str,
     context: &Context,
     hash_sensitive: &dyn Fn(&str) -> String,
 ) -> Vec<u8> {
@@ -199,7 +201,7 @@ pub(crate) fn canonical_body(
     out.extend_from_slice(b"{\"seq\":");
     out.extend_from_slice(itoa::Buffer::new().format(seq).as_bytes());
     out.extend_from_slice(b",\"time\":");
-    quoted_into(&mut out, &telescope_core::time::rfc3339(time));
+    quoted_into(&mut out, time);
     let member = |out: &mut Vec<u8>, key: &str, value: Option<&str>| {
         if let Some(value) = value {
             out.extend_from_slice(b",\"");
@@ -254,5 +256,25 @@ pub(crate) fn canonical_body(
         }
         out.push(b'}');
     }
+    out
+}
+
+/// A record's time as written.
+pub(crate) fn record_time(time: SystemTime) -> String {
+    telescope_core::time::rfc3339(time)
+}
+
+/// A link line's body: the first line of a file started by rotation names the file before it,
+/// the last sequence number written there and the chain value after it. The link is chained
+/// like a record (its chain value follows the body), so it cannot be forged or dropped.
+pub(crate) fn link_body(previous: &str, seq: u64, head: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(128);
+    out.extend_from_slice(b"{\"link\":{\"previous\":");
+    quoted_into(&mut out, previous);
+    out.extend_from_slice(b",\"seq\":");
+    out.extend_from_slice(itoa::Buffer::new().format(seq).as_bytes());
+    out.extend_from_slice(b",\"head\":");
+    quoted_into(&mut out, head);
+    out.push(b'}');
     out
 }

@@ -16,9 +16,9 @@ use telescope_core::metric_names::{
 
 use super::chain::{to_hex, ChainValue, Chainer};
 use super::checkpoint::Checkpoint;
-use super::record::{canonical_body, AuditRecord, Context};
+use super::record::{canonical_body, link_body, record_time, AuditRecord, Context};
 use super::store::Store;
-use super::{AuditError, CheckpointSink, Durability, FailurePolicy, Receipt};
+use super::{AuditError, CheckpointSink, CheckpointWitness, Durability, FailurePolicy, Receipt};
 
 /// The most records committed together.
 const MAX_BATCH: usize = 1024;
@@ -54,6 +54,7 @@ pub(crate) struct Writer {
     pub(crate) checkpoint_records: u64,
     pub(crate) checkpoint_interval: Duration,
     pub(crate) checkpoint_sink: CheckpointSink,
+    pub(crate) witnesses: Vec<Arc<dyn CheckpointWitness>>,
     pub(crate) seq: u64,
     pub(crate) head: ChainValue,
     pub(crate) clock: Arc<dyn Fn() -> SystemTime + Send + Sync>,
@@ -153,10 +154,11 @@ impl Writer {
         warned: &AtomicBool,
     ) {
         loop {
-            let (seq, head) = (self.seq, self.head);
             let now = (self.clock)();
-            // Rotate first, so that a failure below cuts back the file being written.
-            let rotated = self.store.rotate_if_full(seq, &head, now);
+            // Rotate (and write a pending link) first, so that a failure below cuts back only
+            // the records of this batch; the chain continues through the link.
+            let rotated = self.start_file_if_needed(now);
+            let (seq, head) = (self.seq, self.head);
             let len = self.store.len();
             let mut lines = Vec::with_capacity(records.len() * 300);
             let mut receipts = Vec::with_capacity(records.len());
@@ -167,7 +169,7 @@ impl Writer {
                 let body = canonical_body(
                     &pending.record,
                     self.seq,
-                    pending.time,
+                    &record_time(pending.time),
                     &self.context,
                     &|v| chainer.hash_value(v),
                 );
@@ -263,6 +265,27 @@ impl Writer {
         }
     }
 
+    /// Starts a new file when the current one is full, and writes the link line a new file
+    /// begins with (again, if writing it failed before: a record never lands in a new file
+    /// before its link).
+    fn start_file_if_needed(&mut self, now: SystemTime) -> std::io::Result<()> {
+        if self.store.is_full() {
+            self.store.start_new_file(self.seq, now)?;
+        }
+        let Some(previous) = self.store.link_needed() else {
+            return Ok(());
+        };
+        let body = link_body(&previous, self.seq, &to_hex(&self.head));
+        let chain = self.chainer.next(&self.head, &body);
+        let mut line = body;
+        line.extend_from_slice(b",\"chain\":\"");
+        line.extend_from_slice(to_hex(&chain).as_bytes());
+        line.extend_from_slice(b"\"}\n");
+        self.store.write_link(&line)?;
+        self.head = chain;
+        Ok(())
+    }
+
     /// A checkpoint with no new record (at the end).
     fn commit_checkpoint_only(&mut self, warned: &AtomicBool) {
         let checkpoint = Checkpoint::new(
@@ -301,6 +324,12 @@ impl Writer {
         if let Err(error) = result {
             metrics::counter!(AUDIT_WRITE_FAILURES_TOTAL).increment(1);
             eprintln!("telescope: writing an audit checkpoint to its second sink failed: {error}");
+        }
+        for witness in &self.witnesses {
+            if let Err(error) = witness.witness(line.trim_end()) {
+                metrics::counter!(AUDIT_WRITE_FAILURES_TOTAL).increment(1);
+                eprintln!("telescope: handing an audit checkpoint to its witness failed: {error}");
+            }
         }
     }
 }

@@ -43,14 +43,34 @@ fn the_chain_spans_rotated_files() {
     options.public_key = None;
     let report = verify_files(&files, &options).expect("the whole chain verifies");
     assert_eq!(report.records, 200);
-    // Each rotated file alone verifies from its link, and a missing middle file is caught.
-    for file in &files {
-        let alone = telescope_log::audit::VerifyOptions {
+    // Each later file alone verifies from its link only when a missing head is allowed, and
+    // says so; a missing middle file is caught.
+    for (index, file) in files.iter().enumerate() {
+        let mut alone = telescope_log::audit::VerifyOptions {
             key: Some(KEY.to_vec()),
             ..Default::default()
         };
-        verify_files(std::slice::from_ref(file), &alone)
+        if index > 0 {
+            assert_eq!(
+                damage_of(std::slice::from_ref(file), &alone),
+                Some(Damage::Deleted { seq: 1 }),
+                "{}",
+                file.display()
+            );
+        }
+        alone.allow_missing_head = true;
+        let report = verify_files(std::slice::from_ref(file), &alone)
             .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        assert_eq!(
+            report
+                .not_verified
+                .iter()
+                .any(|n| matches!(n, telescope_log::audit::NotVerified::MissingHead { .. })),
+            index > 0,
+            "{}: {:?}",
+            file.display(),
+            report.not_verified
+        );
     }
     let mut without_one = files.clone();
     without_one.remove(2);
@@ -128,5 +148,88 @@ fn reopening_continues_the_chain() {
     assert!(
         matches!(wrong, Err(telescope_log::audit::AuditError::Damaged { .. })),
         "{wrong:?}"
+    );
+}
+
+/// A rotated log (checkpoints every 10 records, files of 2 KiB), shut down after `records`.
+fn rotated_log(dir: &std::path::Path, records: u64) -> std::path::PathBuf {
+    let path = dir.join("audit.jsonl");
+    let log = builder(&path).open().expect("open");
+    for n in 1..=records {
+        log.record(login(n)).expect("record");
+    }
+    log.shutdown();
+    path
+}
+
+fn builder(path: &std::path::Path) -> telescope_log::audit::AuditLogBuilder {
+    AuditLog::builder(path)
+        .key(KEY.to_vec())
+        .signing_key(crate::support::SIGNING_SECRET)
+        .max_file_bytes(2048)
+        .checkpoints(10, std::time::Duration::from_secs(3600))
+        .checkpoint_sink(telescope_log::audit::CheckpointSink::File(
+            path.with_file_name("checkpoints.jsonl"),
+        ))
+}
+
+/// Reopens the log in whatever state a fault left it, writes five more records, and checks
+/// that the whole set verifies with the chain continuing.
+fn reopens_and_continues(dir: &std::path::Path, written: u64) {
+    let path = dir.join("audit.jsonl");
+    let log = builder(&path)
+        .open()
+        .unwrap_or_else(|e| panic!("a fault at rotation must not stop the log reopening: {e}"));
+    for n in 1..=5 {
+        let receipt = log.record(login(1000 + n)).expect("record");
+        assert_eq!(
+            receipt.seq,
+            written + n,
+            "the chain continues, not restarts"
+        );
+    }
+    log.shutdown();
+    let report = verify_files(&audit_files(dir), &options(dir)).expect("the set verifies");
+    assert_eq!(report.records, written + 5);
+    assert!(report.fully_verified(), "{:?}", report.not_verified);
+}
+
+/// The state a crash leaves between rotation's rename and the new file's creation.
+fn crash_after_rename(path: &std::path::Path, written: u64) -> std::path::PathBuf {
+    let rotated = path.with_file_name(format!("audit.20991231235959-{written:012}.jsonl"));
+    std::fs::rename(path, &rotated).expect("rename");
+    rotated
+}
+
+#[test]
+fn a_crash_between_rename_and_create_continues_the_chain() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = rotated_log(dir.path(), 40);
+    crash_after_rename(&path, 40);
+    assert!(!path.exists());
+    reopens_and_continues(dir.path(), 40);
+}
+
+#[test]
+fn a_full_disk_or_crash_before_the_link_line_continues_the_chain() {
+    // The new file was created but its link line never made it (ENOSPC cut it back to
+    // nothing, or the process died first).
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = rotated_log(dir.path(), 40);
+    crash_after_rename(&path, 40);
+    std::fs::write(&path, b"").expect("empty new file");
+    reopens_and_continues(dir.path(), 40);
+}
+
+#[test]
+fn a_crash_during_the_link_line_continues_the_chain() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = rotated_log(dir.path(), 40);
+    crash_after_rename(&path, 40);
+    std::fs::write(&path, b"{\"link\":{\"previous\":\"audit.2099").expect("torn link");
+    reopens_and_continues(dir.path(), 40);
+    assert!(
+        dir.path().join("audit.jsonl.torn").exists(),
+        "the torn line is kept aside"
     );
 }

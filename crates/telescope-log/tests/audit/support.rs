@@ -42,6 +42,7 @@ pub(crate) fn options(dir: &Path) -> VerifyOptions {
         key: Some(KEY.to_vec()),
         public_key: Some(ed25519_dalek::SigningKey::from_bytes(&SIGNING_SECRET).verifying_key()),
         checkpoint_files: vec![dir.join("checkpoints.jsonl")],
+        allow_missing_head: false,
     }
 }
 

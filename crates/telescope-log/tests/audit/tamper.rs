@@ -125,17 +125,12 @@ fn a_replaced_file_is_caught_by_the_external_checkpoints() {
         .collect();
     write_lines(&path, &forged_lines);
     // Verified with no key (as the forger hoped): the chain itself is consistent...
-    let unkeyed = VerifyOptions {
-        key: None,
-        public_key: None,
-        checkpoint_files: vec![],
-    };
+    let unkeyed = VerifyOptions::default();
     assert_eq!(damage_of(std::slice::from_ref(&path), &unkeyed), None);
     // ...but the checkpoints kept elsewhere do not match it.
     let with_checkpoints = VerifyOptions {
-        key: None,
-        public_key: None,
         checkpoint_files: vec![dir.path().join("checkpoints.jsonl")],
+        ..VerifyOptions::default()
     };
     assert_eq!(
         damage_of(std::slice::from_ref(&path), &with_checkpoints),
@@ -167,22 +162,44 @@ fn the_command_line_verifier_reports_and_exits_accordingly() {
     let (dir, path, _options, mut lines) = fresh();
     let key_file = dir.path().join("key");
     std::fs::write(&key_file, crate::support::KEY).expect("key");
-    let run = |path: &std::path::Path| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_telescope-audit"))
+    let public_key_file = dir.path().join("public.key");
+    let public_key = ed25519_dalek::SigningKey::from_bytes(&crate::support::SIGNING_SECRET)
+        .verifying_key()
+        .to_bytes();
+    std::fs::write(&public_key_file, public_key).expect("public key");
+    let verify = |path: &std::path::Path, with_public_key: bool| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_telescope-audit"));
+        command
             .args(["verify", "--key-file"])
             .arg(&key_file)
             .arg("--checkpoints")
-            .arg(dir.path().join("checkpoints.jsonl"))
-            .arg(path)
-            .output()
-            .expect("run telescope-audit")
+            .arg(dir.path().join("checkpoints.jsonl"));
+        if with_public_key {
+            command.arg("--public-key").arg(&public_key_file);
+        }
+        command.arg(path).output().expect("run telescope-audit")
     };
+    let run = |path: &std::path::Path| verify(path, true);
     let ok = run(&path);
-    assert_eq!(ok.status.code(), Some(0));
+    assert_eq!(ok.status.code(), Some(0), "{ok:?}");
     assert!(
-        String::from_utf8_lossy(&ok.stdout).contains("50 records"),
+        String::from_utf8_lossy(&ok.stdout).starts_with("ok: 50 records and 5 checkpoints"),
         "{ok:?}"
     );
+    // Without the public key nothing is damaged, but it is not a plain ok either.
+    let partial = verify(&path, false);
+    assert_eq!(partial.status.code(), Some(3), "{partial:?}");
+    let said = String::from_utf8_lossy(&partial.stdout);
+    assert!(
+        said.starts_with("NOT FULLY VERIFIED") && said.contains("signatures not checked"),
+        "{said}"
+    );
+    let help = std::process::Command::new(env!("CARGO_BIN_EXE_telescope-audit"))
+        .args(["verify", "--help"])
+        .output()
+        .expect("run");
+    assert_eq!(help.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&help.stdout).contains("exit status"));
     lines.remove(line_of(&lines, 33));
     write_lines(&path, &lines);
     let bad = run(&path);

@@ -42,6 +42,8 @@ use ed25519_dalek::SigningKey;
 pub use layer::AuditLayer;
 pub use record::{AuditRecord, Outcome};
 pub use store::AuditSink;
+#[cfg(feature = "fault-injection")]
+pub use store::{FaultHook, FaultPoint};
 pub use verify::{verify_files, Damage, NotVerified, VerifyError, VerifyOptions, VerifyReport};
 
 use chain::{from_hex, Chainer};
@@ -201,6 +203,8 @@ pub struct AuditLogBuilder {
     checkpoint_sink: Option<CheckpointSink>,
     witnesses: Vec<Arc<dyn CheckpointWitness>>,
     max_file_bytes: Option<u64>,
+    #[cfg(feature = "fault-injection")]
+    faults: Option<store::FaultHook>,
     service: String,
     host: String,
     queue: usize,
@@ -326,6 +330,13 @@ impl AuditLogBuilder {
         self
     }
 
+    /// Makes rotation fail where `hook` says (tests only; feature `fault-injection`).
+    #[cfg(feature = "fault-injection")]
+    pub fn fault_hook(mut self, hook: store::FaultHook) -> Self {
+        self.faults = Some(hook);
+        self
+    }
+
     /// Also hands every checkpoint to `witness`, beyond the local sidecar (may be called more
     /// than once).
     pub fn checkpoint_witness(mut self, witness: impl CheckpointWitness) -> Self {
@@ -366,6 +377,12 @@ impl AuditLogBuilder {
     pub fn open(mut self) -> Result<AuditLog, AuditError> {
         let (store, recovered) =
             FileStore::open(&self.path, self.key.as_deref(), self.max_file_bytes)?;
+        #[cfg(feature = "fault-injection")]
+        let store = {
+            let mut store = store;
+            store.faults = self.faults.take();
+            store
+        };
         if recovered.torn_lines > 0 {
             metrics::counter!(telescope_core::metric_names::AUDIT_TORN_LINES_TOTAL)
                 .increment(recovered.torn_lines);
@@ -503,6 +520,8 @@ impl AuditLog {
             checkpoint_sink: None,
             witnesses: Vec::new(),
             max_file_bytes: Some(100 << 20),
+            #[cfg(feature = "fault-injection")]
+            faults: None,
             service: std::env::var("OTEL_SERVICE_NAME")
                 .unwrap_or_else(|_| "unknown_service".to_owned()),
             host: default_host(),

@@ -26,8 +26,26 @@ pub trait AuditSink: Send + 'static {
     fn sync(&mut self) -> io::Result<()>;
 }
 
+/// A step of rotation where a test can make the file system fail.
+#[cfg(feature = "fault-injection")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultPoint {
+    /// Moving the full file aside.
+    Rename,
+    /// Creating the new file after the rename.
+    Create,
+    /// Writing the new file's link line.
+    LinkWrite,
+}
+
+/// Decides, at each [`FaultPoint`], whether the step fails (and with which error).
+#[cfg(feature = "fault-injection")]
+pub type FaultHook = std::sync::Arc<dyn Fn(FaultPoint) -> io::Result<()> + Send + Sync>;
+
 /// The audit file.
 pub(crate) struct FileStore {
+    #[cfg(feature = "fault-injection")]
+    pub(crate) faults: Option<FaultHook>,
     path: PathBuf,
     /// `None` after a rotation whose new file could not be created yet.
     file: Option<File>,
@@ -45,6 +63,15 @@ pub(crate) struct Recovered {
     pub(crate) torn_lines: u64,
 }
 
+/// Rotation's steps, named for the fault hook (which exists only with `fault-injection`).
+#[cfg(not(feature = "fault-injection"))]
+#[derive(Debug, Clone, Copy)]
+enum FaultPoint {
+    Rename,
+    Create,
+    LinkWrite,
+}
+
 fn open_append(path: &Path) -> io::Result<File> {
     OpenOptions::new().create(true).append(true).open(path)
 }
@@ -54,6 +81,17 @@ fn not_open() -> io::Error {
 }
 
 impl FileStore {
+    /// Fails here if a test's hook says so.
+    #[cfg(feature = "fault-injection")]
+    fn fault(&self, point: FaultPoint) -> io::Result<()> {
+        self.faults.as_ref().map_or(Ok(()), |hook| hook(point))
+    }
+
+    #[cfg(not(feature = "fault-injection"))]
+    fn fault(&self, _point: FaultPoint) -> io::Result<()> {
+        Ok(())
+    }
+
     /// Opens `path`; an existing regular file is recovered (a torn last line moved to
     /// `<path>.torn`) and verified in full, so the chain continues from its last record. When
     /// the file is missing or empty but rotated files of the log exist (a crash or a full disk
@@ -130,6 +168,8 @@ impl FileStore {
         };
         Ok((
             Self {
+                #[cfg(feature = "fault-injection")]
+                faults: None,
                 path: path.to_owned(),
                 file: Some(file),
                 len,
@@ -196,6 +236,7 @@ impl FileStore {
         let rotated = self
             .path
             .with_file_name(format!("{stem}.{stamp}-{seq:012}{extension}"));
+        self.fault(FaultPoint::Rename)?;
         fs::rename(&self.path, &rotated)?;
         self.link_pending = Some(
             rotated
@@ -205,6 +246,7 @@ impl FileStore {
         );
         self.file = None;
         self.len = 0;
+        self.fault(FaultPoint::Create)?;
         self.file = Some(open_append(&self.path)?);
         Ok(())
     }
@@ -217,9 +259,11 @@ impl FileStore {
     /// Writes the link line (creating the file first if rotation could not), durably.
     pub(crate) fn write_link(&mut self, line: &[u8]) -> io::Result<()> {
         if self.file.is_none() {
+            self.fault(FaultPoint::Create)?;
             self.file = Some(open_append(&self.path)?);
             self.len = 0;
         }
+        self.fault(FaultPoint::LinkWrite)?;
         self.append(line)?;
         self.sync()?;
         self.link_pending = None;

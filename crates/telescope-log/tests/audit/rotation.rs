@@ -233,3 +233,149 @@ fn a_crash_during_the_link_line_continues_the_chain() {
         "the torn line is kept aside"
     );
 }
+
+/// Each step of rotation failing once, in process (ENOSPC from the fault hook): the record that
+/// met the fault is refused, the next ones land after the link, the whole set verifies, and the
+/// log reopens with the chain continuing.
+#[test]
+fn a_failure_at_any_step_of_rotation_leaves_a_log_that_continues_and_reopens() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use telescope_log::audit::{FaultHook, FaultPoint};
+
+    for point in [
+        FaultPoint::Rename,
+        FaultPoint::Create,
+        FaultPoint::LinkWrite,
+    ] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("audit.jsonl");
+        let armed = Arc::new(AtomicBool::new(false));
+        let hook: FaultHook = {
+            let armed = Arc::clone(&armed);
+            Arc::new(move |at| {
+                if at == point && armed.swap(false, Ordering::SeqCst) {
+                    Err(std::io::Error::from_raw_os_error(28)) // ENOSPC
+                } else {
+                    Ok(())
+                }
+            })
+        };
+        let log = builder(&path).fault_hook(hook).open().expect("open");
+        let mut accepted = 0u64;
+        for n in 1..=20 {
+            accepted = log.record(login(n)).expect("record").seq;
+        }
+        armed.store(true, Ordering::SeqCst);
+        let mut refused = 0;
+        let mut n = 20;
+        while armed.load(Ordering::SeqCst) {
+            n += 1;
+            match log.record(login(n)) {
+                Ok(receipt) => accepted = receipt.seq,
+                Err(_) => refused += 1,
+            }
+            assert!(n < 1000, "{point:?}: no rotation happened");
+        }
+        assert_eq!(
+            refused, 1,
+            "{point:?}: the record that met the fault is refused"
+        );
+        for n in 1..=20 {
+            let receipt = log.record(login(2000 + n)).expect("record after the fault");
+            assert_eq!(receipt.seq, accepted + 1, "{point:?}: no gap, no restart");
+            accepted = receipt.seq;
+        }
+        log.shutdown();
+        let report = verify_files(&audit_files(dir.path()), &options(dir.path()))
+            .unwrap_or_else(|e| panic!("{point:?}: {e}"));
+        assert_eq!(report.records, accepted, "{point:?}");
+        assert!(
+            report.fully_verified(),
+            "{point:?}: {:?}",
+            report.not_verified
+        );
+        reopens_and_continues(dir.path(), accepted);
+    }
+}
+
+/// A real full disk: a 128 KiB tmpfs filled up, then freed a little at a time while records
+/// keep coming, so that writes fail wherever the space runs out (a record, a checkpoint, a link
+/// line). Needs root to mount; skipped with a message otherwise.
+#[test]
+fn a_real_full_disk_during_rotation_leaves_a_log_that_reopens() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let disk = dir.path().join("disk");
+    std::fs::create_dir(&disk).expect("mount point");
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=128k", "tmpfs"])
+        .arg(&disk)
+        .output()
+        .is_ok_and(|out| out.status.success());
+    if !mounted {
+        eprintln!("skipped: mounting a small tmpfs needs root (CAP_SYS_ADMIN)");
+        return;
+    }
+    struct Unmount<'p>(&'p std::path::Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(self.0).status();
+        }
+    }
+    let _unmount = Unmount(&disk);
+    let path = disk.join("audit.jsonl");
+    let open = || {
+        AuditLog::builder(&path)
+            .key(KEY.to_vec())
+            .signing_key(crate::support::SIGNING_SECRET)
+            .max_file_bytes(8 * 1024)
+            .checkpoints(10, std::time::Duration::from_secs(3600))
+            .checkpoint_sink(telescope_log::audit::CheckpointSink::File(
+                dir.path().join("checkpoints.jsonl"),
+            ))
+            .open()
+    };
+    let log = open().expect("open");
+    // Fill the disk.
+    let filler = disk.join("filler");
+    {
+        use std::io::Write as _;
+        let mut file = std::fs::File::create(&filler).expect("filler");
+        while file.write_all(&[0u8; 4096]).is_ok() {}
+        let _ = file.sync_all();
+    }
+    let mut accepted = 0u64;
+    let mut refused = 0u64;
+    let mut n = 0u64;
+    while accepted < 150 {
+        n += 1;
+        match log.record(login(n)) {
+            Ok(receipt) => accepted = receipt.seq,
+            Err(_) => {
+                refused += 1;
+                // Free two pages and go on.
+                let len = std::fs::metadata(&filler).expect("filler").len();
+                assert!(len > 0, "the disk is full of audit files alone");
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&filler)
+                    .and_then(|f| f.set_len(len.saturating_sub(8192)))
+                    .expect("free space");
+            }
+        }
+        assert!(n < 10_000, "no progress");
+    }
+    assert!(refused > 0, "the disk never filled up");
+    // Room for the final checkpoint, then shut down and check.
+    std::fs::remove_file(&filler).expect("free the disk");
+    log.shutdown();
+    let files = audit_files(&disk);
+    assert!(files.len() > 3, "rotation happened: {files:?}");
+    let report = verify_files(&files, &options(dir.path())).expect("the set verifies");
+    assert_eq!(report.records, accepted);
+    let reopened = open().expect("the log reopens after a full disk");
+    assert_eq!(
+        reopened.record(login(n + 1)).expect("record").seq,
+        accepted + 1
+    );
+    reopened.shutdown();
+}

@@ -9,6 +9,8 @@ mod traces_page;
 
 use std::fmt;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
 use http::header::{
@@ -119,7 +121,7 @@ impl AdminServerBuilder {
         let addresses: Vec<SocketAddr> = address.to_socket_addrs().map_err(bind_error)?.collect();
         let listener = TcpListener::bind(addresses.as_slice()).map_err(bind_error)?;
         let routes = Routes {
-            token: self.bearer_token.map(|token| format!("Bearer {token}")),
+            token: self.bearer_token,
             metrics: self.metrics,
             health: self.health,
             traces: self.traces,
@@ -178,7 +180,7 @@ impl AdminServer {
 
 /// What the server answers with.
 struct Routes {
-    /// `Bearer <token>`, when one is required.
+    /// The bearer token, when one is required.
     token: Option<String>,
     metrics: Option<MetricsHandle>,
     health: Option<Health>,
@@ -207,19 +209,48 @@ fn not_found() -> Response<Full<Bytes>> {
     )
 }
 
-/// Compares without stopping at the first difference, so that response times do not reveal
-/// how much of a guessed token was right.
-fn same_secret(given: &[u8], expected: &[u8]) -> bool {
-    given.len() == expected.len()
-        && given
-            .iter()
-            .zip(expected)
-            .fold(0u8, |diff, (a, b)| diff | (a ^ b))
-            == 0
+/// Runs `handler`; if it panics, answers 500 with a short message instead of dropping the
+/// connection, counts it in `telescope_admin_errors_total{path}` and says so once on stderr.
+fn guarded(path: &str, handler: impl FnOnce() -> Response<Full<Bytes>>) -> Response<Full<Bytes>> {
+    static ANNOUNCED: AtomicBool = AtomicBool::new(false);
+    let panic = match std::panic::catch_unwind(AssertUnwindSafe(handler)) {
+        Ok(response) => return response,
+        Err(panic) => panic,
+    };
+    let message = panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a panic");
+    let message: String = message.chars().take(200).collect();
+    // Known paths only: a label per requested path would be unbounded.
+    let label = match path {
+        "/" | "/metrics" | "/debug/traces" | "/debug/traces/" => path,
+        _ if telescope_health::is_endpoint(path) => path,
+        _ => "other",
+    };
+    metrics::counter!(telescope_core::metric_names::ADMIN_ERRORS_TOTAL, "path" => label.to_owned())
+        .increment(1);
+    if !ANNOUNCED.swap(true, Ordering::Relaxed) {
+        eprintln!(
+            "telescope: the admin server's handler for {label} failed ({message}); it answered 500. \
+             Further failures are counted in {}",
+            telescope_core::metric_names::ADMIN_ERRORS_TOTAL
+        );
+    }
+    text(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "text/plain; charset=utf-8",
+        format!("internal error: {message}\n"),
+    )
 }
 
 impl Routes {
     fn respond(&self, request: &Parts) -> Response<Full<Bytes>> {
+        guarded(request.uri.path(), || self.route(request))
+    }
+
+    fn route(&self, request: &Parts) -> Response<Full<Bytes>> {
         let path = request.uri.path();
         if let Some(health) = &self.health {
             if telescope_health::is_endpoint(path) {
@@ -235,12 +266,12 @@ impl Routes {
         if !known {
             return not_found();
         }
-        if let Some(expected) = &self.token {
+        if let Some(token) = &self.token {
             let given = request
                 .headers
                 .get(AUTHORIZATION)
-                .map_or(&b""[..], HeaderValue::as_bytes);
-            if !same_secret(given, expected.as_bytes()) {
+                .map(HeaderValue::as_bytes);
+            if !telescope_core::server::bearer_token_matches(given, token) {
                 let mut refused = text(
                     StatusCode::UNAUTHORIZED,
                     "text/plain; charset=utf-8",
@@ -371,11 +402,54 @@ mod tests {
     use super::*;
 
     #[test]
-    fn secrets_compare_whole() {
-        assert!(same_secret(b"Bearer abc", b"Bearer abc"));
-        assert!(!same_secret(b"Bearer abd", b"Bearer abc"));
-        assert!(!same_secret(b"Bearer ab", b"Bearer abc"));
-        assert!(!same_secret(b"", b"Bearer abc"));
+    fn a_handler_that_panics_answers_500_and_is_counted() {
+        let recorder = metrics_util::debugging::DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        let response = metrics::with_local_recorder(&recorder, || {
+            guarded("/debug/traces", || panic!("the page math broke"))
+        });
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = response.into_body();
+        let body = body_text(body);
+        assert_eq!(body, "internal error: the page math broke\n");
+        let counted: Vec<_> = snapshotter
+            .snapshot()
+            .into_vec()
+            .into_iter()
+            .filter(|(key, ..)| key.key().name() == "telescope_admin_errors_total")
+            .map(|(key, _, _, value)| {
+                (
+                    key.key()
+                        .labels()
+                        .map(|l| l.value().to_owned())
+                        .collect::<Vec<_>>(),
+                    value,
+                )
+            })
+            .collect();
+        assert_eq!(
+            counted,
+            [(
+                vec!["/debug/traces".to_owned()],
+                metrics_util::debugging::DebugValue::Counter(1)
+            )]
+        );
+        // An unknown path is not a label of its own.
+        let response = guarded("/random-1234", || panic!("x"));
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    /// The bytes of a `Full` body.
+    fn body_text(body: Full<Bytes>) -> String {
+        use http_body_util::BodyExt as _;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        let bytes = runtime
+            .block_on(body.collect())
+            .map(http_body_util::Collected::to_bytes)
+            .unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
     }
 
     #[test]

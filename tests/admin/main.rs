@@ -240,11 +240,19 @@ fn the_token_guards_metrics_and_traces_but_not_probes() {
             401,
             "{path}"
         );
-        assert_eq!(
-            get(addr, path, &[("Authorization", "Bearer s3cret")]).0,
-            200,
-            "{path}"
-        );
+        // The scheme is case-insensitive (RFC 9110); the token is compared whole.
+        for (header, status) in [
+            ("Bearer s3cret", 200),
+            ("bearer s3cret", 200),
+            ("Bearer s3cre", 401),
+            ("Basic s3cret", 401),
+        ] {
+            assert_eq!(
+                get(addr, path, &[("Authorization", header)]).0,
+                status,
+                "{path} {header}"
+            );
+        }
     }
     assert_eq!(get(addr, "/livez", &[]).0, 200, "kubelets send no token");
 }
@@ -301,4 +309,59 @@ fn a_foreign_metrics_recorder_is_a_clear_error_and_nothing_is_installed() {
         !tracing::dispatcher::has_been_set(),
         "no subscriber left behind by a failed init"
     );
+}
+
+/// A finished span of one trace: `id` under `parent`, from `start_ms` to `end_ms`.
+fn finished_span(
+    id: u8,
+    parent: Option<u8>,
+    start_ms: u64,
+    end_ms: u64,
+) -> std::sync::Arc<opentelemetry_sdk::trace::SpanData> {
+    use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId};
+    let at = |ms: u64| {
+        std::time::UNIX_EPOCH
+            + Duration::from_secs(1_700_000_000 + ms / 1000)
+            + Duration::from_millis(ms % 1000)
+    };
+    std::sync::Arc::new(opentelemetry_sdk::trace::SpanData {
+        span_context: SpanContext::new(
+            TraceId::from_bytes([7; 16]),
+            SpanId::from_bytes([id; 8]),
+            TraceFlags::SAMPLED,
+            false,
+            opentelemetry::trace::TraceState::default(),
+        ),
+        parent_span_id: parent.map_or(SpanId::INVALID, |p| SpanId::from_bytes([p; 8])),
+        parent_span_is_remote: false,
+        span_kind: SpanKind::Internal,
+        name: format!("step-{id}").into(),
+        start_time: at(start_ms),
+        end_time: at(end_ms),
+        attributes: Vec::new(),
+        dropped_attributes_count: 0,
+        events: opentelemetry_sdk::trace::SpanEvents::default(),
+        links: opentelemetry_sdk::trace::SpanLinks::default(),
+        status: Status::Unset,
+        instrumentation_scope: opentelemetry::InstrumentationScope::builder("test").build(),
+    })
+}
+
+/// A child that starts after 99.5% of its trace's duration (an ordinary slow order in the
+/// quickstart) made the trace page panic, and the server answered with an empty reply.
+#[test]
+fn the_trace_page_renders_a_child_starting_at_the_end_of_its_trace() {
+    use telescope::otlp::SpanSink as _;
+    let ring = telescope::otlp::SpanRing::new(100);
+    let server = telescope::admin::AdminServer::builder()
+        .address("127.0.0.1:0")
+        .traces(ring.clone())
+        .start()
+        .expect("admin server");
+    ring.on_end(finished_span(1, None, 0, 1000));
+    ring.on_end(finished_span(2, Some(1), 998, 1000));
+    ring.on_end(finished_span(3, Some(1), 1000, 1000));
+    let (status, _, body) = get(server.local_addr(), "/debug/traces", &[]);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("step-2") && body.contains("step-3"), "{body}");
 }

@@ -31,3 +31,6 @@ pub const EXPORT_ERRORS_TOTAL: &str = "telescope_export_errors_total";
 /// Histogram, labels `span_name` and `status` (`ok`, `error`): every span's duration, sampled
 /// or not, in seconds.
 pub const SPAN_DURATION_SECONDS: &str = "telescope_span_duration_seconds";
+
+/// Counter: admin server requests whose handler failed (panicked) and answered 500, by `path`.
+pub const ADMIN_ERRORS_TOTAL: &str = "telescope_admin_errors_total";

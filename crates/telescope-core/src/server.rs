@@ -20,6 +20,43 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
+/// Whether an `Authorization` header value carries `token` as a bearer credential: the scheme
+/// in any case (`Bearer`, `bearer`, as HTTP schemes are case-insensitive), spaces, then exactly
+/// the token, compared in constant time (the time taken does not tell how much of a guess was
+/// right). Every token check of telescope's servers goes through here.
+///
+/// ```
+/// use telescope_core::server::bearer_token_matches;
+/// assert!(bearer_token_matches(Some(b"Bearer s3cret"), "s3cret"));
+/// assert!(bearer_token_matches(Some(b"bearer  s3cret"), "s3cret"));
+/// assert!(!bearer_token_matches(Some(b"Bearer s3cre"), "s3cret"));
+/// assert!(!bearer_token_matches(Some(b"Basic s3cret"), "s3cret"));
+/// assert!(!bearer_token_matches(None, "s3cret"));
+/// ```
+pub fn bearer_token_matches(header: Option<&[u8]>, token: &str) -> bool {
+    use subtle::ConstantTimeEq as _;
+    let Some(header) = header else {
+        return false;
+    };
+    let Some(space) = header.iter().position(|byte| *byte == b' ') else {
+        return false;
+    };
+    let (scheme, rest) = header.split_at(space);
+    if !scheme.eq_ignore_ascii_case(b"bearer") {
+        return false;
+    }
+    let start = rest
+        .iter()
+        .position(|byte| *byte != b' ')
+        .unwrap_or(rest.len());
+    let end = rest
+        .iter()
+        .rposition(|byte| !matches!(byte, b' ' | b'\t'))
+        .map_or(start, |last| last + 1);
+    let given = rest.get(start..end).unwrap_or_default();
+    !token.is_empty() && bool::from(given.ct_eq(token.as_bytes()))
+}
+
 /// How long a client may take to send its request headers.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 

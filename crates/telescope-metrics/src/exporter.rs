@@ -74,7 +74,7 @@ impl MetricsServerBuilder {
             .map_err(bind_error)?
             .collect();
         let listener = StdListener::bind(addresses.as_slice()).map_err(bind_error)?;
-        let token = self.bearer_token.map(|t| format!("Bearer {t}"));
+        let token = self.bearer_token;
         let server = BackgroundServer::start(listener, "telescope-metrics-http", move |request| {
             respond(&handle, token.as_deref(), request)
         })
@@ -155,9 +155,12 @@ fn gzip(body: &[u8]) -> std::io::Result<Vec<u8>> {
     encoder.finish()
 }
 
-/// Whether `headers` carry exactly `Authorization: <expected>`.
-fn authorized(headers: &HeaderMap, expected: &str) -> bool {
-    headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) == Some(expected)
+/// Whether `headers` carry `Authorization: Bearer <token>`.
+fn authorized(headers: &HeaderMap, token: &str) -> bool {
+    telescope_core::server::bearer_token_matches(
+        headers.get(AUTHORIZATION).map(HeaderValue::as_bytes),
+        token,
+    )
 }
 
 fn respond(handle: &MetricsHandle, token: Option<&str>, request: &Parts) -> Response<Full<Bytes>> {

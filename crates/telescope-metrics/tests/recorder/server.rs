@@ -151,17 +151,24 @@ async fn a_bearer_token_is_required_when_configured() {
         .status,
         401
     );
-    assert_eq!(
-        request(
-            addr,
-            "GET",
-            "/metrics",
-            &[("Authorization", "Bearer s3cret")]
-        )
-        .await
-        .status,
-        200
-    );
+    // The scheme is case-insensitive (RFC 9110); the token is compared whole.
+    for (header, status) in [
+        ("Bearer s3cret", 200),
+        ("bearer s3cret", 200),
+        ("BEARER  s3cret", 200),
+        ("Bearer s3cre", 401),
+        ("Bearer s3crett", 401),
+        ("Basic s3cret", 401),
+        ("s3cret", 401),
+    ] {
+        assert_eq!(
+            request(addr, "GET", "/metrics", &[("Authorization", header)])
+                .await
+                .status,
+            status,
+            "{header}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -83,3 +83,51 @@ fn rendering_while_recording_sees_monotonic_counts() {
         .sum();
     assert_eq!(count, 200_000.0);
 }
+
+/// Counters saturate at `u64::MAX` instead of wrapping back to a small number (which every
+/// `rate()` would read as a reset), from one thread or spread over many.
+#[test]
+fn counters_saturate_instead_of_wrapping() {
+    let (recorder, handle) = TelescopeRecorder::builder().build();
+    metrics::with_local_recorder(&recorder, || {
+        let counter = metrics::counter!("bytes_total");
+        counter.increment(u64::MAX);
+        counter.increment(2);
+    });
+    on_threads(&recorder, 4, |_, start| {
+        let counter = metrics::counter!("spread_total");
+        start.wait();
+        counter.increment(u64::MAX / 2);
+    });
+    let text = handle.render(Format::Prometheus);
+    for name in ["bytes_total", "spread_total"] {
+        assert!(
+            text.contains(&format!("{name} {}\n", u64::MAX)),
+            "{name} saturates: {text}"
+        );
+    }
+}
+
+/// `absolute` is a maximum whatever the concurrency: threads racing to raise one counter to
+/// their own values leave it at the largest, never above (each adding its difference to a
+/// stale reading would overshoot).
+#[test]
+fn racing_absolute_calls_never_overshoot() {
+    const THREADS: u64 = 8;
+    for round in 0..50u64 {
+        let (recorder, handle) = TelescopeRecorder::builder().build();
+        on_threads(&recorder, THREADS, |thread, start| {
+            let counter = metrics::counter!("mirrored_total");
+            start.wait();
+            for step in 1..=100 {
+                counter.absolute(step * 1000 + thread * 10 + round);
+            }
+        });
+        let text = handle.render(Format::Prometheus);
+        let expected = 100 * 1000 + (THREADS - 1) * 10 + round;
+        assert!(
+            text.contains(&format!("mirrored_total {expected}\n")),
+            "round {round}: expected {expected}: {text}"
+        );
+    }
+}

@@ -41,6 +41,22 @@ impl SpanFields {
         }
     }
 
+    /// An object for fields recorded later (`span.record`): read into it with no lock held,
+    /// then [merged](Self::merge) into the span's under the lock, where no user code runs.
+    pub(crate) fn updates() -> Self {
+        Self {
+            json: vec![b'{'],
+            entries: Vec::new(),
+        }
+    }
+
+    /// Sets every field of `updates` here, replacing old values.
+    pub(crate) fn merge(&mut self, updates: &SpanFields) {
+        for (key, value) in updates.members() {
+            self.set(key, value);
+        }
+    }
+
     /// The object so far, without the closing brace.
     pub(crate) fn open_object(&self) -> &[u8] {
         &self.json

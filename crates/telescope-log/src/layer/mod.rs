@@ -474,22 +474,24 @@ where
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
-        let mut extensions = span.extensions_mut();
-        let Some(fields) = extensions
-            .get_mut::<SpanFieldsByLayer>()
-            .and_then(|all| all.get_mut(self.layer_id))
-        else {
-            return;
-        };
+        // The values are formatted (user code runs, and may log) before the lock is taken.
+        let mut updates = SpanFields::updates();
         let name_key = &self.format.span_name_key[1..self.format.span_name_key.len() - 1];
         let mut sink = SpanSink {
-            fields,
+            fields: &mut updates,
             name_key,
             redaction: &self.format.redaction,
             key: Vec::new(),
             value: Vec::new(),
         };
         values.record(&mut JsonVisitor(&mut sink));
+        let mut extensions = span.extensions_mut();
+        if let Some(fields) = extensions
+            .get_mut::<SpanFieldsByLayer>()
+            .and_then(|all| all.get_mut(self.layer_id))
+        {
+            fields.merge(&updates);
+        }
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {

@@ -260,8 +260,8 @@ where
             .with_random(random);
         let context = SpanContext::new(trace_id, self.ids.span_id(), flags, decision.trace_state);
         self.threads.remember(id, decision.sampled);
-        let mut extensions = span.extensions_mut();
-        if decision.sampled {
+        // The fields are read (user code may run, and may log) before any lock is taken.
+        let recording = decision.sampled.then(|| {
             let mut recording = Recording {
                 name: Cow::Borrowed(name),
                 kind: SpanKind::Internal,
@@ -280,11 +280,15 @@ where
                     }),
                 parent_is_remote: parent.as_ref().is_some_and(SpanContext::is_remote),
             };
-            attrs.record(&mut SpanVisitor {
-                recording: &mut recording,
-                max_attributes: self.limits.max_attributes,
-                redaction: &self.redaction,
-            });
+            attrs.record(&mut SpanVisitor::unshared(
+                &mut recording,
+                self.limits.max_attributes,
+                &self.redaction,
+            ));
+            recording
+        });
+        let mut extensions = span.extensions_mut();
+        if let Some(recording) = recording {
             extensions.insert(recording);
         }
         extensions.insert(context);
@@ -292,13 +296,17 @@ where
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
+        if span.extensions().get::<Recording>().is_none() {
+            return;
+        }
+        // Read the values with no lock held (a `Debug` that logs must not deadlock), then
+        // apply them under the write lock, where no user code runs.
+        let mut visitor = SpanVisitor::staged(&self.redaction, values.len());
+        values.record(&mut visitor);
+        let fields = visitor.into_fields();
         let mut extensions = span.extensions_mut();
         if let Some(recording) = extensions.get_mut::<Recording>() {
-            values.record(&mut SpanVisitor {
-                recording,
-                max_attributes: self.limits.max_attributes,
-                redaction: &self.redaction,
-            });
+            fields.apply(recording, self.limits.max_attributes);
         }
     }
 
@@ -347,13 +355,15 @@ where
         let Some(span) = span else {
             return;
         };
-        let mut extensions = span.extensions_mut();
         // Unsampled spans stop here: the event's fields are never visited.
-        let Some(recording) = extensions.get_mut::<Recording>() else {
-            return;
+        let full = match span.extensions().get::<Recording>() {
+            None => return,
+            Some(recording) => recording.events.len() >= self.limits.max_events,
         };
-        if recording.events.len() >= self.limits.max_events {
-            recording.dropped_events += 1;
+        if full {
+            if let Some(recording) = span.extensions_mut().get_mut::<Recording>() {
+                recording.dropped_events += 1;
+            }
             return;
         }
         let metadata = event.metadata();
@@ -379,7 +389,17 @@ where
             Some(record) => KeyValue::new("target", record.target().to_owned()),
             None => KeyValue::new("target", metadata.target()),
         });
+        // Fields are formatted (user code runs, and may log) with no lock held.
         event.record(&mut visitor);
+        let mut extensions = span.extensions_mut();
+        // Closed meanwhile (on another thread): the event has no span left to join.
+        let Some(recording) = extensions.get_mut::<Recording>() else {
+            return;
+        };
+        if recording.events.len() >= self.limits.max_events {
+            recording.dropped_events += 1;
+            return;
+        }
         if let Some(error) = &visitor.error {
             recording.status = Status::error(error.clone());
         } else if level == Level::ERROR && recording.status == Status::Unset {

@@ -93,67 +93,157 @@ fn parse_kind(text: &str) -> Option<SpanKind> {
     }
 }
 
-/// Collects a span's fields: `otel.name`, `otel.kind`, `otel.status_code`,
-/// `otel.status_description` (or `otel.status_message`) and `error` have their OpenTelemetry
-/// meaning; everything else becomes a typed attribute.
-pub(crate) struct SpanVisitor<'a> {
-    pub(crate) recording: &'a mut Recording,
-    pub(crate) max_attributes: usize,
-    /// Fields with a secret name keep `[REDACTED]`: their value is never formatted or stored.
-    pub(crate) redaction: &'a Redaction,
+/// A span field's value, read (and redacted) while no lock is held.
+enum StagedValue {
+    /// Text: `otel.*` names and `error` have their OpenTelemetry meaning.
+    Text(String),
+    /// A typed attribute, `[REDACTED]` included.
+    Attribute(Value),
 }
 
-impl SpanVisitor<'_> {
+/// Reads a span's fields into [`SpanFields`]: values are formatted here (user `Debug` and
+/// `Display` code runs) with no lock held; [`SpanFields::apply`] then changes the recording
+/// under the span's extensions lock, running no user code, so a field whose `Debug` logs
+/// cannot deadlock.
+pub(crate) struct SpanVisitor<'a> {
+    target: Target<'a>,
+    /// Fields with a secret name keep `[REDACTED]`: their value is never formatted or stored.
+    redaction: &'a Redaction,
+}
+
+/// Where a [`SpanVisitor`] puts what it reads.
+enum Target<'a> {
+    /// A recording no lock guards yet (a span being created): written at once.
+    Unshared {
+        recording: &'a mut Recording,
+        max_attributes: usize,
+    },
+    /// Kept for [`SpanFields::apply`] under the lock.
+    Staged(SpanFields),
+}
+
+/// The fields a [`SpanVisitor`] read, in order.
+#[derive(Default)]
+pub(crate) struct SpanFields(Vec<(&'static str, StagedValue)>);
+
+impl<'a> SpanVisitor<'a> {
+    /// Writes straight into `recording`, which must not be shared yet (no lock held).
+    pub(crate) fn unshared(
+        recording: &'a mut Recording,
+        max_attributes: usize,
+        redaction: &'a Redaction,
+    ) -> Self {
+        Self {
+            target: Target::Unshared {
+                recording,
+                max_attributes,
+            },
+            redaction,
+        }
+    }
+
+    /// Keeps the fields for [`SpanFields::apply`].
+    pub(crate) fn staged(redaction: &'a Redaction, fields: usize) -> Self {
+        Self {
+            target: Target::Staged(SpanFields(Vec::with_capacity(fields))),
+            redaction,
+        }
+    }
+
+    /// The fields kept (none when writing straight into a recording).
+    pub(crate) fn into_fields(self) -> SpanFields {
+        match self.target {
+            Target::Staged(fields) => fields,
+            Target::Unshared { .. } => SpanFields::default(),
+        }
+    }
+
+    fn push(&mut self, name: &'static str, value: StagedValue) {
+        match &mut self.target {
+            Target::Unshared {
+                recording,
+                max_attributes,
+            } => apply_one(recording, name, value, *max_attributes),
+            Target::Staged(fields) => fields.0.push((name, value)),
+        }
+    }
+
     /// Records `[REDACTED]` for a secret field and says so; the caller then skips the value.
     fn redacted(&mut self, field: &Field) -> bool {
         let secret = self.redaction.matches(field.name());
         if secret {
-            self.attribute(field.name(), Value::from(REDACTED));
+            self.attribute(field, Value::from(REDACTED));
         }
         secret
     }
 
-    fn attribute(&mut self, key: &'static str, value: Value) {
-        if let Some(existing) = self
-            .recording
-            .attributes
-            .iter_mut()
-            .find(|kv| kv.key.as_str() == key)
-        {
-            existing.value = value;
-        } else if self.recording.attributes.len() < self.max_attributes {
-            self.recording.attributes.push(KeyValue::new(key, value));
-        } else {
-            self.recording.dropped_attributes += 1;
-        }
+    fn attribute(&mut self, field: &Field, value: Value) {
+        self.push(field.name(), StagedValue::Attribute(value));
     }
 
     fn text(&mut self, field: &Field, value: String) {
         let value = scrubbed(self.redaction, value);
-        match field.name() {
-            "otel.name" => self.recording.name = Cow::Owned(value),
-            "otel.kind" => {
-                if let Some(kind) = parse_kind(&value) {
-                    self.recording.kind = kind;
-                }
-            }
-            "otel.status_code" => match value.to_ascii_lowercase().as_str() {
-                "ok" => self.recording.status = Status::Ok,
-                // A description recorded earlier is kept.
-                "error" if !matches!(self.recording.status, Status::Error { .. }) => {
-                    self.recording.status = Status::error("");
-                }
-                _ => {}
-            },
-            "otel.status_description" | "otel.status_message" => {
-                self.recording.status = Status::error(value);
-            }
-            "error" => {
-                self.recording.status = Status::error(value.clone());
-                self.attribute("error", Value::from(value));
-            }
-            name => self.attribute(name, Value::from(value)),
+        self.push(field.name(), StagedValue::Text(value));
+    }
+}
+
+impl SpanFields {
+    /// Writes the fields into `recording`: `otel.name`, `otel.kind`, `otel.status_code`,
+    /// `otel.status_description` (or `otel.status_message`) and `error` have their
+    /// OpenTelemetry meaning; everything else becomes an attribute (a name recorded again
+    /// replaces its value; past `max_attributes`, new names are counted as dropped).
+    pub(crate) fn apply(self, recording: &mut Recording, max_attributes: usize) {
+        for (name, value) in self.0 {
+            apply_one(recording, name, value, max_attributes);
         }
+    }
+}
+
+fn apply_one(recording: &mut Recording, name: &'static str, value: StagedValue, max: usize) {
+    match value {
+        StagedValue::Attribute(value) => set_attribute(recording, name, value, max),
+        StagedValue::Text(text) => apply_text(recording, name, text, max),
+    }
+}
+
+fn set_attribute(recording: &mut Recording, key: &'static str, value: Value, max: usize) {
+    if let Some(existing) = recording
+        .attributes
+        .iter_mut()
+        .find(|kv| kv.key.as_str() == key)
+    {
+        existing.value = value;
+    } else if recording.attributes.len() < max {
+        recording.attributes.push(KeyValue::new(key, value));
+    } else {
+        recording.dropped_attributes += 1;
+    }
+}
+
+fn apply_text(recording: &mut Recording, name: &'static str, value: String, max: usize) {
+    match name {
+        "otel.name" => recording.name = Cow::Owned(value),
+        "otel.kind" => {
+            if let Some(kind) = parse_kind(&value) {
+                recording.kind = kind;
+            }
+        }
+        "otel.status_code" => match value.to_ascii_lowercase().as_str() {
+            "ok" => recording.status = Status::Ok,
+            // A description recorded earlier is kept.
+            "error" if !matches!(recording.status, Status::Error { .. }) => {
+                recording.status = Status::error("");
+            }
+            _ => {}
+        },
+        "otel.status_description" | "otel.status_message" => {
+            recording.status = Status::error(value);
+        }
+        "error" => {
+            recording.status = Status::error(value.clone());
+            set_attribute(recording, "error", Value::from(value), max);
+        }
+        name => set_attribute(recording, name, Value::from(value), max),
     }
 }
 
@@ -178,37 +268,37 @@ impl Visit for SpanVisitor<'_> {
 
     fn record_i64(&mut self, field: &Field, value: i64) {
         if !self.redacted(field) {
-            self.attribute(field.name(), checked_integer(self.redaction, value));
+            self.attribute(field, checked_integer(self.redaction, value));
         }
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
         if !self.redacted(field) {
-            self.attribute(field.name(), checked_integer(self.redaction, value));
+            self.attribute(field, checked_integer(self.redaction, value));
         }
     }
 
     fn record_i128(&mut self, field: &Field, value: i128) {
         if !self.redacted(field) {
-            self.attribute(field.name(), integer(value));
+            self.attribute(field, integer(value));
         }
     }
 
     fn record_u128(&mut self, field: &Field, value: u128) {
         if !self.redacted(field) {
-            self.attribute(field.name(), integer(value));
+            self.attribute(field, integer(value));
         }
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
         if !self.redacted(field) {
-            self.attribute(field.name(), Value::F64(value));
+            self.attribute(field, Value::F64(value));
         }
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
         if !self.redacted(field) {
-            self.attribute(field.name(), Value::Bool(value));
+            self.attribute(field, Value::Bool(value));
         }
     }
 }

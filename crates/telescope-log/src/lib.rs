@@ -22,9 +22,10 @@
 //! redaction), are described on [`JsonLayer`]. `trace_id` and `span_id` come from the
 //! [`telescope_core::SpanContext`] that the OTLP layer (or any layer) keeps in span extensions.
 //!
-//! Losses are counted through the `metrics` facade: `telescope_log_dropped_total` for lines
-//! dropped by a full queue and `telescope_log_write_errors_total` for failed writes, with a
-//! single warning on stderr for each.
+//! Losses are counted through the `metrics` facade: `telescope_log_dropped_total{reason}` for
+//! every line not written (`queue_full`, `write_error`, `worker_failed`, `shutdown`) and
+//! `telescope_log_write_errors_total` for failed writes, with a single warning on stderr for
+//! each.
 //!
 //! Supported Rust version: 1.88 or newer.
 

@@ -441,6 +441,7 @@ where
         let mut writer = self.writer.make_writer_for(shown);
         if let Err(error) = writer.write_all(line) {
             self.loss.write_error(&error);
+            self.loss.dropped(1, crate::report::DropReason::WriteError);
         }
     }
 }

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crossbeam_queue::ArrayQueue;
 use tracing_subscriber::fmt::MakeWriter;
 
-use crate::report::LossReport;
+use crate::report::{DropReason, LossReport};
 use crate::timestamp::{write_timestamp, TimestampFormat};
 
 /// The default queue length, in lines (as `tracing-appender`'s).
@@ -49,6 +49,8 @@ struct Shared {
     worker_parked: AtomicBool,
     /// Set once the worker has stopped taking lines.
     closed: AtomicBool,
+    /// Set when the worker thread died (a panic in the sink): lines are dropped from then on.
+    failed: AtomicBool,
     worker: OnceLock<Thread>,
     dropped: AtomicU64,
     /// Drops not yet announced in the log itself.
@@ -67,6 +69,7 @@ impl Shared {
             spare_buffers: ArrayQueue::new(POOL_BUFFERS),
             worker_parked: AtomicBool::new(false),
             closed: AtomicBool::new(false),
+            failed: AtomicBool::new(false),
             worker: OnceLock::new(),
             dropped: AtomicU64::new(0),
             dropped_unannounced: AtomicU64::new(0),
@@ -90,10 +93,23 @@ impl Shared {
         }
     }
 
-    fn count_dropped(&self, lines: u64) {
+    fn count_dropped(&self, lines: u64, reason: DropReason) {
         self.dropped.fetch_add(lines, Ordering::Relaxed);
-        self.dropped_unannounced.fetch_add(lines, Ordering::Relaxed);
-        self.loss.dropped(lines);
+        // A full queue is announced in the log itself; the other losses are of the sink,
+        // which could not carry the notice either.
+        if reason == DropReason::QueueFull {
+            self.dropped_unannounced.fetch_add(lines, Ordering::Relaxed);
+        }
+        self.loss.dropped(lines, reason);
+    }
+
+    /// Why a line that finds the writer closed is dropped.
+    fn closed_reason(&self) -> DropReason {
+        if self.failed.load(Ordering::Relaxed) {
+            DropReason::WorkerFailed
+        } else {
+            DropReason::Shutdown
+        }
     }
 }
 
@@ -198,10 +214,14 @@ impl NonBlockingBuilder {
             drop_notice: self.drop_notice,
             batch: Vec::with_capacity(BATCH_BYTES),
             lines_in_batch: 0,
+            broken_line: false,
         };
         let handle = std::thread::Builder::new()
             .name(self.thread_name)
             .spawn(move || {
+                // If the sink panics, the guard closes the queue on the way out, so that
+                // nobody waits for room that will never come.
+                let _on_death = CloseOnPanic(worker.shared.clone());
                 worker.run();
                 let _ = done_sender.send(());
             });
@@ -276,7 +296,7 @@ impl NonBlocking {
     fn enqueue(&self, line: &[u8]) {
         let shared = &*self.shared;
         if shared.closed.load(Ordering::Relaxed) {
-            shared.count_dropped(1);
+            shared.count_dropped(1, shared.closed_reason());
             return;
         }
         let mut buffer = shared.spare_buffers.pop().unwrap_or_default();
@@ -298,7 +318,12 @@ impl NonBlocking {
                 Err(rejected) => {
                     if self.lossy || shared.closed.load(Ordering::Relaxed) {
                         shared.recycle(rejected);
-                        shared.count_dropped(1);
+                        let reason = if shared.closed.load(Ordering::Relaxed) {
+                            shared.closed_reason()
+                        } else {
+                            DropReason::QueueFull
+                        };
+                        shared.count_dropped(1, reason);
                         return;
                     }
                     // Blocking mode and the queue is full: nudge the worker and wait for room.
@@ -447,6 +472,16 @@ impl FlushGuard {
             };
         if finished {
             let _ = handle.join();
+            if self.shared.failed.load(Ordering::SeqCst) {
+                // Lines queued in the moment the worker died.
+                let mut stranded = 0;
+                while let Some(line) = self.shared.lines.pop() {
+                    self.shared.recycle(line);
+                    stranded += 1;
+                }
+                self.shared
+                    .count_dropped(stranded, DropReason::WorkerFailed);
+            }
         } else {
             // Stop taking lines: later ones are counted as dropped instead of queued forever.
             self.shared.closed.store(true, Ordering::SeqCst);
@@ -456,7 +491,7 @@ impl FlushGuard {
             eprintln!(
                 "telescope: log writer did not finish within {timeout:?}; {stranded} queued lines are lost"
             );
-            self.shared.count_dropped(stranded);
+            self.shared.count_dropped(stranded, DropReason::Shutdown);
         }
         let stats = self.stats();
         if stats.dropped > 0 || stats.write_errors > 0 {
@@ -475,6 +510,27 @@ impl Drop for FlushGuard {
 }
 
 /// The background side: takes lines off the queue and writes them in batches.
+/// Marks the writer failed and closed when the worker thread unwinds, counting the lines
+/// queued and in flight as dropped (`worker_failed`).
+struct CloseOnPanic(Arc<Shared>);
+
+impl Drop for CloseOnPanic {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        let shared = &*self.0;
+        shared.failed.store(true, Ordering::SeqCst);
+        shared.closed.store(true, Ordering::SeqCst);
+        let mut lost = shared.in_flight.swap(0, Ordering::Relaxed);
+        while let Some(line) = shared.lines.pop() {
+            shared.recycle(line);
+            lost += 1;
+        }
+        shared.count_dropped(lost, DropReason::WorkerFailed);
+    }
+}
+
 struct Worker<W> {
     control: Receiver<Control>,
     inner: W,
@@ -482,6 +538,22 @@ struct Worker<W> {
     drop_notice: bool,
     batch: Vec<u8>,
     lines_in_batch: u64,
+    /// The sink's output ends inside a line (a write failed part-way).
+    broken_line: bool,
+}
+
+/// Writes all of `bytes` like `write_all`, and says how many made it out before an error.
+fn write_counting(out: &mut impl Write, bytes: &[u8]) -> (usize, io::Result<()>) {
+    let mut written = 0;
+    while written < bytes.len() {
+        match out.write(&bytes[written..]) {
+            Ok(0) => return (written, Err(io::ErrorKind::WriteZero.into())),
+            Ok(n) => written += n,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return (written, Err(error)),
+        }
+    }
+    (written, Ok(()))
 }
 
 impl<W: Write> Worker<W> {
@@ -561,13 +633,17 @@ impl<W: Write> Worker<W> {
         self.shared
             .in_flight
             .store(self.lines_in_batch, Ordering::Relaxed);
-        let result = self
-            .inner
-            .write_all(&self.batch)
-            .and_then(|()| self.inner.flush());
+        if self.broken_line {
+            // The last failed write stopped inside a line: end it, so that the next line
+            // starts on a line of its own instead of being merged into half of another.
+            self.batch.insert(0, b'\n');
+        }
+        let (written, result) = write_counting(&mut self.inner, &self.batch);
+        let result = result.and_then(|()| self.inner.flush());
         self.shared.in_flight.store(0, Ordering::Relaxed);
         match result {
             Ok(()) => {
+                self.broken_line = false;
                 self.shared
                     .written
                     .fetch_add(self.lines_in_batch, Ordering::Relaxed);
@@ -575,6 +651,17 @@ impl<W: Write> Worker<W> {
             Err(error) => {
                 self.shared.write_errors.fetch_add(1, Ordering::Relaxed);
                 self.shared.loss.write_error(&error);
+                // Whole lines that made it out count as written; the rest are lost.
+                let out = &self.batch[..written];
+                let complete = out.iter().filter(|byte| **byte == b'\n').count() as u64;
+                let complete = complete.saturating_sub(u64::from(self.broken_line && written > 0));
+                let complete = complete.min(self.lines_in_batch);
+                self.shared.written.fetch_add(complete, Ordering::Relaxed);
+                self.shared
+                    .count_dropped(self.lines_in_batch - complete, DropReason::WriteError);
+                if written > 0 {
+                    self.broken_line = out.last() != Some(&b'\n');
+                }
             }
         }
         self.lines_in_batch = 0;

@@ -225,6 +225,10 @@ fn sink_failures_are_counted_and_the_worker_keeps_going() {
     let stats = guard.stats();
     assert_eq!(stats.write_errors, 10);
     assert_eq!(stats.written, 0);
+    assert_eq!(
+        stats.dropped, 10,
+        "every line not written is counted as dropped"
+    );
 }
 
 /// Many threads, bursts separated by idle gaps long enough for the worker to park, a sink
@@ -305,4 +309,137 @@ fn lines_written_after_shutdown_are_counted_as_dropped() {
     (&writer).write_all(b"after\n").expect("write");
     assert_eq!(sink.lines(), ["before"]);
     assert_eq!(writer.stats().dropped, 1);
+}
+
+/// A sink with a bug: it panics on its first write.
+struct PanickingSink;
+
+impl Write for PanickingSink {
+    fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+        panic!("a bug in the sink");
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// When the writer thread dies, loggers waiting for room (blocking mode) are released, and
+/// every line from then on is counted as dropped with reason `worker_failed`.
+#[test]
+fn a_dead_worker_releases_waiting_loggers_and_counts_what_is_lost() {
+    use metrics_util::debugging::DebuggingRecorder;
+
+    let (writer, guard) = NonBlockingBuilder::default()
+        .queue_lines(4)
+        .lossy(false)
+        .finish(PanickingSink);
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let (done, finished) = mpsc::channel();
+    let logging = writer.clone();
+    std::thread::spawn(move || {
+        metrics::with_local_recorder(&recorder, || {
+            for n in 0..100 {
+                (&logging)
+                    .write_all(format!("{n}\n").as_bytes())
+                    .expect("writes return");
+            }
+        });
+        let _ = done.send(());
+    });
+    assert!(
+        finished.recv_timeout(Duration::from_secs(60)).is_ok(),
+        "a logger waiting for room was never released"
+    );
+    drop(guard);
+    let stats = writer.stats();
+    assert_eq!(stats.written, 0);
+    assert_eq!(stats.dropped, 100, "{stats:?}");
+    let by_reason: Vec<String> = snapshotter
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .filter(|(key, ..)| key.key().name() == "telescope_log_dropped_total")
+        .flat_map(|(key, ..)| {
+            key.key()
+                .labels()
+                .map(|label| label.value().to_owned())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(by_reason, ["worker_failed"]);
+}
+
+/// A sink that takes `room` bytes, fails once (a full disk) part-way through a line, then has
+/// room again.
+#[derive(Clone)]
+struct FullOnce {
+    out: Arc<Mutex<Vec<u8>>>,
+    room: Arc<Mutex<Option<usize>>>,
+}
+
+impl Write for FullOnce {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        let mut room = self.room.lock().expect("room");
+        let take = match *room {
+            Some(0) => {
+                *room = None;
+                return Err(io::Error::new(io::ErrorKind::StorageFull, "disk full"));
+            }
+            Some(left) => {
+                let take = left.min(bytes.len());
+                *room = Some(left - take);
+                take
+            }
+            None => bytes.len(),
+        };
+        self.out
+            .lock()
+            .expect("out")
+            .extend_from_slice(&bytes[..take]);
+        Ok(take)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A write that fails part-way through a line never leaves half a line merged with the next
+/// one; the lines it lost are counted as dropped (`write_error`), the rest as written.
+#[test]
+fn a_partial_write_leaves_no_merged_line_and_counts_the_loss() {
+    let sink = FullOnce {
+        out: Arc::default(),
+        // 3 whole lines of 12 bytes, then 5 bytes of the fourth.
+        room: Arc::new(Mutex::new(Some(3 * 12 + 5))),
+    };
+    let (writer, guard) = NonBlockingBuilder::default().finish(sink.clone());
+    for n in 0..10 {
+        (&writer)
+            .write_all(format!("{{\"n\":{}}}\n", 10_000 + n).as_bytes())
+            .expect("write");
+    }
+    assert!(guard.flush(Duration::from_secs(10)));
+    for n in 10..20 {
+        (&writer)
+            .write_all(format!("{{\"n\":{}}}\n", 10_000 + n).as_bytes())
+            .expect("write");
+    }
+    assert!(guard.flush(Duration::from_secs(10)));
+    let stats = guard.stats();
+    assert_eq!(stats.written + stats.dropped, 20, "{stats:?}");
+    assert_eq!(stats.write_errors, 1);
+    let out = String::from_utf8(sink.out.lock().expect("out").clone()).expect("utf8");
+    let lines: Vec<&str> = out.lines().collect();
+    let whole = lines
+        .iter()
+        .filter(|line| serde_json::from_str::<serde_json::Value>(line).is_ok())
+        .count() as u64;
+    assert_eq!(whole, stats.written, "{out}");
+    // At most one broken line (the cut one), alone on its line.
+    let broken: Vec<&&str> = lines
+        .iter()
+        .filter(|line| serde_json::from_str::<serde_json::Value>(line).is_err())
+        .collect();
+    assert_eq!(broken, [&"{\"n\":"], "{out}");
 }

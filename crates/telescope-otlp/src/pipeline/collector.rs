@@ -28,6 +28,8 @@ pub(super) struct Collector {
     /// The batch being formed, and when its first span came.
     pub(super) open: Batch,
     pub(super) open_since: Instant,
+    /// Whether a sink's panic has been said on stderr.
+    pub(super) sink_failed_said: bool,
 }
 
 impl Collector {
@@ -81,7 +83,14 @@ impl Collector {
             took += 1;
             let span = self.trace_states.complete(finished);
             for sink in &self.sinks {
-                sink.on_end(span.clone());
+                // A panicking sink (a bug in a `SpanSink`) must not stop the collector.
+                let delivered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    sink.on_end(span.clone());
+                }));
+                if delivered.is_err() && !self.sink_failed_said {
+                    self.sink_failed_said = true;
+                    eprintln!("telescope: a span sink panicked; the span pipeline goes on without it for that span");
+                }
             }
             if self.shared.has_exporters {
                 if self.open.is_empty() {

@@ -22,6 +22,8 @@ pub(super) enum Drop {
     Rejected,
     /// Retryable failures until the export timeout (or the shutdown deadline) ran out.
     ExportFailed,
+    /// The exporter panicked on them (a bug in a `SpanExport`); its thread goes on.
+    WorkerFailed,
 }
 
 impl Drop {
@@ -31,6 +33,7 @@ impl Drop {
             Drop::AfterShutdown | Drop::Abandoned => "shutdown",
             Drop::Rejected => "rejected",
             Drop::ExportFailed => "export_failed",
+            Drop::WorkerFailed => "worker_failed",
         }
     }
 }
@@ -49,6 +52,7 @@ pub(super) struct Counts {
     abandoned: AtomicU64,
     rejected: AtomicU64,
     export_failed: AtomicU64,
+    worker_failed: AtomicU64,
     warned_full: AtomicBool,
     warned_export: AtomicBool,
 }
@@ -100,12 +104,13 @@ impl Counts {
             Drop::Abandoned => &self.abandoned,
             Drop::Rejected => &self.rejected,
             Drop::ExportFailed => &self.export_failed,
+            Drop::WorkerFailed => &self.worker_failed,
         };
         counter.fetch_add(spans, Ordering::Relaxed);
         metrics::counter!(SPANS_DROPPED_TOTAL, "reason" => reason.label()).increment(spans);
         let warned = match reason {
             Drop::QueueFull => &self.warned_full,
-            Drop::Rejected | Drop::ExportFailed => &self.warned_export,
+            Drop::Rejected | Drop::ExportFailed | Drop::WorkerFailed => &self.warned_export,
             Drop::AfterShutdown | Drop::Abandoned => return,
         };
         if !warned.swap(true, Ordering::Relaxed) {
@@ -129,6 +134,7 @@ impl Counts {
             export_errors: load(&self.export_errors),
             dropped_rejected: load(&self.rejected),
             dropped_export_failed: load(&self.export_failed),
+            dropped_worker_failed: load(&self.worker_failed),
             abandoned_at_shutdown: load(&self.abandoned),
             pending: load(&self.accepted).saturating_sub(settled),
         }

@@ -66,9 +66,19 @@ impl ExporterThread {
                     ExportError::permanent("shutdown stopped waiting"),
                 ));
             }
-            let error = match exporter.export(batch) {
-                Ok(accepted) => return Ok(accepted),
-                Err(error) => error,
+            let exported =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| exporter.export(batch)));
+            let error = match exported {
+                Ok(Ok(accepted)) => return Ok(accepted),
+                Ok(Err(error)) => error,
+                Err(panic) => {
+                    // A bug in the exporter: the batch is lost, the thread lives on.
+                    self.shared.counts.export_error();
+                    return Err((
+                        Drop::WorkerFailed,
+                        ExportError::permanent(panic_message(&*panic)),
+                    ));
+                }
             };
             self.shared.counts.export_error();
             let after = match &error {
@@ -84,6 +94,16 @@ impl ExporterThread {
             backoff = (backoff * 2).min(MAX_RETRY_BACKOFF);
         }
     }
+}
+
+/// What a panic said, for the one stderr line about it.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    let said = panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("no message");
+    format!("the exporter panicked: {said}")
 }
 
 /// A pause drawn uniformly from the upper half of `backoff`, so that many processes

@@ -73,6 +73,8 @@ pub struct PipelineStats {
     pub dropped_rejected: u64,
     /// Spans given up on after retryable failures outlasted the export timeout.
     pub dropped_export_failed: u64,
+    /// Spans an exporter panicked on (a bug in a `SpanExport`; the exporter thread goes on).
+    pub dropped_worker_failed: u64,
     /// Spans still waiting to be sent when [`Pipeline::shutdown`] stopped waiting.
     pub abandoned_at_shutdown: u64,
     /// Spans in the queue or the backlog, or being exported, right now.
@@ -261,6 +263,7 @@ impl Pipeline {
             delay: config.schedule_delay,
             open: Vec::with_capacity(batch_size.min(4096)),
             open_since: Instant::now(),
+            sink_failed_said: false,
         };
         let started = spawn("telescope-spans".to_owned(), move || collector.run())
             .map(|thread| threads.push(thread));

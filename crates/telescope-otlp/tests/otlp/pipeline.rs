@@ -445,3 +445,84 @@ fn an_unrepresentable_timeout_is_no_panic() {
     assert!(pipeline.force_flush(Duration::MAX));
     assert!(pipeline.shutdown(Duration::MAX));
 }
+
+/// An exporter with a bug: it panics on its first `panics` calls, then accepts.
+struct PanicsFirst {
+    panics: AtomicU64,
+}
+
+impl SpanExport for PanicsFirst {
+    fn export(&self, _: &[Arc<SpanData>]) -> Result<Accepted, ExportError> {
+        if self
+            .panics
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+                left.checked_sub(1)
+            })
+            .is_ok()
+        {
+            panic!("a bug in the exporter");
+        }
+        Ok(Accepted::all())
+    }
+}
+
+/// A panicking exporter loses the batch it panicked on (counted, `worker_failed`), not its
+/// thread: later batches are exported, and flush and shutdown finish.
+#[test]
+fn an_exporter_that_panics_loses_its_batch_not_the_pipeline() {
+    let (dispatch, pipeline) = dispatch_with(
+        PanicsFirst {
+            panics: AtomicU64::new(1),
+        },
+        PipelineConfig {
+            max_export_batch_size: 10,
+            schedule_delay: NEVER,
+            ..PipelineConfig::default()
+        },
+    );
+    emit(&dispatch, 10);
+    wait_until(|| pipeline.stats().dropped_worker_failed == 10);
+    emit(&dispatch, 30);
+    assert!(
+        pipeline.force_flush(Duration::from_secs(30)),
+        "flush finishes"
+    );
+    let stats = pipeline.stats();
+    assert_eq!(stats.dropped_worker_failed, 10, "{stats:?}");
+    assert_eq!(stats.exported, 30, "{stats:?}");
+    assert!(pipeline.shutdown(Duration::from_secs(30)));
+}
+
+/// A sink that panics on every span.
+struct PanickingSink;
+
+impl SpanSink for PanickingSink {
+    fn on_end(&self, _: Arc<SpanData>) {
+        panic!("a bug in the sink");
+    }
+}
+
+/// A panicking sink does not stop the collector: spans still reach the ring and the exporter.
+#[test]
+fn a_sink_that_panics_does_not_stop_the_collector() {
+    let calls = Arc::new(AtomicU64::new(0));
+    let layer = OtlpLayer::builder()
+        .sink(PanickingSink)
+        .exporter(Hung {
+            gate: Arc::default(),
+            calls: calls.clone(),
+        })
+        .pipeline(PipelineConfig {
+            max_export_batch_size: 5,
+            schedule_delay: NEVER,
+            ..PipelineConfig::default()
+        })
+        .build();
+    let pipeline = layer.pipeline();
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));
+    emit(&dispatch, 20);
+    assert!(pipeline.force_flush(Duration::from_secs(30)));
+    assert_eq!(pipeline.ring().spans().len(), 20);
+    assert_eq!(pipeline.stats().exported, 20);
+    assert!(calls.load(Ordering::SeqCst) >= 4);
+}

@@ -83,6 +83,7 @@ impl TelemetryBuilder {
         let (writer, guard) = NonBlockingBuilder::default()
             .lossy(resolved.lossy_logs)
             .queue_lines(resolved.log_queue_lines)
+            .queue_bytes(resolved.log_queue_bytes)
             .shutdown_timeout(resolved.shutdown_timeout)
             .finish(sink);
 

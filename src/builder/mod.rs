@@ -51,7 +51,7 @@ pub enum LogFormat {
 /// | span queue and batches | — | `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, `OTEL_BSP_SCHEDULE_DELAY`, `OTEL_BSP_EXPORT_TIMEOUT`, `OTEL_BSP_MAX_CONCURRENT_EXPORTS` | 2048, 512, 5 s, 30 s, 1 |
 /// | extra redacted field names | [`redaction`](Self::redaction) | `TELESCOPE_REDACT` (`ssn,iban`: added to the default list) | the default list |
 /// | lossy log queue | [`lossy_logs`](Self::lossy_logs) | `TELESCOPE_LOG_LOSSY` (`true`, `false`) | `true` |
-/// | log queue size | [`log_queue_lines`](Self::log_queue_lines) | `TELESCOPE_LOG_QUEUE_LINES` | 128,000 lines |
+/// | log queue size | [`log_queue_lines`](Self::log_queue_lines), [`log_queue_bytes`](Self::log_queue_bytes) | `TELESCOPE_LOG_QUEUE_LINES`, `TELESCOPE_LOG_QUEUE_BYTES` | 128,000 lines, 64 MiB |
 /// | shutdown budget | [`shutdown_timeout`](Self::shutdown_timeout) | `TELESCOPE_SHUTDOWN_TIMEOUT` (ms) | 5 s |
 /// | admin server (`/metrics`, probes, `/debug/traces`) | [`admin_address`](Self::admin_address), [`without_admin_server`](Self::without_admin_server) | `TELESCOPE_ADMIN_ADDR` (`off` to disable) | `127.0.0.1:9464` |
 /// | admin bearer token | [`admin_token`](Self::admin_token) | `TELESCOPE_ADMIN_TOKEN` | none |
@@ -87,6 +87,7 @@ pub struct TelemetryBuilder {
     redaction: Option<Redaction>,
     lossy_logs: Option<bool>,
     log_queue_lines: Option<usize>,
+    log_queue_bytes: Option<usize>,
     shutdown_timeout: Option<Duration>,
     log_writer: Option<Box<dyn Write + Send>>,
     sampler: Option<Box<dyn Sampler>>,
@@ -212,6 +213,13 @@ impl TelemetryBuilder {
     /// How many lines the log queue holds.
     pub fn log_queue_lines(mut self, lines: usize) -> Self {
         self.log_queue_lines = Some(lines);
+        self
+    }
+
+    /// How many bytes of lines the log queue holds (default 64 MiB): the bound that counts
+    /// when lines are large and the sink is stuck.
+    pub fn log_queue_bytes(mut self, bytes: usize) -> Self {
+        self.log_queue_bytes = Some(bytes);
         self
     }
 

@@ -156,6 +156,7 @@ pub(crate) struct Resolved {
     pub(crate) redaction: Redaction,
     pub(crate) lossy_logs: bool,
     pub(crate) log_queue_lines: usize,
+    pub(crate) log_queue_bytes: usize,
     pub(crate) shutdown_timeout: Duration,
     pub(crate) exemplar_interval: Option<Duration>,
     /// From `TELESCOPE_METRICS_CARDINALITY_LIMIT` when no recorder was configured in code.
@@ -276,6 +277,11 @@ impl TelemetryBuilder {
             None => env::parse(env, "TELESCOPE_LOG_QUEUE_LINES", parse_count)?
                 .unwrap_or(telescope_log::DEFAULT_QUEUE_LINES),
         };
+        let log_queue_bytes = match self.log_queue_bytes {
+            Some(bytes) => bytes,
+            None => env::parse(env, "TELESCOPE_LOG_QUEUE_BYTES", parse_count)?
+                .unwrap_or(telescope_log::DEFAULT_QUEUE_BYTES),
+        };
         let shutdown_timeout = match self.shutdown_timeout {
             Some(timeout) => timeout,
             None => env::parse(env, "TELESCOPE_SHUTDOWN_TIMEOUT", parse_millis)?
@@ -311,6 +317,7 @@ impl TelemetryBuilder {
             redaction,
             lossy_logs,
             log_queue_lines,
+            log_queue_bytes,
             shutdown_timeout,
             exemplar_interval,
             cardinality_limit,
@@ -521,6 +528,7 @@ mod tests {
         let defaults = resolve(&[]).expect("defaults");
         assert!(defaults.lossy_logs);
         assert_eq!(defaults.log_queue_lines, telescope_log::DEFAULT_QUEUE_LINES);
+        assert_eq!(defaults.log_queue_bytes, telescope_log::DEFAULT_QUEUE_BYTES);
         assert_eq!(defaults.shutdown_timeout, DEFAULT_SHUTDOWN_TIMEOUT);
         assert_eq!(defaults.exemplar_interval, Some(DEFAULT_EXEMPLAR_INTERVAL));
         assert_eq!(defaults.cardinality_limit, None);
@@ -532,6 +540,7 @@ mod tests {
         let set = resolve(&[
             ("TELESCOPE_LOG_LOSSY", "false"),
             ("TELESCOPE_LOG_QUEUE_LINES", "4096"),
+            ("TELESCOPE_LOG_QUEUE_BYTES", "1048576"),
             ("TELESCOPE_SHUTDOWN_TIMEOUT", "1500"),
             ("TELESCOPE_EXEMPLAR_INTERVAL", "off"),
             ("TELESCOPE_METRICS_CARDINALITY_LIMIT", "500"),
@@ -540,6 +549,7 @@ mod tests {
         .expect("valid");
         assert!(!set.lossy_logs);
         assert_eq!(set.log_queue_lines, 4096);
+        assert_eq!(set.log_queue_bytes, 1 << 20);
         assert_eq!(set.shutdown_timeout, Duration::from_millis(1500));
         assert_eq!(set.exemplar_interval, None);
         assert_eq!(set.cardinality_limit, Some(500));
@@ -554,6 +564,7 @@ mod tests {
         for (var, value) in [
             ("TELESCOPE_LOG_LOSSY", "maybe"),
             ("TELESCOPE_LOG_QUEUE_LINES", "0"),
+            ("TELESCOPE_LOG_QUEUE_BYTES", "64MiB"),
             ("TELESCOPE_SHUTDOWN_TIMEOUT", "5s"),
             ("TELESCOPE_EXEMPLAR_INTERVAL", "-1"),
             ("TELESCOPE_METRICS_CARDINALITY_LIMIT", "lots"),

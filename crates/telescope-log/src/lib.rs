@@ -47,5 +47,6 @@ pub use schema::{Key, LevelStyle, Schema, ECS_VERSION};
 pub use timestamp::TimestampFormat;
 pub use writer::{
     FlushGuard, NonBlocking, NonBlockingBuilder, NonBlockingStats, RollingConfigError,
-    RollingFileBuilder, RollingFileWriter, RotationPeriod, DEFAULT_QUEUE_LINES,
+    RollingFileBuilder, RollingFileWriter, RotationPeriod, DEFAULT_QUEUE_BYTES,
+    DEFAULT_QUEUE_LINES,
 };

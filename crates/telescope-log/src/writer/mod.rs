@@ -4,6 +4,7 @@ mod non_blocking;
 mod rolling;
 
 pub use non_blocking::{
-    FlushGuard, NonBlocking, NonBlockingBuilder, NonBlockingStats, DEFAULT_QUEUE_LINES,
+    FlushGuard, NonBlocking, NonBlockingBuilder, NonBlockingStats, DEFAULT_QUEUE_BYTES,
+    DEFAULT_QUEUE_LINES,
 };
 pub use rolling::{RollingConfigError, RollingFileBuilder, RollingFileWriter, RotationPeriod};

@@ -8,7 +8,7 @@
 
 use std::fmt;
 use std::io::{self, Write};
-use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
 use std::sync::{Arc, OnceLock};
 use std::thread::{JoinHandle, Thread};
@@ -22,6 +22,10 @@ use crate::timestamp::{write_timestamp, TimestampFormat};
 
 /// The default queue length, in lines (as `tracing-appender`'s).
 pub const DEFAULT_QUEUE_LINES: usize = 128_000;
+
+/// How many bytes of lines the queue holds by default (64 MiB): with a stuck sink and large
+/// lines, memory stays bounded however few lines that is.
+pub const DEFAULT_QUEUE_BYTES: usize = 64 << 20;
 /// Lines are gathered into one write of up to this many bytes.
 const BATCH_BYTES: usize = 64 * 1024;
 /// How long the worker sleeps between polls of the queue while lines are coming.
@@ -44,6 +48,10 @@ enum Control {
 /// What the writer handles and the worker share.
 struct Shared {
     lines: ArrayQueue<Vec<u8>>,
+    /// Bytes of the lines in `lines`, and the most it may hold (a line always fits an empty
+    /// queue, so one larger than the limit still goes).
+    queued_bytes: AtomicUsize,
+    max_queued_bytes: usize,
     spare_buffers: ArrayQueue<Vec<u8>>,
     /// Set by the worker just before it parks with nothing to do.
     worker_parked: AtomicBool,
@@ -63,9 +71,11 @@ struct Shared {
 }
 
 impl Shared {
-    fn new(queue_lines: usize) -> Self {
+    fn new(queue_lines: usize, max_queued_bytes: usize) -> Self {
         Self {
             lines: ArrayQueue::new(queue_lines),
+            queued_bytes: AtomicUsize::new(0),
+            max_queued_bytes,
             spare_buffers: ArrayQueue::new(POOL_BUFFERS),
             worker_parked: AtomicBool::new(false),
             closed: AtomicBool::new(false),
@@ -84,6 +94,23 @@ impl Shared {
         if let Some(worker) = self.worker.get() {
             worker.unpark();
         }
+    }
+
+    /// Reserves room for `bytes` more queued bytes; false when that would pass the limit
+    /// (unless nothing is queued).
+    fn reserve_bytes(&self, bytes: usize) -> bool {
+        // One add, not a compare-and-swap loop: loggers on many threads do not retry here.
+        let queued = self.queued_bytes.fetch_add(bytes, Ordering::AcqRel);
+        if queued == 0 || queued.saturating_add(bytes) <= self.max_queued_bytes {
+            return true;
+        }
+        self.release_bytes(bytes);
+        false
+    }
+
+    /// A line of `bytes` left the queue.
+    fn release_bytes(&self, bytes: usize) {
+        self.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
     }
 
     fn recycle(&self, mut buffer: Vec<u8>) {
@@ -146,6 +173,7 @@ pub struct NonBlockingStats {
 #[must_use]
 pub struct NonBlockingBuilder {
     queue_lines: usize,
+    queue_bytes: usize,
     lossy: bool,
     drop_notice: bool,
     thread_name: String,
@@ -156,6 +184,7 @@ impl Default for NonBlockingBuilder {
     fn default() -> Self {
         Self {
             queue_lines: DEFAULT_QUEUE_LINES,
+            queue_bytes: DEFAULT_QUEUE_BYTES,
             lossy: true,
             drop_notice: true,
             thread_name: "telescope-log".to_owned(),
@@ -168,6 +197,14 @@ impl NonBlockingBuilder {
     /// How many lines the queue holds (at least 1; default [`DEFAULT_QUEUE_LINES`]).
     pub fn queue_lines(mut self, lines: usize) -> Self {
         self.queue_lines = lines.max(1);
+        self
+    }
+
+    /// How many bytes of lines the queue holds (default [`DEFAULT_QUEUE_BYTES`]); whichever of
+    /// this and [`queue_lines`](Self::queue_lines) is reached first makes the queue full. A
+    /// single line larger than this still goes when the queue is empty.
+    pub fn queue_bytes(mut self, bytes: usize) -> Self {
+        self.queue_bytes = bytes.max(1);
         self
     }
 
@@ -204,7 +241,7 @@ impl NonBlockingBuilder {
     /// If the thread cannot be spawned, a message goes to stderr and every line is counted
     /// as dropped; the guard reports the total.
     pub fn finish<W: Write + Send + 'static>(self, inner: W) -> (NonBlocking, FlushGuard) {
-        let shared = Arc::new(Shared::new(self.queue_lines));
+        let shared = Arc::new(Shared::new(self.queue_lines, self.queue_bytes));
         let (control_sender, control) = mpsc::sync_channel(4);
         let (done_sender, done_receiver) = mpsc::sync_channel(1);
         let worker = Worker {
@@ -303,7 +340,17 @@ impl NonBlocking {
         buffer.extend_from_slice(line);
         let mut backoff = 0u32;
         loop {
-            match shared.lines.push(buffer) {
+            // Room in bytes first, then a slot; a line that gets no slot gives its bytes back.
+            let pushed = if shared.reserve_bytes(buffer.len()) {
+                let len = buffer.len();
+                shared
+                    .lines
+                    .push(buffer)
+                    .inspect_err(|_| shared.release_bytes(len))
+            } else {
+                Err(buffer)
+            };
+            match pushed {
                 Ok(()) => {
                     // Pairs with the fence in `Worker::park_until_woken`: either the worker
                     // sees this line before parking, or this thread sees it parked.
@@ -476,6 +523,7 @@ impl FlushGuard {
                 // Lines queued in the moment the worker died.
                 let mut stranded = 0;
                 while let Some(line) = self.shared.lines.pop() {
+                    self.shared.release_bytes(line.len());
                     self.shared.recycle(line);
                     stranded += 1;
                 }
@@ -524,6 +572,7 @@ impl Drop for CloseOnPanic {
         shared.closed.store(true, Ordering::SeqCst);
         let mut lost = shared.in_flight.swap(0, Ordering::Relaxed);
         while let Some(line) = shared.lines.pop() {
+            shared.release_bytes(line.len());
             shared.recycle(line);
             lost += 1;
         }
@@ -609,6 +658,7 @@ impl<W: Write> Worker<W> {
     fn drain(&mut self) -> u64 {
         let mut count = 0;
         while let Some(line) = self.shared.lines.pop() {
+            self.shared.release_bytes(line.len());
             self.batch.extend_from_slice(&line);
             self.shared.recycle(line);
             self.lines_in_batch += 1;

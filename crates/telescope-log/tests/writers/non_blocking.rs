@@ -443,3 +443,46 @@ fn a_partial_write_leaves_no_merged_line_and_counts_the_loss() {
         .collect();
     assert_eq!(broken, [&"{\"n\":"], "{out}");
 }
+
+/// With a sink stuck on its first write, the queue holds at most its byte limit of large
+/// lines: the rest are dropped and counted, however many lines the queue could hold.
+#[test]
+fn the_queue_is_bounded_in_bytes_as_well_as_lines() {
+    let (_never, receiver) = mpsc::channel::<()>();
+    let (writer, guard) = NonBlockingBuilder::default()
+        .queue_bytes(8 << 20)
+        .shutdown_timeout(Duration::from_millis(100))
+        .finish(HungSink(Mutex::new(receiver)));
+    let mut line = vec![b'x'; 1 << 20];
+    *line.last_mut().expect("a line") = b'\n';
+    for _ in 0..100 {
+        (&writer).write_all(&line).expect("lossy writes return");
+    }
+    let stats = writer.stats();
+    // At most 8 lines of 1 MiB queued, plus the one the stuck write holds.
+    assert!(stats.dropped >= 100 - 9, "{stats:?}");
+    drop(guard);
+    assert_eq!(
+        writer.stats().dropped,
+        100,
+        "all counted once the guard gives up"
+    );
+}
+
+/// A line larger than the byte limit still goes when the queue is empty (blocking mode would
+/// otherwise wait for it forever).
+#[test]
+fn a_line_larger_than_the_byte_limit_still_goes() {
+    let sink = SlowSink::new(Duration::ZERO);
+    let (writer, guard) = NonBlockingBuilder::default()
+        .queue_bytes(16)
+        .lossy(false)
+        .finish(sink.clone());
+    for n in 0..5 {
+        (&writer)
+            .write_all(format!("{n}{}\n", "y".repeat(100)).as_bytes())
+            .expect("write");
+    }
+    assert!(guard.flush(Duration::from_secs(30)));
+    assert_eq!(sink.lines().len(), 5);
+}

@@ -68,7 +68,7 @@ impl Telemetry {
     /// every log line written, or `timeout` passes (in total). Returns whether everything was
     /// done in time.
     pub fn flush(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
+        let deadline = telescope_core::time::deadline_after(timeout);
         // Spans first: exporting them may log.
         let spans = self.traces.force_flush(timeout);
         let audit = self
@@ -88,7 +88,7 @@ impl Telemetry {
         let Some(logs) = self.logs.take() else {
             return;
         };
-        let deadline = Instant::now() + self.shutdown_timeout;
+        let deadline = telescope_core::time::deadline_after(self.shutdown_timeout);
         let budget = self.shutdown_timeout / 2;
         if !self.traces.shutdown(budget) {
             let stats = self.traces.stats();

@@ -1,6 +1,21 @@
 //! UTC calendar formatting shared by the crates that write timestamps (logs, health reports).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// The instant `timeout` from now, for any timeout a caller may give (`Duration::MAX`
+/// included, where `Instant::now() + timeout` would panic): beyond what the clock can hold,
+/// a year from now, which no wait in telescope reaches.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// let deadline = telescope_core::time::deadline_after(Duration::MAX);
+/// assert!(deadline > Instant::now() + Duration::from_secs(3600));
+/// ```
+pub fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .unwrap_or_else(|| now + Duration::from_secs(365 * 24 * 3600))
+}
 
 /// The latest second that [`date_time`] formats: 9999-12-31T23:59:59Z.
 pub const MAX_SECOND: u64 = 253_402_300_799;

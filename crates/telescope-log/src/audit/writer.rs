@@ -68,7 +68,7 @@ impl Writer {
         while let Ok(first) = self.requests.recv() {
             let mut batch = vec![first];
             if let Durability::GroupCommit { linger } = self.durability {
-                let deadline = Instant::now() + linger;
+                let deadline = telescope_core::time::deadline_after(linger);
                 while batch.len() < MAX_BATCH && !linger.is_zero() {
                     match self
                         .requests

@@ -452,7 +452,7 @@ impl FlushGuard {
     /// Waits until every line queued before this call is written, or `timeout` passes.
     /// Returns whether everything was written in time.
     pub fn flush(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
+        let deadline = telescope_core::time::deadline_after(timeout);
         let (ack_sender, ack) = mpsc::sync_channel(1);
         self.handle.is_some()
             && self.send(Control::Flush(ack_sender), deadline)
@@ -508,7 +508,7 @@ impl FlushGuard {
         let Some(handle) = self.handle.take() else {
             return;
         };
-        let deadline = Instant::now() + timeout;
+        let deadline = telescope_core::time::deadline_after(timeout);
         let finished = self.send(Control::Shutdown, deadline)
             && match self
                 .done

@@ -314,7 +314,7 @@ impl Pipeline {
     /// finished in time. Partial batches are sent at once meanwhile. Safe to call from any
     /// thread, inside or outside a tokio runtime: it only sleeps, with a deadline.
     pub fn force_flush(&self, timeout: Duration) -> bool {
-        let deadline = deadline_after(timeout);
+        let deadline = telescope_core::time::deadline_after(timeout);
         let shared = &*self.shared;
         let target = shared.counts.accepted_so_far();
         shared
@@ -349,7 +349,7 @@ impl Pipeline {
         if let Some(result) = *shut_down {
             return result;
         }
-        let deadline = deadline_after(timeout);
+        let deadline = telescope_core::time::deadline_after(timeout);
         let shared = &*self.shared;
         shared.backlog.set_deadline(deadline);
         shared.closed.store(true, Ordering::SeqCst);
@@ -379,12 +379,6 @@ impl Pipeline {
 }
 
 /// `timeout` from now; a timeout too long to represent (`Duration::MAX`) means a year.
-fn deadline_after(timeout: Duration) -> Instant {
-    let now = Instant::now();
-    now.checked_add(timeout)
-        .unwrap_or_else(|| now + Duration::from_secs(365 * 24 * 3600))
-}
-
 fn spawn(name: String, work: impl FnOnce() + Send + 'static) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new().name(name).spawn(work)
 }

@@ -365,3 +365,41 @@ fn the_trace_page_renders_a_child_starting_at_the_end_of_its_trace() {
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("step-2") && body.contains("step-3"), "{body}");
 }
+
+/// A liveness probe sent while `/metrics` renders 200,000 series answers before that render
+/// is done: probes never wait behind renders (each request is answered on a thread of its
+/// own). Before, both were answered on the server's one I/O thread, the probe after the
+/// render.
+#[test]
+fn a_probe_answers_while_a_large_scrape_renders() {
+    let (_dispatch, telemetry) = local_builder()
+        .metrics(telescope::metrics::TelescopeRecorder::builder().cardinality_limit(2_000))
+        .build()
+        .expect("builds");
+    metrics::with_local_recorder(&telemetry.metrics_recorder(), || {
+        for family in 0..100 {
+            let name = format!("family_{family}_total");
+            for series in 0..2_000 {
+                metrics::counter!(name.clone(), "series" => format!("{series:06}")).increment(1);
+            }
+        }
+    });
+    let addr = telemetry.admin_addr().expect("listening");
+    let (finished, order) = std::sync::mpsc::channel();
+    let scrape = {
+        let finished = finished.clone();
+        std::thread::spawn(move || {
+            // HEAD renders as GET does, without the time of moving the body.
+            let reply = http_client::request(addr, "HEAD", "/metrics", &[], "");
+            assert_eq!(reply.status, 200);
+            finished.send("metrics").expect("send");
+        })
+    };
+    // Long enough for the render to have begun, far shorter than it takes.
+    std::thread::sleep(Duration::from_millis(30));
+    let (status, _, _) = get(addr, "/livez", &[]);
+    assert_eq!(status, 200);
+    finished.send("livez").expect("send");
+    scrape.join().expect("scrape");
+    assert_eq!(order.recv().expect("first"), "livez");
+}

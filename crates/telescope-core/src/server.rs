@@ -158,8 +158,9 @@ impl Drop for BackgroundServer {
 }
 
 /// Serves `listener` on the current tokio runtime until the future is dropped, each
-/// connection on a task of its own, answering each request with `handler`: for serving
-/// telescope's endpoints on your own runtime instead of a [`BackgroundServer`]'s thread.
+/// connection on a task of its own, answering each request with `handler` on the runtime's
+/// blocking threads (so a slow answer holds up no other request): for serving telescope's
+/// endpoints on your own runtime instead of a [`BackgroundServer`]'s thread.
 pub async fn serve(listener: TcpListener, handler: impl Handler) {
     serve_shared(listener, Arc::new(handler)).await;
 }
@@ -178,8 +179,22 @@ async fn serve_shared<H: Handler>(listener: TcpListener, handler: Arc<H>) {
         tokio::spawn(async move {
             let service = service_fn(move |request: http::Request<hyper::body::Incoming>| {
                 let (parts, _body) = request.into_parts();
-                let response = handler(&parts);
-                async move { Ok::<_, std::convert::Infallible>(response) }
+                let handler = Arc::clone(&handler);
+                async move {
+                    // On a blocking thread of its own: a long answer (a large `/metrics`
+                    // render) never holds up another request, such as a liveness probe.
+                    let response = match tokio::task::spawn_blocking(move || handler(&parts)).await
+                    {
+                        Ok(response) => response,
+                        Err(_) => {
+                            let mut failed =
+                                Response::new(Full::new(Bytes::from_static(b"internal error\n")));
+                            *failed.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+                            failed
+                        }
+                    };
+                    Ok::<_, std::convert::Infallible>(response)
+                }
             });
             let connection = http1::Builder::new()
                 .timer(TokioTimer::new())

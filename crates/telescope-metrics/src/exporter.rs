@@ -146,7 +146,7 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
     })
 }
 
-fn gzip(body: &[u8]) -> std::io::Result<Vec<u8>> {
+pub(crate) fn gzip(body: &[u8]) -> std::io::Result<Vec<u8>> {
     let mut encoder = flate2::write::GzEncoder::new(
         Vec::with_capacity(body.len() / 4),
         flate2::Compression::fast(),
@@ -205,17 +205,20 @@ pub fn scrape_response(
         return refused;
     }
     let format = Format::from_accept(headers.get(ACCEPT).and_then(|v| v.to_str().ok()));
-    let body = handle.render(format).into_bytes();
-    let (body, gzipped) = match accepts_gzip(headers).then(|| gzip(&body)) {
-        Some(Ok(compressed)) => (compressed, true),
-        _ => (body, false),
+    let gzipped_body = accepts_gzip(headers)
+        .then(|| handle.scrape_body(format, true))
+        .flatten();
+    let gzipped = gzipped_body.is_some();
+    let body = match gzipped_body {
+        Some(body) => body,
+        None => handle.scrape_body(format, false).unwrap_or_default(),
     };
     let body = if method == Method::HEAD {
-        Vec::new()
+        Bytes::new()
     } else {
         body
     };
-    let mut response = Response::new(Full::new(Bytes::from(body)));
+    let mut response = Response::new(Full::new(body));
     let response_headers = response.headers_mut();
     response_headers.insert(
         CONTENT_TYPE,

@@ -30,6 +30,7 @@ mod recorder;
 mod registry;
 mod render;
 mod shard;
+mod shared_scrape;
 mod sync;
 
 pub use exemplar::ExemplarSource;

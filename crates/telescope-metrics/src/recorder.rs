@@ -187,6 +187,7 @@ impl TelescopeRecorderBuilder {
         let handle = MetricsHandle {
             registry: registry.clone(),
             render: Arc::new(self.render),
+            scrapes: Arc::default(),
         };
         (TelescopeRecorder { registry }, handle)
     }
@@ -252,9 +253,26 @@ impl metrics::Recorder for TelescopeRecorder {
 pub struct MetricsHandle {
     registry: Arc<Registry>,
     render: Arc<RenderSettings>,
+    scrapes: Arc<crate::shared_scrape::SharedScrapes>,
 }
 
 impl MetricsHandle {
+    /// A scrape's body: `format`, gzipped or not. Scrapes that arrive while the same body is
+    /// being rendered wait for it and share it (one render, one body in memory).
+    pub(crate) fn scrape_body(&self, format: Format, gzipped: bool) -> Option<bytes::Bytes> {
+        let body = self.scrapes.body((format, gzipped), || {
+            let text = self.render(format).into_bytes();
+            if gzipped {
+                crate::exporter::gzip(&text)
+                    .map_or_else(|_| bytes::Bytes::new(), bytes::Bytes::from)
+            } else {
+                bytes::Bytes::from(text)
+            }
+        });
+        // An empty gzip body means compression failed: the caller sends plain text.
+        (!(gzipped && body.is_empty())).then_some(body)
+    }
+
     /// Every series in `format`, families sorted by name and series by labels. Runs the
     /// idle expiry first, if configured.
     pub fn render(&self, format: Format) -> String {

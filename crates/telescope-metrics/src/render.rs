@@ -15,7 +15,7 @@ use crate::registry::{AnySeries, Description, FamilySnapshot, Registry};
 use crate::Matcher;
 
 /// An exposition format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Format {
     /// Prometheus text format 0.0.4.
     Prometheus,

@@ -132,6 +132,9 @@ impl TelemetryBuilder {
         if let Some(limit) = resolved.cardinality_limit {
             recorder = recorder.cardinality_limit(limit);
         }
+        if let Some(limit) = resolved.series_limit {
+            recorder = recorder.series_limit(limit);
+        }
         if let Some(interval) = resolved.exemplar_interval {
             recorder = recorder.exemplars(interval, telescope_core::current_sampled_ids);
         }

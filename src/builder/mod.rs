@@ -55,7 +55,7 @@ pub enum LogFormat {
 /// | shutdown budget | [`shutdown_timeout`](Self::shutdown_timeout) | `TELESCOPE_SHUTDOWN_TIMEOUT` (ms) | 5 s |
 /// | admin server (`/metrics`, probes, `/debug/traces`) | [`admin_address`](Self::admin_address), [`without_admin_server`](Self::without_admin_server) | `TELESCOPE_ADMIN_ADDR` (`off` to disable) | `127.0.0.1:9464` |
 /// | admin bearer token | [`admin_token`](Self::admin_token) | `TELESCOPE_ADMIN_TOKEN` | none |
-/// | metrics recorder | [`metrics`](Self::metrics) | `TELESCOPE_METRICS_CARDINALITY_LIMIT` (when no recorder is set in code) | cardinality limit 2000 per metric |
+/// | metrics recorder | [`metrics`](Self::metrics) | `TELESCOPE_METRICS_CARDINALITY_LIMIT`, `TELESCOPE_METRICS_SERIES_LIMIT` (when no recorder is set in code) | 2,000 series per metric, 100,000 in all |
 /// | exemplars | [`exemplar_interval`](Self::exemplar_interval) | `TELESCOPE_EXEMPLAR_INTERVAL` (ms, `off`) | one per histogram bucket per second |
 /// | health checks | [`health`](Self::health) | — | a new [`Health`]; register checks on [`Telemetry::health`] |
 /// | audit trail | [`audit_log`](Self::audit_log), [`audit_file`](Self::audit_file) | `TELESCOPE_AUDIT_FILE`, `TELESCOPE_AUDIT_KEY_FILE` (HMAC key), `TELESCOPE_AUDIT_SIGNING_KEY_FILE` (Ed25519 secret for checkpoints) | none |

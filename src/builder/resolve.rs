@@ -161,6 +161,8 @@ pub(crate) struct Resolved {
     pub(crate) exemplar_interval: Option<Duration>,
     /// From `TELESCOPE_METRICS_CARDINALITY_LIMIT` when no recorder was configured in code.
     pub(crate) cardinality_limit: Option<usize>,
+    /// The limit on series across all metric names, from the environment.
+    pub(crate) series_limit: Option<usize>,
     /// Whether `try_init` captures records of the `log` crate.
     pub(crate) log_records: bool,
 }
@@ -300,6 +302,10 @@ impl TelemetryBuilder {
             Some(_) => None,
             None => env::parse(env, "TELESCOPE_METRICS_CARDINALITY_LIMIT", parse_count)?,
         };
+        let series_limit = match &self.metrics {
+            Some(_) => None,
+            None => env::parse(env, "TELESCOPE_METRICS_SERIES_LIMIT", parse_count)?,
+        };
         Ok(Resolved {
             filter,
             format,
@@ -321,6 +327,7 @@ impl TelemetryBuilder {
             shutdown_timeout,
             exemplar_interval,
             cardinality_limit,
+            series_limit,
             log_records,
         })
     }
@@ -544,6 +551,7 @@ mod tests {
             ("TELESCOPE_SHUTDOWN_TIMEOUT", "1500"),
             ("TELESCOPE_EXEMPLAR_INTERVAL", "off"),
             ("TELESCOPE_METRICS_CARDINALITY_LIMIT", "500"),
+            ("TELESCOPE_METRICS_SERIES_LIMIT", "20000"),
             ("TELESCOPE_REDACT", "pin, iban"),
         ])
         .expect("valid");
@@ -553,6 +561,7 @@ mod tests {
         assert_eq!(set.shutdown_timeout, Duration::from_millis(1500));
         assert_eq!(set.exemplar_interval, None);
         assert_eq!(set.cardinality_limit, Some(500));
+        assert_eq!(set.series_limit, Some(20_000));
         assert!(set.redaction.matches("pin") && set.redaction.matches("iban"));
         assert!(set.redaction.matches("password"), "added to the defaults");
         let every_250ms = resolve(&[("TELESCOPE_EXEMPLAR_INTERVAL", "250")]).expect("valid");
@@ -568,6 +577,7 @@ mod tests {
             ("TELESCOPE_SHUTDOWN_TIMEOUT", "5s"),
             ("TELESCOPE_EXEMPLAR_INTERVAL", "-1"),
             ("TELESCOPE_METRICS_CARDINALITY_LIMIT", "lots"),
+            ("TELESCOPE_METRICS_SERIES_LIMIT", "0"),
             ("TELESCOPE_REDACT", " , "),
         ] {
             match resolve(&[(var, value)]) {

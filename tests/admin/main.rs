@@ -373,7 +373,11 @@ fn the_trace_page_renders_a_child_starting_at_the_end_of_its_trace() {
 #[test]
 fn a_probe_answers_while_a_large_scrape_renders() {
     let (_dispatch, telemetry) = local_builder()
-        .metrics(telescope::metrics::TelescopeRecorder::builder().cardinality_limit(2_000))
+        .metrics(
+            telescope::metrics::TelescopeRecorder::builder()
+                .cardinality_limit(2_000)
+                .series_limit(200_000),
+        )
         .build()
         .expect("builds");
     metrics::with_local_recorder(&telemetry.metrics_recorder(), || {

@@ -39,7 +39,7 @@ pub use exporter::{
 };
 pub use recorder::{
     BuildError, InstallError, MetricsHandle, TelescopeRecorder, TelescopeRecorderBuilder,
-    DEFAULT_BUCKETS, DEFAULT_CARDINALITY_LIMIT,
+    DEFAULT_BUCKETS, DEFAULT_CARDINALITY_LIMIT, DEFAULT_SERIES_LIMIT,
 };
 pub use render::Format;
 

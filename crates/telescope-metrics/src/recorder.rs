@@ -15,6 +15,9 @@ pub const DEFAULT_BUCKETS: [f64; 11] = [
 ];
 /// The default cardinality limit per metric name.
 pub const DEFAULT_CARDINALITY_LIMIT: usize = 2000;
+/// The default limit on series across all metric names: 1,000 names at their 2,000-series
+/// limit would be 2,000,000 series (gigabytes, and scrapes of hundreds of megabytes).
+pub const DEFAULT_SERIES_LIMIT: usize = 100_000;
 
 /// Why a builder setting was refused.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -73,6 +76,7 @@ impl Default for TelescopeRecorderBuilder {
         Self {
             settings: Settings {
                 default_limit: DEFAULT_CARDINALITY_LIMIT,
+                total_limit: DEFAULT_SERIES_LIMIT,
                 limits: Vec::new(),
                 default_buckets: Arc::from(DEFAULT_BUCKETS.as_slice()),
                 buckets: Vec::new(),
@@ -92,6 +96,14 @@ impl TelescopeRecorderBuilder {
     /// The series limit for every metric name (default 2000; at least 1).
     pub fn cardinality_limit(mut self, series: usize) -> Self {
         self.settings.default_limit = series.max(1);
+        self
+    }
+
+    /// The most series across all metric names (default [`DEFAULT_SERIES_LIMIT`]): past it,
+    /// a new label set folds into its name's `otel_metric_overflow="true"` series, counted in
+    /// `telescope_metrics_cardinality_overflow_total{metric}`, however many names there are.
+    pub fn series_limit(mut self, series: usize) -> Self {
+        self.settings.total_limit = series.max(1);
         self
     }
 

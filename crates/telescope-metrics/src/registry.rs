@@ -250,6 +250,9 @@ pub(crate) struct Description {
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
     pub(crate) default_limit: usize,
+    /// Series across all names (overflow series aside); past it, new label sets fold into
+    /// their name's overflow series.
+    pub(crate) total_limit: usize,
     pub(crate) limits: Vec<(Matcher, usize)>,
     pub(crate) default_buckets: Arc<[f64]>,
     pub(crate) buckets: Vec<(Matcher, Arc<[f64]>)>,
@@ -283,6 +286,8 @@ pub(crate) struct Registry {
     pub(crate) gauges: KindMap<GaugeCell>,
     pub(crate) histograms: KindMap<HistogramCore>,
     pub(crate) families: Mutex<HashMap<String, Family>>,
+    /// Series in every family (changed under the `families` lock).
+    total_series: std::sync::atomic::AtomicUsize,
     pub(crate) descriptions: RwLock<HashMap<String, Description>>,
     pub(crate) settings: Settings,
     epoch: std::time::Instant,
@@ -303,6 +308,7 @@ impl Registry {
             gauges: KindMap::new(),
             histograms: KindMap::new(),
             families: Mutex::new(HashMap::new()),
+            total_series: std::sync::atomic::AtomicUsize::new(0),
             descriptions: RwLock::new(HashMap::new()),
             settings,
             epoch: std::time::Instant::now(),
@@ -340,7 +346,8 @@ impl Registry {
             index: std::collections::BTreeMap::new(),
         });
         let overflow;
-        let series_key = if family.series < family.limit {
+        let total = self.total_series.load(std::sync::atomic::Ordering::Relaxed);
+        let series_key = if family.series < family.limit && total < self.settings.total_limit {
             key
         } else {
             family.folds += 1;
@@ -351,6 +358,8 @@ impl Registry {
         if created {
             if std::ptr::eq(series_key, key) {
                 family.series += 1;
+                self.total_series
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
             family.index.insert(
                 series.labels.clone(),
@@ -435,6 +444,8 @@ impl Registry {
                 if removed_now {
                     if !labels.contains(OVERFLOW_LABEL) {
                         family.series = family.series.saturating_sub(1);
+                        self.total_series
+                            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
                     }
                     removed += 1;
                 }

@@ -47,6 +47,46 @@ fn folding_is_exact_nothing_lost_or_double_counted() {
     );
 }
 
+/// Many names, each under its own limit, still stop at the limit across all names: 1,000
+/// names x 100 label values with a total limit of 10,000 make 10,000 series (plus one
+/// overflow series per name that reached it), every value still counted exactly.
+#[test]
+fn the_limit_across_all_names_holds_however_many_names_there_are() {
+    let (recorder, handle) = TelescopeRecorder::builder()
+        .cardinality_limit(1_000)
+        .series_limit(10_000)
+        .build();
+    metrics::with_local_recorder(&recorder, || {
+        for name in 0..1_000u64 {
+            let name = format!("tenant_{name:04}_requests_total");
+            for value in 0..100u64 {
+                metrics::counter!(name.clone(), "path" => value.to_string()).increment(value + 1);
+            }
+        }
+    });
+    let real: usize = (0..1_000u64)
+        .map(|name| handle.series_count(&format!("tenant_{name:04}_requests_total")))
+        .sum();
+    assert_eq!(real, 10_000);
+    let text = handle.render(Format::Prometheus);
+    let counted: f64 = samples(&text)
+        .into_iter()
+        .filter(|s| s.name.starts_with("tenant_"))
+        .map(|s| s.number())
+        .sum();
+    assert_eq!(
+        counted,
+        (1_000 * (1..=100).sum::<u64>()) as f64,
+        "nothing lost"
+    );
+    let folds: f64 = samples(&text)
+        .into_iter()
+        .filter(|s| s.name == "telescope_metrics_cardinality_overflow_total")
+        .map(|s| s.number())
+        .sum();
+    assert_eq!(folds, 90_000.0, "every label set past the limit is counted");
+}
+
 #[test]
 fn histograms_and_gauges_fold_too_and_limits_can_differ_per_name() {
     let (recorder, handle) = TelescopeRecorder::builder()

@@ -362,7 +362,8 @@ impl State {
     }
 
     /// Writes one line, rotating first if due. A failed rotation is reported to `loss` and
-    /// the line still goes to the active file; a failed write is returned to the caller.
+    /// the line still goes to the active file; a failed write is returned to the caller and
+    /// leaves nothing of the line in the file.
     fn write_line(&mut self, line: &[u8], now: SystemTime, loss: &LossReport) -> io::Result<()> {
         let period_over = match (self.period, self.period_start) {
             (Some(period), Some(start)) => period.start_of(now) > start,
@@ -397,6 +398,9 @@ impl State {
                 Ok(())
             }
             Err(error) => {
+                // All or nothing: cut back what part of the line got out (a full disk takes
+                // some bytes, then refuses), so that no half line is merged with the next.
+                let _ = file.set_len(self.size);
                 // Reopen on the next write: the file may have been replaced or the disk freed.
                 self.file = None;
                 Err(error)

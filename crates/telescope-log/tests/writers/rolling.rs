@@ -260,3 +260,72 @@ fn bad_settings_are_clear_errors() {
         "{error}"
     );
 }
+
+/// A real full disk under the non-blocking writer and a rolling file: a 64 KiB tmpfs filled
+/// up, then freed, while lines keep coming. Every line in the files is whole JSON (a write the
+/// disk cut part-way was cut back, never merged with the next line), every line is either
+/// written or counted as dropped, and writing goes on once there is room again. Needs root to
+/// mount; skipped with a message otherwise.
+#[test]
+fn a_real_full_disk_loses_only_counted_whole_lines_and_recovers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let disk = dir.path().join("disk");
+    fs::create_dir(&disk).expect("mount point");
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=64k"])
+        .arg("tmpfs")
+        .arg(&disk)
+        .output()
+        .is_ok_and(|out| out.status.success());
+    if !mounted {
+        eprintln!("skipped: mounting a small tmpfs needs root (CAP_SYS_ADMIN)");
+        return;
+    }
+    struct Unmount<'p>(&'p Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(self.0).status();
+        }
+    }
+    let _unmount = Unmount(&disk);
+    let filler = disk.join("filler");
+    {
+        let mut file = fs::File::create(&filler).expect("filler");
+        while file.write_all(&[0u8; 1024]).is_ok() {}
+        // Two pages of room: the first batch of lines is cut part-way by the full disk.
+        let len = file.metadata().expect("filler").len();
+        file.set_len(len.saturating_sub(8192)).expect("make room");
+    }
+    let file = RollingFileWriter::builder(&disk, "app")
+        .build()
+        .expect("rolling file");
+    let (writer, guard) = telescope_log::NonBlockingBuilder::default().finish(file);
+    let line = |n: u64| format!("{{\"n\":{n},\"pad\":\"{}\"}}\n", "p".repeat(300));
+    // The disk fills up: what does not fit is lost, and counted.
+    for n in 0..100 {
+        (&writer).write_all(line(n).as_bytes()).expect("queued");
+    }
+    assert!(guard.flush(Duration::from_secs(30)));
+    let full = guard.stats();
+    assert!(full.dropped > 0, "{full:?}");
+    // Room again: writing goes on.
+    fs::remove_file(&filler).expect("free the disk");
+    for n in 100..150 {
+        (&writer).write_all(line(n).as_bytes()).expect("queued");
+    }
+    assert!(guard.flush(Duration::from_secs(30)));
+    let stats = guard.stats();
+    assert_eq!(stats.written + stats.dropped, 150, "{stats:?}");
+    let text = fs::read_to_string(disk.join("app.log")).expect("log file");
+    let mut whole = 0;
+    for written in text.lines() {
+        serde_json::from_str::<serde_json::Value>(written)
+            .unwrap_or_else(|e| panic!("a broken line ({e}): {written:?}"));
+        whole += 1;
+    }
+    assert_eq!(whole, stats.written);
+    assert!(
+        text.contains("\"n\":149,"),
+        "writing went on after the disk had room"
+    );
+}

@@ -61,6 +61,7 @@ fn the_chain_spans_rotated_files() {
         alone.allow_missing_head = true;
         let report = verify_files(std::slice::from_ref(file), &alone)
             .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+
         assert_eq!(
             report
                 .not_verified
@@ -378,4 +379,41 @@ fn a_real_full_disk_during_rotation_leaves_a_log_that_reopens() {
         accepted + 1
     );
     reopened.shutdown();
+}
+
+/// The newest file alone, with every checkpoint kept elsewhere (one after each record, so one
+/// sits exactly at the rotation boundary): the boundary checkpoint matches the head the link
+/// names, the older ones are reported as before the files, nothing is damage.
+#[test]
+fn the_newest_file_alone_verifies_against_every_checkpoint() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("audit.jsonl");
+    let log = AuditLog::builder(&path)
+        .key(KEY.to_vec())
+        .signing_key(crate::support::SIGNING_SECRET)
+        .max_file_bytes(2048)
+        .checkpoints(1, std::time::Duration::from_secs(3600))
+        .checkpoint_sink(telescope_log::audit::CheckpointSink::File(
+            dir.path().join("checkpoints.jsonl"),
+        ))
+        .open()
+        .expect("open");
+    for n in 1..=30 {
+        log.record(login(n)).expect("record");
+    }
+    log.shutdown();
+    let files = audit_files(dir.path());
+    assert!(files.len() >= 2, "{files:?}");
+    let newest = files.last().expect("a file");
+    let mut options = options(dir.path());
+    options.allow_missing_head = true;
+    let report = verify_files(std::slice::from_ref(newest), &options).expect("no damage");
+    assert!(
+        report.not_verified.iter().any(|n| matches!(
+            n,
+            telescope_log::audit::NotVerified::CheckpointsBeforeFiles { .. }
+        )),
+        "{:?}",
+        report.not_verified
+    );
 }

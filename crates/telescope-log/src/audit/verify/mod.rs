@@ -308,7 +308,11 @@ impl Walk<'_> {
         }
         self.check_chain(head, body, chain, seq + 1)?;
         self.previous = Some(*chain);
-        self.heads.entry(seq).or_default().push(*chain);
+        // After record `seq` the chain stood at `head` (which the link's own chain value
+        // vouches for), then at the link's value: a checkpoint may name either.
+        let heads = self.heads.entry(seq).or_default();
+        heads.push(*head);
+        heads.push(*chain);
         Ok(())
     }
 

@@ -288,6 +288,18 @@ impl Writer {
 
     /// A checkpoint with no new record (at the end).
     fn commit_checkpoint_only(&mut self, warned: &AtomicBool) {
+        // A new file whose link could not be written yet gets it first: a checkpoint must
+        // never open a file.
+        if self.store.link_needed().is_some() {
+            let now = (self.clock)();
+            if let Err(error) = self.start_file_if_needed(now) {
+                metrics::counter!(AUDIT_WRITE_FAILURES_TOTAL).increment(1);
+                if !warned.swap(true, Ordering::Relaxed) {
+                    eprintln!("telescope: writing the audit log's link line failed: {error}; the final checkpoint is not written");
+                }
+                return;
+            }
+        }
         let checkpoint = Checkpoint::new(
             self.seq,
             self.seq,

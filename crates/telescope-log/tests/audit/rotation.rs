@@ -417,3 +417,41 @@ fn the_newest_file_alone_verifies_against_every_checkpoint() {
         report.not_verified
     );
 }
+
+/// Shut down right after a link line failed (no record after it): the final checkpoint never
+/// opens the new file, and the log reopens with the chain continuing.
+#[test]
+fn a_shutdown_right_after_a_failed_link_still_reopens() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use telescope_log::audit::{FaultHook, FaultPoint};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("audit.jsonl");
+    let armed = Arc::new(AtomicBool::new(false));
+    let hook: FaultHook = {
+        let armed = Arc::clone(&armed);
+        Arc::new(move |at| {
+            if at == FaultPoint::LinkWrite && armed.load(Ordering::SeqCst) {
+                Err(std::io::Error::from_raw_os_error(28))
+            } else {
+                Ok(())
+            }
+        })
+    };
+    let log = builder(&path).fault_hook(hook).open().expect("open");
+    let mut accepted = 0;
+    for n in 1..=10 {
+        accepted = log.record(login(n)).expect("record").seq;
+    }
+    armed.store(true, Ordering::SeqCst);
+    let mut n = 10;
+    while log.record(login(n + 1)).is_ok() {
+        n += 1;
+        accepted += 1;
+        assert!(n < 1000, "no rotation happened");
+    }
+    // The link keeps failing while the log shuts down.
+    log.shutdown();
+    armed.store(false, Ordering::SeqCst);
+    reopens_and_continues(dir.path(), accepted);
+}

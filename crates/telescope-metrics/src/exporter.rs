@@ -8,7 +8,7 @@ use std::net::{SocketAddr, TcpListener as StdListener, ToSocketAddrs};
 use bytes::Bytes;
 use http::header::{
     HeaderValue, ACCEPT, ACCEPT_ENCODING, ALLOW, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE,
-    VARY, WWW_AUTHENTICATE,
+    RETRY_AFTER, VARY, WWW_AUTHENTICATE,
 };
 use http::request::Parts;
 use http::{HeaderMap, Method, Response, StatusCode};
@@ -205,13 +205,31 @@ pub fn scrape_response(
         return refused;
     }
     let format = Format::from_accept(headers.get(ACCEPT).and_then(|v| v.to_str().ok()));
-    let gzipped_body = accepts_gzip(headers)
-        .then(|| handle.scrape_body(format, true))
-        .flatten();
+    let busy = || {
+        let mut refused = plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many scrapes in progress whose answers are not yet read; try again\n",
+        );
+        refused
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+        refused
+    };
+    let gzipped_body = if accepts_gzip(headers) {
+        match handle.scrape_body(format, true) {
+            Ok(body) => body,
+            Err(_) => return busy(),
+        }
+    } else {
+        None
+    };
     let gzipped = gzipped_body.is_some();
     let body = match gzipped_body {
         Some(body) => body,
-        None => handle.scrape_body(format, false).unwrap_or_default(),
+        None => match handle.scrape_body(format, false) {
+            Ok(body) => body.unwrap_or_default(),
+            Err(_) => return busy(),
+        },
     };
     let body = if method == Method::HEAD {
         Bytes::new()

@@ -269,20 +269,25 @@ pub struct MetricsHandle {
 }
 
 impl MetricsHandle {
-    /// A scrape's body: `format`, gzipped or not. Scrapes that arrive while the same body is
-    /// being rendered wait for it and share it (one render, one body in memory).
-    pub(crate) fn scrape_body(&self, format: Format, gzipped: bool) -> Option<bytes::Bytes> {
+    /// A scrape's body: `format`, gzipped or not (`None` if compression failed). Scrapes that
+    /// arrive while the same body is being rendered wait for it and share it (one render, one
+    /// body in memory); a fresh render is refused ([`Busy`](crate::shared_scrape::Busy)) while
+    /// too many rendered bodies are still alive in responses not yet read.
+    pub(crate) fn scrape_body(
+        &self,
+        format: Format,
+        gzipped: bool,
+    ) -> Result<Option<bytes::Bytes>, crate::shared_scrape::Busy> {
         let body = self.scrapes.body((format, gzipped), || {
             let text = self.render(format).into_bytes();
             if gzipped {
-                crate::exporter::gzip(&text)
-                    .map_or_else(|_| bytes::Bytes::new(), bytes::Bytes::from)
+                // An empty body stands for a compression failure (never a gzip stream).
+                crate::exporter::gzip(&text).unwrap_or_default()
             } else {
-                bytes::Bytes::from(text)
+                text
             }
-        });
-        // An empty gzip body means compression failed: the caller sends plain text.
-        (!(gzipped && body.is_empty())).then_some(body)
+        })?;
+        Ok((!(gzipped && body.is_empty())).then_some(body))
     }
 
     /// Every series in `format`, families sorted by name and series by labels. Runs the

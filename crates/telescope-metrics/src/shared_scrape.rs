@@ -2,6 +2,7 @@
 //! one render and one body in memory, not ten.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
 use bytes::Bytes;
@@ -11,11 +12,38 @@ use crate::render::Format;
 /// What a scrape asks for: the format, and whether the body is gzipped.
 type Variant = (Format, bool);
 
-/// The render in progress for each variant.
+/// How many rendered bodies may be alive at once (held by responses not yet read by their
+/// clients, or being sent): the bound on scrape memory, whatever the clients do.
+pub(crate) const MAX_LIVE_BODIES: usize = 8;
+
+/// The render in progress for each variant, and how many rendered bodies are alive.
 #[derive(Debug, Default)]
 pub(crate) struct SharedScrapes {
     in_flight: Mutex<HashMap<Variant, Arc<Flight>>>,
+    live: Arc<AtomicUsize>,
 }
+
+/// A rendered body, counted as alive until its last clone is dropped.
+struct CountedBody {
+    bytes: Vec<u8>,
+    live: Arc<AtomicUsize>,
+}
+
+impl AsRef<[u8]> for CountedBody {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+impl Drop for CountedBody {
+    fn drop(&mut self) {
+        self.live.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Too many rendered bodies are alive: the scrape is refused rather than rendered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Busy;
 
 /// One render, and the scrapes waiting for it.
 #[derive(Debug, Default)]
@@ -31,6 +59,24 @@ enum Outcome {
     Done(Bytes),
     /// The render panicked: each waiter renders for itself.
     Failed,
+}
+
+/// Gives a live-body slot back unless [kept](Self::keep) for a body.
+struct SlotGuard(Option<Arc<AtomicUsize>>);
+
+impl SlotGuard {
+    fn keep(mut self) -> Arc<AtomicUsize> {
+        // Present until kept or dropped.
+        self.0.take().unwrap_or_default()
+    }
+}
+
+impl Drop for SlotGuard {
+    fn drop(&mut self) {
+        if let Some(live) = self.0.take() {
+            live.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
 }
 
 /// Ends a flight when its render returns or unwinds, so that no waiter waits forever.
@@ -64,7 +110,30 @@ impl Drop for Landing<'_> {
 impl SharedScrapes {
     /// The body for `variant`: the one being rendered right now if there is one (waiting for
     /// it), else a fresh `render()` that later arrivals share.
-    pub(crate) fn body(&self, variant: Variant, render: impl FnOnce() -> Bytes) -> Bytes {
+    ///
+    /// A fresh render needs a free slot among [`MAX_LIVE_BODIES`]; without one the scrape is
+    /// [`Busy`] (sharing a render in progress needs no slot).
+    pub(crate) fn body(
+        &self,
+        variant: Variant,
+        render: impl FnOnce() -> Vec<u8>,
+    ) -> Result<Bytes, Busy> {
+        let render = || -> Result<Bytes, Busy> {
+            let taken = self
+                .live
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |live| {
+                    (live < MAX_LIVE_BODIES).then_some(live + 1)
+                });
+            if taken.is_err() {
+                return Err(Busy);
+            }
+            // The slot is given back when the last clone of the body is dropped (or here, if
+            // the render unwinds).
+            let slot = SlotGuard(Some(Arc::clone(&self.live)));
+            let bytes = render();
+            let live = slot.keep();
+            Ok(Bytes::from_owner(CountedBody { bytes, live }))
+        };
         let (flight, leader) = {
             let mut in_flight = self
                 .in_flight
@@ -86,9 +155,9 @@ impl SharedScrapes {
                 flight,
                 body: None,
             };
-            let body = render();
+            let body = render()?;
             landing.body = Some(body.clone());
-            return body;
+            return Ok(body);
         }
         let mut outcome = flight
             .outcome
@@ -102,7 +171,7 @@ impl SharedScrapes {
                         .wait(outcome)
                         .unwrap_or_else(PoisonError::into_inner);
                 }
-                Outcome::Done(body) => return body.clone(),
+                Outcome::Done(body) => return Ok(body.clone()),
                 Outcome::Failed => {
                     drop(outcome);
                     return render();
@@ -132,7 +201,7 @@ mod tests {
                     started.wait();
                     // Held until the followers are waiting on this render.
                     release.wait();
-                    Bytes::from_static(b"metrics\n")
+                    b"metrics\n".to_vec()
                 })
             });
             started.wait();
@@ -141,7 +210,7 @@ mod tests {
                     scope.spawn(|| {
                         scrapes.body((Format::Prometheus, false), || {
                             renders.fetch_add(1, Ordering::SeqCst);
-                            Bytes::from_static(b"fresh\n")
+                            b"fresh\n".to_vec()
                         })
                     })
                 })
@@ -159,16 +228,20 @@ mod tests {
                 std::thread::yield_now();
             }
             release.wait();
-            let mut bodies = vec![leader.join().expect("leader")];
-            bodies.extend(followers.into_iter().map(|f| f.join().expect("follower")));
+            let mut bodies = vec![leader.join().expect("leader").expect("rendered")];
+            bodies.extend(
+                followers
+                    .into_iter()
+                    .map(|f| f.join().expect("follower").expect("shared")),
+            );
             bodies
         });
         assert_eq!(renders.load(Ordering::SeqCst), 1);
         assert!(bodies.iter().all(|body| body == "metrics\n"));
         // Once landed, the next scrape renders afresh.
-        let next = scrapes.body((Format::Prometheus, false), || {
-            Bytes::from_static(b"next\n")
-        });
+        let next = scrapes
+            .body((Format::Prometheus, false), || b"next\n".to_vec())
+            .expect("rendered");
         assert_eq!(next, "next\n");
     }
 
@@ -179,7 +252,40 @@ mod tests {
             scrapes.body((Format::OpenMetrics, true), || panic!("render bug"))
         }));
         assert!(failed.is_err());
-        let body = scrapes.body((Format::OpenMetrics, true), || Bytes::from_static(b"ok\n"));
+        let body = scrapes
+            .body((Format::OpenMetrics, true), || b"ok\n".to_vec())
+            .expect("rendered");
         assert_eq!(body, "ok\n");
+        assert_eq!(
+            scrapes.live.load(Ordering::SeqCst),
+            1,
+            "the panicked render gave its slot back"
+        );
+    }
+
+    #[test]
+    fn bodies_alive_are_bounded_and_their_slots_come_back() {
+        let scrapes = SharedScrapes::default();
+        // Responses nobody reads hold their bodies.
+        let held: Vec<Bytes> = (0..MAX_LIVE_BODIES)
+            .map(|_| {
+                scrapes
+                    .body((Format::Prometheus, false), || vec![b'x'; 1024])
+                    .expect("a slot")
+            })
+            .collect();
+        assert_eq!(
+            scrapes.body((Format::Prometheus, false), || vec![b'y'; 1024]),
+            Err(Busy)
+        );
+        // A clone (a HEAD and a GET of the same render) holds no second slot; dropping every
+        // clone frees it.
+        let clone = held[0].clone();
+        drop(held);
+        assert!(scrapes
+            .body((Format::Prometheus, false), || vec![b'z'; 1024])
+            .is_ok());
+        drop(clone);
+        assert_eq!(scrapes.live.load(Ordering::SeqCst), 0);
     }
 }

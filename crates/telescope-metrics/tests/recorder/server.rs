@@ -205,3 +205,31 @@ fn a_busy_port_is_an_error_at_start() {
         .expect_err("port taken");
     assert!(error.to_string().contains(&address), "{error}");
 }
+
+/// Responses whose clients never read them hold their bodies: past eight bodies alive, a
+/// scrape that needs a fresh render is refused with 503 and `Retry-After` instead of holding
+/// one more; a body read (dropped) frees its place.
+#[test]
+fn bodies_held_by_unread_responses_are_bounded() {
+    let (recorder, handle) = TelescopeRecorder::builder().build();
+    metrics::with_local_recorder(&recorder, || {
+        for n in 0..100 {
+            metrics::counter!("requests_total", "n" => n.to_string()).increment(1);
+        }
+    });
+    let scrape =
+        || telescope_metrics::scrape_response(&handle, &http::Method::GET, &http::HeaderMap::new());
+    let unread: Vec<_> = (0..8).map(|_| scrape()).collect();
+    assert!(unread.iter().all(|response| response.status() == 200));
+    let refused = scrape();
+    assert_eq!(refused.status(), 503);
+    assert_eq!(
+        refused
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("1")
+    );
+    drop(unread);
+    assert_eq!(scrape().status(), 200);
+}

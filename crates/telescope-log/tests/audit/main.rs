@@ -9,3 +9,5 @@ mod failures;
 mod rotation;
 mod support;
 mod tamper;
+#[path = "../common/tmpfs.rs"]
+mod tmpfs;

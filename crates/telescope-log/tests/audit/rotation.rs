@@ -305,24 +305,10 @@ fn a_failure_at_any_step_of_rotation_leaves_a_log_that_continues_and_reopens() {
 #[test]
 fn a_real_full_disk_during_rotation_leaves_a_log_that_reopens() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let disk = dir.path().join("disk");
-    std::fs::create_dir(&disk).expect("mount point");
-    let mounted = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=128k", "tmpfs"])
-        .arg(&disk)
-        .output()
-        .is_ok_and(|out| out.status.success());
-    if !mounted {
-        eprintln!("skipped: mounting a small tmpfs needs root (CAP_SYS_ADMIN)");
+    let Some(tmpfs) = crate::tmpfs::SmallTmpfs::mount(dir.path(), "128k") else {
         return;
-    }
-    struct Unmount<'p>(&'p std::path::Path);
-    impl Drop for Unmount<'_> {
-        fn drop(&mut self) {
-            let _ = std::process::Command::new("umount").arg(self.0).status();
-        }
-    }
-    let _unmount = Unmount(&disk);
+    };
+    let disk = tmpfs.path();
     let path = disk.join("audit.jsonl");
     let open = || {
         AuditLog::builder(&path)
@@ -369,7 +355,7 @@ fn a_real_full_disk_during_rotation_leaves_a_log_that_reopens() {
     // Room for the final checkpoint, then shut down and check.
     std::fs::remove_file(&filler).expect("free the disk");
     log.shutdown();
-    let files = audit_files(&disk);
+    let files = audit_files(disk);
     assert!(files.len() > 3, "rotation happened: {files:?}");
     let report = verify_files(&files, &options(dir.path())).expect("the set verifies");
     assert_eq!(report.records, accepted);

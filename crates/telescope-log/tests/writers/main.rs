@@ -5,3 +5,5 @@
 mod metrics_support;
 mod non_blocking;
 mod rolling;
+#[path = "../common/tmpfs.rs"]
+mod tmpfs;

@@ -269,25 +269,10 @@ fn bad_settings_are_clear_errors() {
 #[test]
 fn a_real_full_disk_loses_only_counted_whole_lines_and_recovers() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let disk = dir.path().join("disk");
-    fs::create_dir(&disk).expect("mount point");
-    let mounted = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=64k"])
-        .arg("tmpfs")
-        .arg(&disk)
-        .output()
-        .is_ok_and(|out| out.status.success());
-    if !mounted {
-        eprintln!("skipped: mounting a small tmpfs needs root (CAP_SYS_ADMIN)");
+    let Some(tmpfs) = crate::tmpfs::SmallTmpfs::mount(dir.path(), "64k") else {
         return;
-    }
-    struct Unmount<'p>(&'p Path);
-    impl Drop for Unmount<'_> {
-        fn drop(&mut self) {
-            let _ = std::process::Command::new("umount").arg(self.0).status();
-        }
-    }
-    let _unmount = Unmount(&disk);
+    };
+    let disk = tmpfs.path();
     let filler = disk.join("filler");
     {
         let mut file = fs::File::create(&filler).expect("filler");
@@ -296,7 +281,7 @@ fn a_real_full_disk_loses_only_counted_whole_lines_and_recovers() {
         let len = file.metadata().expect("filler").len();
         file.set_len(len.saturating_sub(8192)).expect("make room");
     }
-    let file = RollingFileWriter::builder(&disk, "app")
+    let file = RollingFileWriter::builder(disk, "app")
         .build()
         .expect("rolling file");
     let (writer, guard) = telescope_log::NonBlockingBuilder::default().finish(file);

@@ -217,12 +217,10 @@ fn guarded(path: &str, handler: impl FnOnce() -> Response<Full<Bytes>>) -> Respo
         Ok(response) => return response,
         Err(panic) => panic,
     };
-    let message = panic
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("a panic");
-    let message: String = message.chars().take(200).collect();
+    let message: String = telescope_core::panic_message(&*panic)
+        .chars()
+        .take(200)
+        .collect();
     // Known paths only: a label per requested path would be unbounded.
     let label = match path {
         "/" | "/metrics" | "/debug/traces" | "/debug/traces/" => path,

@@ -30,6 +30,7 @@ mod hex;
 mod id;
 pub mod key_values;
 pub mod metric_names;
+mod panic_message;
 pub mod redact;
 mod secret;
 #[cfg(feature = "server")]
@@ -44,6 +45,7 @@ pub use context::{
 pub use flags::TraceFlags;
 pub use generator::IdGenerator;
 pub use id::{IdParseError, SpanId, TraceId};
+pub use panic_message::panic_message;
 pub use redact::{Redaction, DEFAULT_REDACTED, REDACTED};
 pub use secret::Secret;
 pub use traceparent::{TraceParent, TraceParentError, TRACEPARENT_LEN};

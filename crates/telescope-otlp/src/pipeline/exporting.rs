@@ -76,7 +76,10 @@ impl ExporterThread {
                     self.shared.counts.export_error();
                     return Err((
                         Drop::WorkerFailed,
-                        ExportError::permanent(panic_message(&*panic)),
+                        ExportError::permanent(format!(
+                            "the exporter panicked: {}",
+                            telescope_core::panic_message(&*panic)
+                        )),
                     ));
                 }
             };
@@ -94,16 +97,6 @@ impl ExporterThread {
             backoff = (backoff * 2).min(MAX_RETRY_BACKOFF);
         }
     }
-}
-
-/// What a panic said, for the one stderr line about it.
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    let said = panic
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("no message");
-    format!("the exporter panicked: {said}")
 }
 
 /// A pause drawn uniformly from the upper half of `backoff`, so that many processes

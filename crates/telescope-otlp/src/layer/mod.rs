@@ -346,6 +346,7 @@ where
         } else {
             None
         };
+        let known_sampled = innermost.is_some();
         let span = match innermost {
             Some((_, false)) => return,
             // The innermost entered span is the event's: no need to ask the registry.
@@ -355,16 +356,20 @@ where
         let Some(span) = span else {
             return;
         };
-        // Unsampled spans stop here: the event's fields are never visited.
-        let full = match span.extensions().get::<Recording>() {
-            None => return,
-            Some(recording) => recording.events.len() >= self.limits.max_events,
-        };
-        if full {
-            if let Some(recording) = span.extensions_mut().get_mut::<Recording>() {
-                recording.dropped_events += 1;
+        // A span not known to be sampled is looked at first (under the read lock), so that
+        // an unsampled span's event fields are never visited. A known sampled one (the common
+        // case) goes straight on: its limit is checked once, under the write lock below.
+        if !known_sampled {
+            let full = match span.extensions().get::<Recording>() {
+                None => return,
+                Some(recording) => recording.events.len() >= self.limits.max_events,
+            };
+            if full {
+                if let Some(recording) = span.extensions_mut().get_mut::<Recording>() {
+                    recording.dropped_events += 1;
+                }
+                return;
             }
-            return;
         }
         let metadata = event.metadata();
         // A record of the `log` crate (bridged by tracing-log) has its real level and target

@@ -197,6 +197,21 @@ impl Redaction {
         }
     }
 
+    /// [`scrub`](Self::scrub) for text already owned: `text` itself when nothing was found,
+    /// so the common case allocates nothing.
+    ///
+    /// ```
+    /// use telescope_core::Redaction;
+    /// let policy = Redaction::default();
+    /// assert_eq!(policy.scrub_owned("token=abc".to_owned()), "token=[REDACTED]");
+    /// ```
+    pub fn scrub_owned(&self, text: String) -> String {
+        match self.scrub(&text) {
+            std::borrow::Cow::Owned(clean) => clean,
+            std::borrow::Cow::Borrowed(_) => text,
+        }
+    }
+
     /// Whether an integer of this magnitude is a card number the value scanner would hide (it
     /// is on, the number has 13 to 16 digits, a card network's prefix and a valid Luhn check).
     /// Longer integers are never hidden: 64-bit ids and hashes have 19 or 20 digits, and one in

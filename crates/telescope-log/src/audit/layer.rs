@@ -84,10 +84,7 @@ impl RecordVisitor<'_> {
             return;
         }
         // Secrets inside the text (`password=…`, tokens, card numbers) go; the rest is kept.
-        let value = match self.sensitive.scrub(&value) {
-            std::borrow::Cow::Borrowed(_) => value,
-            std::borrow::Cow::Owned(scrubbed) => scrubbed,
-        };
+        let value = self.sensitive.scrub_owned(value);
         match name {
             "type" | "r#type" | "event_type" => self.record.event_type = Some(value),
             "action" => self.record.action = Some(value),

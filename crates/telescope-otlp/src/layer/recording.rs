@@ -182,7 +182,7 @@ impl<'a> SpanVisitor<'a> {
     }
 
     fn text(&mut self, field: &Field, value: String) {
-        let value = scrubbed(self.redaction, value);
+        let value = self.redaction.scrub_owned(value);
         self.push(field.name(), StagedValue::Text(value));
     }
 }
@@ -303,14 +303,6 @@ impl Visit for SpanVisitor<'_> {
     }
 }
 
-/// `value` with the secrets the policy's scanner finds inside it replaced (itself when none).
-fn scrubbed(redaction: &Redaction, value: String) -> String {
-    match redaction.scrub(&value) {
-        Cow::Owned(clean) => clean,
-        Cow::Borrowed(_) => value,
-    }
-}
-
 /// An integer as [`integer`] makes it, or `[REDACTED]` when the scanner hides a number of its
 /// magnitude (a card number: [`Redaction::hides_number`]).
 fn checked_integer<T: TryInto<i64> + ToString + Copy + Into<i128>>(
@@ -372,7 +364,7 @@ impl EventVisitor<'_> {
     /// Keeps a field's text, taking ownership (the message, formatted with `Debug`, is
     /// allocated once, not formatted and then copied).
     fn text(&mut self, field: &Field, value: String) {
-        let value = scrubbed(self.redaction, value);
+        let value = self.redaction.scrub_owned(value);
         match field.name() {
             "message" => self.name = Some(value),
             "error" => {
@@ -401,7 +393,7 @@ impl Visit for EventVisitor<'_> {
         if self.redacted(field) {
             return;
         }
-        let text = scrubbed(self.redaction, value.to_string());
+        let text = self.redaction.scrub_owned(value.to_string());
         self.error = Some(text.clone());
         self.push("exception.message", Value::from(text.clone()));
         if field.name() != "error" {

@@ -127,6 +127,58 @@ fn contention(c: &mut Criterion) {
     group.finish();
 }
 
+/// A recorder with no practical series limit, so that every registration creates a series.
+fn unlimited(peer: Peer) -> Arc<dyn Recorder + Send + Sync> {
+    match peer {
+        Peer::Telescope => Arc::new(
+            TelescopeRecorder::builder()
+                .cardinality_limit(usize::MAX)
+                .series_limit(usize::MAX)
+                .build()
+                .0,
+        ),
+        Peer::Prometheus => Arc::new(
+            PrometheusBuilder::new()
+                .set_buckets(&DEFAULT_BUCKETS)
+                .expect("buckets")
+                .build_recorder(),
+        ),
+    }
+}
+
+/// Registering a key never seen before: `iters` distinct label values of one name, into a
+/// fresh recorder (the keys are made before the clock starts).
+fn creation(c: &mut Criterion) {
+    let mut group = c.benchmark_group("metrics/create_series");
+    for peer in Peer::BOTH {
+        for kind in ["counter", "histogram"] {
+            group.bench_function(BenchmarkId::new(kind, peer.name()), |b| {
+                b.iter_custom(|iters| {
+                    let recorder = unlimited(peer);
+                    let keys: Vec<Key> = (0..iters)
+                        .map(|i| {
+                            Key::from_parts("requests", vec![Label::new("user", i.to_string())])
+                        })
+                        .collect();
+                    let began = Instant::now();
+                    for key in &keys {
+                        if kind == "counter" {
+                            drop(black_box(recorder.register_counter(key, &METADATA)));
+                        } else {
+                            drop(black_box(recorder.register_histogram(key, &METADATA)));
+                        }
+                    }
+                    let elapsed = began.elapsed();
+                    // Freed outside the measurement.
+                    drop(recorder);
+                    elapsed
+                });
+            });
+        }
+    }
+    group.finish();
+}
+
 fn rendering(c: &mut Criterion) {
     let mut group = c.benchmark_group("metrics/render");
     for counters in [1_000u32, 10_000] {
@@ -170,6 +222,6 @@ criterion_group! {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3))
         .sample_size(30);
-    targets = recording, contention, rendering
+    targets = recording, contention, creation, rendering
 }
 criterion_main!(benches);

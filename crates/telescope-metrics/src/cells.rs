@@ -1,29 +1,54 @@
 //! Counter and gauge storage.
 
-use crate::shard::{current_shard, shard_count};
-use crate::sync::{add_f64, AtomicU64, Ordering, PaddedU64};
+use std::ptr;
 
-/// A counter striped over per-thread shards; its value is their sum. It saturates at
-/// `u64::MAX` instead of wrapping: a counter that went back to a small number would read as a
-/// reset to every `rate()`.
+use crate::shard::current_shard;
+use crate::sync::{add_f64, AtomicPtr, AtomicU64, Ordering, PaddedU64};
+
+/// Serializes `absolute` calls (rare: counters mirrored from elsewhere), so that two racing
+/// calls cannot both add their difference. Shared by all counters, picked by address, so that
+/// a counter carries no lock of its own.
+static RAISING: [std::sync::Mutex<()>; 16] = [const { std::sync::Mutex::new(()) }; 16];
+
+/// A counter: one cell while threads take turns, per-thread shards once two collide; its value
+/// is the cell plus the shards. It saturates at `u64::MAX` instead of wrapping: a counter that
+/// went back to a small number would read as a reset to every `rate()`.
 #[derive(Debug)]
 pub(crate) struct CounterCells {
-    shards: Box<[PaddedU64]>,
-    /// Serializes `absolute` (rare: counters mirrored from elsewhere), so that two racing
-    /// calls cannot both add their difference.
-    raising: std::sync::Mutex<()>,
+    home: AtomicU64,
+    /// `shard_count` cache-line-padded shards, allocated the first time two adds collide on
+    /// `home` (null before).
+    shards: AtomicPtr<PaddedU64>,
+    shard_count: u32,
 }
 
 impl CounterCells {
-    pub(crate) fn new() -> Self {
+    /// A counter that spreads over `shard_count` shards (a power of two) when contended.
+    pub(crate) fn new(shard_count: usize) -> Self {
         Self {
-            shards: (0..shard_count()).map(|_| PaddedU64::default()).collect(),
-            raising: std::sync::Mutex::new(()),
+            home: AtomicU64::new(0),
+            shards: AtomicPtr::new(ptr::null_mut()),
+            shard_count: u32::try_from(shard_count).unwrap_or(1),
         }
     }
 
     pub(crate) fn add(&self, value: u64) {
-        let shard = &self.shards[current_shard()].0;
+        let mut shards = self.shards.load(Ordering::Acquire);
+        if shards.is_null() {
+            let current = self.home.load(Ordering::Relaxed);
+            let next = current.saturating_add(value);
+            if self
+                .home
+                .compare_exchange(current, next, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+            {
+                return;
+            }
+            // Another thread wrote meanwhile: this counter is contended, give it shards.
+            shards = self.grow();
+        }
+        // SAFETY: `shards` points at `shard_count` shards (see `grow`), freed only in `Drop`.
+        let shard = unsafe { &(*shards.add(current_shard(self.shard_count as usize))).0 };
         let previous = shard.fetch_add(value, Ordering::Relaxed);
         if previous.checked_add(value).is_none() {
             // It wrapped: pin it at the top (a racing add on this shard is lost in the cap).
@@ -31,11 +56,52 @@ impl CounterCells {
         }
     }
 
+    /// The shards, allocated now unless another thread did first.
+    fn grow(&self) -> *mut PaddedU64 {
+        let fresh: Box<[PaddedU64]> = (0..self.shard_count)
+            .map(|_| PaddedU64::default())
+            .collect();
+        let fresh = Box::into_raw(fresh).cast::<PaddedU64>();
+        match self.shards.compare_exchange(
+            ptr::null_mut(),
+            fresh,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => fresh,
+            Err(winner) => {
+                // SAFETY: `fresh` came from `Box::into_raw` above and was never shared.
+                drop(unsafe { self.boxed(fresh) });
+                winner
+            }
+        }
+    }
+
+    /// The box `shards` came from.
+    ///
+    /// # Safety
+    /// `shards` must come from `grow`'s `Box::into_raw`, and nobody may use it afterwards.
+    unsafe fn boxed(&self, shards: *mut PaddedU64) -> Box<[PaddedU64]> {
+        let slice = ptr::slice_from_raw_parts_mut(shards, self.shard_count as usize);
+        // SAFETY: the caller's promise.
+        unsafe { Box::from_raw(slice) }
+    }
+
+    /// The shards, if the counter has them.
+    fn shards(&self) -> &[PaddedU64] {
+        let shards = self.shards.load(Ordering::Acquire);
+        if shards.is_null() {
+            return &[];
+        }
+        // SAFETY: as in `add`.
+        unsafe { std::slice::from_raw_parts(shards, self.shard_count as usize) }
+    }
+
     /// Raises the counter to at least `value` (for counters mirrored from elsewhere): a
     /// maximum, whatever the concurrency; increments made meanwhile still count.
     pub(crate) fn raise_to(&self, value: u64) {
-        let _raising = self
-            .raising
+        let lock = &RAISING[(ptr::from_ref(self) as usize >> 6) % RAISING.len()];
+        let _raising = lock
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let current = self.value();
@@ -45,9 +111,28 @@ impl CounterCells {
     }
 
     pub(crate) fn value(&self) -> u64 {
-        self.shards.iter().fold(0u64, |sum, shard| {
-            sum.saturating_add(shard.0.load(Ordering::Relaxed))
-        })
+        self.shards()
+            .iter()
+            .fold(self.home.load(Ordering::Relaxed), |sum, shard| {
+                sum.saturating_add(shard.0.load(Ordering::Relaxed))
+            })
+    }
+
+    /// Bytes held besides the struct itself.
+    #[cfg(test)]
+    pub(crate) fn heap_bytes(&self) -> usize {
+        std::mem::size_of_val(self.shards())
+    }
+}
+
+impl Drop for CounterCells {
+    fn drop(&mut self) {
+        let shards = self.shards.load(Ordering::Acquire);
+        if !shards.is_null() {
+            // SAFETY: set from `grow`'s `Box::into_raw`; `&mut self` means no one else can
+            // reach it any more.
+            drop(unsafe { self.boxed(shards) });
+        }
     }
 }
 
@@ -74,5 +159,66 @@ impl metrics::GaugeFn for GaugeCell {
 
     fn set(&self, value: f64) {
         self.bits.store(value.to_bits(), Ordering::Relaxed);
+    }
+}
+
+#[cfg(all(test, not(telescope_loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_counter_written_by_one_thread_has_no_shards_and_saturates() {
+        let counter = CounterCells::new(8);
+        counter.add(u64::MAX - 1);
+        counter.add(5);
+        assert_eq!(counter.value(), u64::MAX);
+        assert_eq!(counter.heap_bytes(), 0, "no collision, no shards");
+    }
+
+    #[test]
+    fn many_threads_hammering_one_counter_lose_nothing() {
+        let counter = std::sync::Arc::new(CounterCells::new(4));
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let counter = counter.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..100_000 {
+                        counter.add(1);
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().expect("adder");
+        }
+        assert_eq!(counter.value(), 800_000);
+    }
+}
+
+/// Model-checked with loom: `RUSTFLAGS="--cfg telescope_loom" cargo test -p telescope-metrics
+/// --lib --release loom`.
+#[cfg(all(test, telescope_loom))]
+mod loom_tests {
+    use super::*;
+    use loom::sync::Arc;
+    use loom::thread;
+
+    #[test]
+    fn adds_racing_the_growth_of_shards_all_count() {
+        loom::model(|| {
+            let counter = Arc::new(CounterCells::new(2));
+            let other = {
+                let counter = counter.clone();
+                thread::spawn(move || {
+                    counter.add(1);
+                    counter.add(2);
+                })
+            };
+            counter.add(4);
+            let during = counter.value();
+            assert!((4..=7).contains(&during), "{during}");
+            other.join().expect("adder");
+            assert_eq!(counter.value(), 7);
+        });
     }
 }

@@ -25,6 +25,7 @@ mod cells;
 mod exemplar;
 mod exporter;
 mod histogram;
+mod labels;
 mod names;
 mod recorder;
 mod registry;

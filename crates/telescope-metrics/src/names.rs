@@ -13,11 +13,45 @@ pub(crate) fn metric_name(name: &str) -> String {
 
 /// `name` as a valid label name.
 pub(crate) fn label_name(name: &str) -> String {
-    let mut clean = sanitize(name, |c| c.is_ascii_alphanumeric() || c == '_');
-    while clean.starts_with("__") {
-        clean.remove(0);
-    }
+    let mut clean = String::with_capacity(name.len() + 1);
+    push_label_name(&mut clean, name);
     clean
+}
+
+/// Appends `name` as a valid label name (what [`label_name`] returns), without allocating.
+pub(crate) fn push_label_name(out: &mut String, name: &str) {
+    let valid = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let bytes = name.as_bytes();
+    let plain = !bytes.is_empty()
+        && !bytes[0].is_ascii_digit()
+        && !name.starts_with("__")
+        && bytes.iter().all(|b| valid(char::from(*b)));
+    if plain {
+        out.push_str(name);
+        return;
+    }
+    let mut chars = name
+        .chars()
+        .map(|c| if valid(c) { c } else { '_' })
+        .peekable();
+    match chars.peek() {
+        None => {
+            out.push('_');
+            return;
+        }
+        Some(c) if c.is_ascii_digit() => out.push('_'),
+        Some(_) => {}
+    }
+    // A leading run of underscores becomes one (`__` is reserved by Prometheus).
+    let mut leading = false;
+    while chars.peek() == Some(&'_') {
+        chars.next();
+        leading = true;
+    }
+    if leading {
+        out.push('_');
+    }
+    out.extend(chars);
 }
 
 fn sanitize(name: &str, allowed: impl Fn(char) -> bool) -> String {
@@ -81,6 +115,11 @@ mod tests {
         assert_eq!(label_name("status.code"), "status_code");
         assert_eq!(label_name("__name__"), "_name__");
         assert_eq!(label_name("a:b"), "a_b");
+        assert_eq!(label_name(""), "_");
+        assert_eq!(label_name("9x"), "_9x");
+        assert_eq!(label_name("___"), "_");
+        assert_eq!(label_name("_x"), "_x");
+        assert_eq!(label_name("é.x"), "_x");
     }
 
     #[test]

@@ -83,6 +83,8 @@ impl Default for TelescopeRecorderBuilder {
                 idle_timeout: None,
                 exemplars: None,
                 redaction: telescope_core::Redaction::default(),
+                shards: crate::shard::default_shard_count(),
+                quantiles: Vec::new(),
             },
             render: RenderSettings {
                 global_labels: Vec::new(),
@@ -141,7 +143,9 @@ impl TelescopeRecorderBuilder {
     }
 
     /// Renders histograms whose name `matcher` matches as summaries with these quantiles,
-    /// estimated from the histogram core (within 0.78% relative error).
+    /// estimated from the histogram core (within 0.78% relative error). Such histograms keep
+    /// a log-linear table for the estimates (768 bytes, plus 512 per power of two their
+    /// values fall in); the others keep only their classic buckets.
     ///
     /// # Errors
     /// [`BuildError::InvalidQuantiles`] for a quantile outside `0..=1`.
@@ -149,8 +153,21 @@ impl TelescopeRecorderBuilder {
         if !quantiles.iter().all(|q| (0.0..=1.0).contains(q)) {
             return Err(BuildError::InvalidQuantiles(quantiles.to_vec()));
         }
+        self.settings.quantiles.push(matcher.clone());
         self.render.summaries.push((matcher, Arc::from(quantiles)));
         Ok(self)
+    }
+
+    /// How many per-thread shards a contended series spreads its writes over (rounded up to
+    /// a power of two, 1 to 64; default: the CPUs, at most 8).
+    ///
+    /// Every series starts as one cell that all threads write: the many cold series of a big
+    /// label set cost no more than that. The first time two threads collide on a series, it
+    /// grows this many shards (64 bytes each for a counter, one histogram shard per thread
+    /// that writes it), so a hot series' throughput grows with threads instead of falling.
+    pub fn shards(mut self, shards: usize) -> Self {
+        self.settings.shards = crate::shard::valid_shard_count(shards);
+        self
     }
 
     /// Removes series not updated for `idle` (checked at each render or
@@ -304,7 +321,10 @@ impl MetricsHandle {
     }
 
     /// Estimated quantiles of the histogram series `key`, or `None` if there is no such
-    /// series or nothing was recorded in it.
+    /// series or nothing was recorded in it: within 0.78% for histograms rendered as
+    /// summaries ([`TelescopeRecorderBuilder::summary_for`]); for the others, interpolated
+    /// within the classic bucket that holds the quantile, as PromQL's `histogram_quantile`
+    /// does.
     pub fn histogram_quantiles(&self, key: &Key, quantiles: &[f64]) -> Option<Vec<f64>> {
         self.registry.histograms.get(key)?.cell.quantiles(quantiles)
     }

@@ -1,67 +1,67 @@
-//! Where series live: per-kind maps keyed by the metric key's precomputed hash, and per-name
+//! Where series live: per-kind tables keyed by the metric key's precomputed hash, and per-name
 //! families that enforce the cardinality limit.
+//!
+//! A series is stored once: the kind's table and its family's index hold the same `Arc`, and
+//! the series itself keeps what identifies it (hash, shared name, packed labels), so a new
+//! series costs one allocation for itself and one for its labels.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
+use hashbrown::HashTable;
 use metrics::{Key, Label, SharedString, Unit};
 
 use crate::cells::{CounterCells, GaugeCell};
-use crate::histogram::HistogramCore;
+use crate::histogram::{HistogramCore, HistogramOptions};
+use crate::labels::PackedLabels;
 use crate::{Matcher, OVERFLOW_LABEL};
 
-/// Uses the hash `metrics::Key` already carries (it feeds it through `write_u64`).
-#[derive(Default)]
-pub(crate) struct KeyHashHasher(u64);
-
-impl Hasher for KeyHashHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        // Not used by `Key`; a plain FNV-1a keeps other inputs working.
-        for byte in bytes {
-            self.0 = (self.0 ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-
-    fn write_u64(&mut self, value: u64) {
-        self.0 = value;
-    }
-}
-
-/// A series: its storage and its label set, rendered once (sanitized and escaped) when the
-/// series is created, so that a scrape only copies it.
+/// A series: its storage and what identifies it.
 #[derive(Debug)]
 pub(crate) struct Series<T> {
     pub(crate) cell: T,
-    pub(crate) labels: Box<str>,
-    /// Set by every update, cleared by upkeep: only read while set, so a hot series' line
-    /// stays shared between cores.
-    touched: std::sync::atomic::AtomicBool,
-    /// When upkeep last saw the series touched, in nanoseconds since the registry started.
-    last_seen: std::sync::atomic::AtomicU64,
+    /// The key's precomputed hash.
+    hash: u64,
+    /// The metric name, shared with its family.
+    name: Arc<str>,
+    pub(crate) labels: PackedLabels,
+    /// Bit 0: updated since upkeep last looked (set by every update, but only written while
+    /// clear, so a hot series' line stays shared between cores). Above it: when upkeep last
+    /// saw it updated, in nanoseconds since the registry started.
+    activity: AtomicU64,
 }
 
 impl<T> Series<T> {
+    /// Whether this is the series of `key`.
+    fn is(&self, key: &Key) -> bool {
+        self.hash == key.get_hash()
+            && *self.name == *key.name()
+            && self.labels.matches(key.labels())
+    }
+
     fn touch(&self) {
-        use std::sync::atomic::Ordering::Relaxed;
-        if !self.touched.load(Relaxed) {
-            self.touched.store(true, Relaxed);
+        if self.activity.load(Relaxed) & 1 == 0 {
+            self.activity.fetch_or(1, Relaxed);
         }
     }
 
     /// Whether the series went untouched for `idle` (nanoseconds) as of `now`; a touched
     /// series is stamped `now` and its mark cleared.
     fn idle_since(&self, now: u64, idle: u64) -> bool {
-        use std::sync::atomic::Ordering::Relaxed;
-        if self.touched.swap(false, Relaxed) {
-            self.last_seen.store(now, Relaxed);
-            return false;
+        let mut current = self.activity.load(Relaxed);
+        loop {
+            if current & 1 == 0 {
+                return now.saturating_sub(current >> 1) >= idle;
+            }
+            match self
+                .activity
+                .compare_exchange_weak(current, now << 1, Relaxed, Relaxed)
+            {
+                Ok(_) => return false,
+                Err(actual) => current = actual,
+            }
         }
-        now.saturating_sub(self.last_seen.load(Relaxed)) >= idle
     }
 }
 
@@ -109,99 +109,116 @@ pub(crate) enum AnySeries {
     Histogram(Arc<Series<HistogramCore>>),
 }
 
-/// `a="x",b="y"` for a key's labels, sanitized, escaped, first occurrence of a name kept.
-fn render_labels(labels: &[(String, String)]) -> Box<str> {
-    let mut out = String::new();
-    let mut seen: Vec<&str> = Vec::new();
-    for (name, value) in labels {
-        if seen.contains(&name.as_str()) {
-            continue;
+impl AnySeries {
+    pub(crate) fn labels(&self) -> &PackedLabels {
+        match self {
+            AnySeries::Counter(series) => &series.labels,
+            AnySeries::Gauge(series) => &series.labels,
+            AnySeries::Histogram(series) => &series.labels,
         }
-        if !out.is_empty() {
-            out.push(',');
-        }
-        out.push_str(name);
-        out.push_str("=\"");
-        crate::names::escape_label_value(&mut out, value);
-        out.push('"');
-        seen.push(name);
     }
-    out.into_boxed_str()
 }
 
-type KeyMap<T> = HashMap<Key, Arc<Series<T>>, BuildHasherDefault<KeyHashHasher>>;
+/// A family's index entry, ordered by labels so that scrapes list series in a stable order.
+#[derive(Debug)]
+struct ByLabels(AnySeries);
+
+impl PartialEq for ByLabels {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.labels() == other.0.labels()
+    }
+}
+
+impl Eq for ByLabels {}
+
+impl PartialOrd for ByLabels {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for ByLabels {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.labels().cmp(other.0.labels())
+    }
+}
 
 const MAP_SHARDS: usize = 16;
+
+/// One shard of a [`KindMap`]: series found by key hash.
+type SeriesTable<T> = RwLock<HashTable<Arc<Series<T>>>>;
 
 /// The series of one kind, sharded by key hash so that registrations of unrelated keys do
 /// not contend. Lookups take a read lock; only a new series takes a write lock.
 pub(crate) struct KindMap<T> {
-    shards: Box<[RwLock<KeyMap<T>>]>,
+    shards: Box<[SeriesTable<T>]>,
 }
 
 impl<T> KindMap<T> {
     fn new() -> Self {
         Self {
             shards: (0..MAP_SHARDS)
-                .map(|_| RwLock::new(KeyMap::default()))
+                .map(|_| RwLock::new(HashTable::new()))
                 .collect(),
         }
     }
 
-    fn shard(&self, key: &Key) -> &RwLock<KeyMap<T>> {
-        &self.shards[(key.get_hash() as usize) & (MAP_SHARDS - 1)]
+    fn shard(&self, hash: u64) -> &SeriesTable<T> {
+        // Bits the tables do not use: the low ones pick a bucket, the top seven tag it.
+        &self.shards[(hash >> 40) as usize & (MAP_SHARDS - 1)]
     }
 
     pub(crate) fn get(&self, key: &Key) -> Option<Arc<Series<T>>> {
-        self.shard(key)
+        let hash = key.get_hash();
+        self.shard(hash)
             .read()
             .unwrap_or_else(PoisonError::into_inner)
-            .get(key)
+            .find(hash, |series| series.is(key))
             .cloned()
     }
 
-    /// The series for `key`, and whether this call created it.
+    /// The series for `key` (named `name`), and whether this call created it.
     fn get_or_insert(
         &self,
         key: &Key,
+        name: &Arc<str>,
         now: u64,
         make: impl FnOnce() -> T,
     ) -> (Arc<Series<T>>, bool) {
+        let hash = key.get_hash();
         let mut shard = self
-            .shard(key)
+            .shard(hash)
             .write()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some(existing) = shard.get(key) {
+        if let Some(existing) = shard.find(hash, |series| series.is(key)) {
             return (existing.clone(), false);
         }
-        let labels: Vec<(String, String)> = key
-            .labels()
-            .map(|l| (crate::names::label_name(l.key()), l.value().to_owned()))
-            .collect();
         let series = Arc::new(Series {
             cell: make(),
-            labels: render_labels(&labels),
-            touched: std::sync::atomic::AtomicBool::new(false),
-            last_seen: std::sync::atomic::AtomicU64::new(now),
+            hash,
+            name: name.clone(),
+            labels: PackedLabels::pack(key.labels()),
+            activity: AtomicU64::new(now << 1),
         });
-        shard.insert(key.clone(), series.clone());
+        shard.insert_unique(hash, series.clone(), |series| series.hash);
         (series, true)
     }
 
-    /// Removes `key`'s series if only the map and one other owner (a family index) hold it.
-    /// Checked under the shard's write lock, so no lookup can clone it meanwhile.
-    fn remove_if_unshared(&self, key: &Key) -> bool {
+    /// Removes `series` if only the table and one other owner (a family index, whose `Arc`
+    /// `series` is) hold it. Checked under the shard's write lock, so no lookup can clone it
+    /// meanwhile.
+    fn remove_if_unshared(&self, series: &Arc<Series<T>>) -> bool {
         let mut shard = self
-            .shard(key)
+            .shard(series.hash)
             .write()
             .unwrap_or_else(PoisonError::into_inner);
-        let unshared = shard
-            .get(key)
-            .is_some_and(|series| Arc::strong_count(series) <= 2);
-        if unshared {
-            shard.remove(key);
+        match shard.find_entry(series.hash, |stored| Arc::ptr_eq(stored, series)) {
+            Ok(entry) if Arc::strong_count(series) <= 2 => {
+                entry.remove();
+                true
+            }
+            _ => false,
         }
-        unshared
     }
 
     /// Every series, cloned out under short read locks.
@@ -212,7 +229,7 @@ impl<T> KindMap<T> {
                 shard
                     .read()
                     .unwrap_or_else(PoisonError::into_inner)
-                    .values()
+                    .iter()
                     .cloned(),
             );
         }
@@ -223,12 +240,13 @@ impl<T> KindMap<T> {
 /// Per-name bookkeeping: the cardinality limit, and the series in label order for rendering.
 #[derive(Debug)]
 pub(crate) struct Family {
+    name: Arc<str>,
     pub(crate) series: usize,
     pub(crate) limit: usize,
     /// Registrations folded into the overflow series.
     pub(crate) folds: u64,
-    /// Every series of the name (overflow included), ordered by rendered labels, with its key.
-    pub(crate) index: std::collections::BTreeMap<Box<str>, (Key, AnySeries)>,
+    /// Every series of the name (overflow included), ordered by labels.
+    index: BTreeSet<ByLabels>,
 }
 
 /// A family as a render sees it.
@@ -262,6 +280,10 @@ pub(crate) struct Settings {
     pub(crate) exemplars: Option<crate::exemplar::ExemplarSettings>,
     /// Labels with a secret name get `[REDACTED]` as their value.
     pub(crate) redaction: telescope_core::Redaction,
+    /// Shards a contended series spreads over (a power of two).
+    pub(crate) shards: usize,
+    /// Histograms that keep quantile estimates (those rendered as summaries).
+    pub(crate) quantiles: Vec<Matcher>,
 }
 
 impl Settings {
@@ -278,6 +300,10 @@ impl Settings {
             .find(|(m, _)| m.matches(name))
             .map_or_else(|| self.default_buckets.clone(), |(_, b)| b.clone())
     }
+
+    fn keeps_quantiles(&self, name: &str) -> bool {
+        self.quantiles.iter().any(|m| m.matches(name))
+    }
 }
 
 /// All series and their bookkeeping.
@@ -285,9 +311,9 @@ pub(crate) struct Registry {
     pub(crate) counters: KindMap<CounterCells>,
     pub(crate) gauges: KindMap<GaugeCell>,
     pub(crate) histograms: KindMap<HistogramCore>,
-    pub(crate) families: Mutex<HashMap<String, Family>>,
+    pub(crate) families: Mutex<HashMap<Arc<str>, Family>>,
     /// Series in every family (changed under the `families` lock).
-    total_series: std::sync::atomic::AtomicUsize,
+    total_series: AtomicUsize,
     pub(crate) descriptions: RwLock<HashMap<String, Description>>,
     pub(crate) settings: Settings,
     epoch: std::time::Instant,
@@ -308,7 +334,7 @@ impl Registry {
             gauges: KindMap::new(),
             histograms: KindMap::new(),
             families: Mutex::new(HashMap::new()),
-            total_series: std::sync::atomic::AtomicUsize::new(0),
+            total_series: AtomicUsize::new(0),
             descriptions: RwLock::new(HashMap::new()),
             settings,
             epoch: std::time::Instant::now(),
@@ -339,14 +365,24 @@ impl Registry {
         if let Some(series) = map.get(key) {
             return series;
         }
-        let family = families.entry(name.to_owned()).or_insert_with(|| Family {
-            series: 0,
-            limit: self.settings.limit_for(name),
-            folds: 0,
-            index: std::collections::BTreeMap::new(),
-        });
+        if !families.contains_key(name) {
+            let shared: Arc<str> = Arc::from(name);
+            families.insert(
+                shared.clone(),
+                Family {
+                    name: shared,
+                    series: 0,
+                    limit: self.settings.limit_for(name),
+                    folds: 0,
+                    index: BTreeSet::new(),
+                },
+            );
+        }
+        let Some(family) = families.get_mut(name) else {
+            unreachable!("inserted above")
+        };
         let overflow;
-        let total = self.total_series.load(std::sync::atomic::Ordering::Relaxed);
+        let total = self.total_series.load(Relaxed);
         let series_key = if family.series < family.limit && total < self.settings.total_limit {
             key
         } else {
@@ -354,23 +390,25 @@ impl Registry {
             overflow = Key::from_parts(name.to_owned(), vec![Label::new(OVERFLOW_LABEL, "true")]);
             &overflow
         };
-        let (series, created) = map.get_or_insert(series_key, self.now(), make);
+        let (series, created) = map.get_or_insert(series_key, &family.name, self.now(), make);
         if created {
             if std::ptr::eq(series_key, key) {
                 family.series += 1;
-                self.total_series
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.total_series.fetch_add(1, Relaxed);
             }
-            family.index.insert(
-                series.labels.clone(),
-                (series_key.clone(), wrap(series.clone())),
-            );
+            family.index.insert(ByLabels(wrap(series.clone())));
         }
         series
     }
 
     pub(crate) fn counter(&self, key: &Key) -> Arc<Series<CounterCells>> {
-        self.series(&self.counters, key, CounterCells::new, AnySeries::Counter)
+        let shards = self.settings.shards;
+        self.series(
+            &self.counters,
+            key,
+            || CounterCells::new(shards),
+            AnySeries::Counter,
+        )
     }
 
     pub(crate) fn gauge(&self, key: &Key) -> Arc<Series<GaugeCell>> {
@@ -381,11 +419,16 @@ impl Registry {
         if let Some(series) = self.histograms.get(key) {
             return series;
         }
-        let buckets = self.settings.buckets_for(key.name());
+        let options = HistogramOptions {
+            bounds: self.settings.buckets_for(key.name()),
+            shards: self.settings.shards,
+            quantiles: self.settings.keeps_quantiles(key.name()),
+            exemplars: self.settings.exemplars,
+        };
         self.series(
             &self.histograms,
             key,
-            || HistogramCore::with_exemplars(buckets.clone(), self.settings.exemplars),
+            || HistogramCore::with_options(options.clone()),
             AnySeries::Histogram,
         )
     }
@@ -428,24 +471,27 @@ impl Registry {
         let mut removed = 0;
         let mut families = self.families.lock().unwrap_or_else(PoisonError::into_inner);
         for family in families.values_mut() {
-            family.index.retain(|labels, (key, series)| {
-                let idle_now = match series {
-                    AnySeries::Counter(s) => s.idle_since(now, idle),
-                    AnySeries::Gauge(s) => s.idle_since(now, idle),
-                    AnySeries::Histogram(s) => s.idle_since(now, idle),
-                };
+            family.index.retain(|ByLabels(series)| {
                 // A handle held outside the registry keeps the series alive.
-                let removed_now = idle_now
-                    && match series {
-                        AnySeries::Counter(_) => self.counters.remove_if_unshared(key),
-                        AnySeries::Gauge(_) => self.gauges.remove_if_unshared(key),
-                        AnySeries::Histogram(_) => self.histograms.remove_if_unshared(key),
-                    };
+                let removed_now = match series {
+                    AnySeries::Counter(s) => {
+                        s.idle_since(now, idle) && self.counters.remove_if_unshared(s)
+                    }
+                    AnySeries::Gauge(s) => {
+                        s.idle_since(now, idle) && self.gauges.remove_if_unshared(s)
+                    }
+                    AnySeries::Histogram(s) => {
+                        s.idle_since(now, idle) && self.histograms.remove_if_unshared(s)
+                    }
+                };
                 if removed_now {
-                    if !labels.contains(OVERFLOW_LABEL) {
+                    let overflow = series
+                        .labels()
+                        .pairs()
+                        .any(|(name, _)| name == OVERFLOW_LABEL);
+                    if !overflow {
                         family.series = family.series.saturating_sub(1);
-                        self.total_series
-                            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                        self.total_series.fetch_sub(1, Relaxed);
                     }
                     removed += 1;
                 }
@@ -473,7 +519,7 @@ impl Registry {
         let families = self.families.lock().unwrap_or_else(PoisonError::into_inner);
         families
             .iter()
-            .map(|(name, f)| (name.clone(), f.series, f.folds))
+            .map(|(name, f)| (name.to_string(), f.series, f.folds))
             .collect()
     }
 
@@ -484,13 +530,13 @@ impl Registry {
         families
             .iter()
             .map(|(name, family)| FamilySnapshot {
-                name: name.clone(),
+                name: name.to_string(),
                 series_count: family.series,
                 folds: family.folds,
                 series: family
                     .index
-                    .values()
-                    .map(|(_, series)| series.clone())
+                    .iter()
+                    .map(|ByLabels(series)| series.clone())
                     .collect(),
             })
             .collect()

@@ -229,15 +229,19 @@ impl Writer<'_> {
                 .unwrap_or_else(|| Arc::from(vec![0.5, 0.9, 0.99]))
         });
         let mut bucket_labels: Vec<String> = Vec::new();
+        let mut labels = String::new();
         // One name, one type: series of another kind under this name are left out.
         for series in &family.series {
+            labels.clear();
+            series.labels().render(&mut labels);
+            let labels = labels.as_str();
             match (series, kind) {
                 (AnySeries::Counter(counter), Kind::Counter) => {
-                    self.sample(counter_name, counter_suffix, &counter.labels, None);
+                    self.sample(counter_name, counter_suffix, labels, None);
                     self.integer(counter.cell.value());
                 }
                 (AnySeries::Gauge(gauge), Kind::Gauge) => {
-                    self.sample(name, "", &gauge.labels, None);
+                    self.sample(name, "", labels, None);
                     self.float(gauge.cell.value());
                 }
                 (AnySeries::Histogram(histogram), Kind::Histogram) => {
@@ -259,15 +263,15 @@ impl Writer<'_> {
                         bucket_labels.iter().zip(&snapshot.classic).enumerate()
                     {
                         cumulative += count;
-                        self.sample(name, "_bucket", &histogram.labels, Some(("le", le)));
+                        self.sample(name, "_bucket", labels, Some(("le", le)));
                         self.count_with_exemplar(cumulative, histogram.cell.exemplar(index));
                     }
-                    self.sample(name, "_bucket", &histogram.labels, Some(("le", "+Inf")));
+                    self.sample(name, "_bucket", labels, Some(("le", "+Inf")));
                     let last = histogram.cell.bounds().len();
                     self.count_with_exemplar(snapshot.count, histogram.cell.exemplar(last));
-                    self.sample(name, "_sum", &histogram.labels, None);
+                    self.sample(name, "_sum", labels, None);
                     self.float(snapshot.sum);
-                    self.sample(name, "_count", &histogram.labels, None);
+                    self.sample(name, "_count", labels, None);
                     self.integer(snapshot.count);
                 }
                 (AnySeries::Histogram(histogram), Kind::Summary) => {
@@ -277,13 +281,13 @@ impl Writer<'_> {
                         for (q, estimate) in quantiles.iter().zip(estimates) {
                             let mut quantile = String::new();
                             push_float(&mut quantile, *q);
-                            self.sample(name, "", &histogram.labels, Some(("quantile", &quantile)));
+                            self.sample(name, "", labels, Some(("quantile", &quantile)));
                             self.float(estimate);
                         }
                     }
-                    self.sample(name, "_sum", &histogram.labels, None);
+                    self.sample(name, "_sum", labels, None);
                     self.float(snapshot.sum);
-                    self.sample(name, "_count", &histogram.labels, None);
+                    self.sample(name, "_count", labels, None);
                     self.integer(snapshot.count);
                 }
                 _ => {}

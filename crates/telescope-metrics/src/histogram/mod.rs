@@ -17,19 +17,12 @@ use std::sync::Arc;
 use octaves::{midpoint, slot_of, OctaveTable, Slot, MAX_EXPONENT};
 
 use crate::exemplar::{Exemplar, ExemplarSettings, Exemplars};
-use crate::shard::{current_shard, shard_count};
+use crate::shard::current_shard;
 use crate::sync::{add_f64, AtomicPtr, AtomicU64, Ordering};
 
-/// One thread-shard of a histogram, allocated when a thread first records into it.
-#[repr(align(64))]
-struct Shard {
-    count: AtomicU64,
-    /// The sum of finite values, as `f64` bits.
-    sum: AtomicU64,
-    nan: AtomicU64,
-    /// Non-cumulative counts: `classic[i]` counts values in `(bounds[i-1], bounds[i]]`, the
-    /// last one values above every bound.
-    classic: Box<[AtomicU64]>,
+/// The log-linear buckets that quantile estimates come from: kept only by histograms rendered
+/// as summaries (each costs 768 bytes plus 512 per power of two that values fall in).
+struct QuantileTable {
     positive: OctaveTable,
     negative: AtomicPtr<OctaveTable>,
     zero: AtomicU64,
@@ -37,13 +30,9 @@ struct Shard {
     overflow_negative: AtomicU64,
 }
 
-impl Shard {
-    fn new(classic_buckets: usize) -> Self {
+impl QuantileTable {
+    fn new() -> Self {
         Self {
-            count: AtomicU64::new(0),
-            sum: AtomicU64::new(0f64.to_bits()),
-            nan: AtomicU64::new(0),
-            classic: (0..classic_buckets).map(|_| AtomicU64::new(0)).collect(),
             positive: OctaveTable::new(),
             negative: AtomicPtr::new(ptr::null_mut()),
             zero: AtomicU64::new(0),
@@ -80,12 +69,7 @@ impl Shard {
         (!table.is_null()).then(|| unsafe { &*table })
     }
 
-    fn record(&self, value: f64, classic_index: usize) {
-        self.count.fetch_add(1, Ordering::Relaxed);
-        if value.is_finite() {
-            add_f64(&self.sum, value);
-        }
-        self.classic[classic_index].fetch_add(1, Ordering::Relaxed);
+    fn record(&self, value: f64) {
         let table = if value.is_sign_negative() {
             None
         } else {
@@ -108,15 +92,14 @@ impl Shard {
 
     fn bytes(&self) -> usize {
         std::mem::size_of::<Self>()
-            + self.classic.len() * 8
-            + self.positive.chunk_bytes()
+            + self.positive.heap_bytes()
             + self
                 .negative_if_any()
-                .map_or(0, |t| t.chunk_bytes() + std::mem::size_of::<OctaveTable>())
+                .map_or(0, |t| t.heap_bytes() + std::mem::size_of::<OctaveTable>())
     }
 }
 
-impl Drop for Shard {
+impl Drop for QuantileTable {
     fn drop(&mut self) {
         let table = self.negative.load(Ordering::Acquire);
         if !table.is_null() {
@@ -126,11 +109,71 @@ impl Drop for Shard {
     }
 }
 
+/// The counts of one writer (or of every writer, until two collide).
+struct Shard {
+    count: AtomicU64,
+    /// The sum of finite values, as `f64` bits.
+    sum: AtomicU64,
+    nan: AtomicU64,
+    /// Non-cumulative counts: `classic[i]` counts values in `(bounds[i-1], bounds[i]]`, the
+    /// last one values above every bound.
+    classic: Box<[AtomicU64]>,
+    quantiles: Option<Box<QuantileTable>>,
+}
+
+impl Shard {
+    fn new(classic_buckets: usize, quantiles: bool) -> Self {
+        Self {
+            count: AtomicU64::new(0),
+            sum: AtomicU64::new(0f64.to_bits()),
+            nan: AtomicU64::new(0),
+            classic: (0..classic_buckets).map(|_| AtomicU64::new(0)).collect(),
+            quantiles: quantiles.then(|| Box::new(QuantileTable::new())),
+        }
+    }
+
+    /// Records a value whose `count` was already incremented.
+    fn record_counted(&self, value: f64, classic_index: usize) {
+        if value.is_finite() {
+            add_f64(&self.sum, value);
+        }
+        self.classic[classic_index].fetch_add(1, Ordering::Relaxed);
+        if let Some(table) = &self.quantiles {
+            table.record(value);
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        self.classic.len() * 8 + self.quantiles.as_ref().map_or(0, |t| t.bytes())
+    }
+}
+
+/// A writer's shard on a cache line of its own.
+#[repr(align(64))]
+struct PaddedShard(Shard);
+
+/// What a histogram series is made with.
+#[derive(Debug, Clone)]
+pub(crate) struct HistogramOptions {
+    /// Upper bounds of the classic buckets, ascending, finite.
+    pub(crate) bounds: Arc<[f64]>,
+    /// Shards once contended (a power of two).
+    pub(crate) shards: usize,
+    /// Whether to keep the log-linear table for quantile estimates.
+    pub(crate) quantiles: bool,
+    /// Whether and how to keep exemplars.
+    pub(crate) exemplars: Option<ExemplarSettings>,
+}
+
 /// A histogram series.
 pub(crate) struct HistogramCore {
     /// Upper bounds of the classic buckets, ascending, finite.
     bounds: Arc<[f64]>,
-    shards: Box<[AtomicPtr<Shard>]>,
+    /// Where every record goes until two writers collide on its count.
+    home: Shard,
+    /// Then: `shard_count` slots, each a lazily allocated shard (null before the collision).
+    shards: AtomicPtr<AtomicPtr<PaddedShard>>,
+    shard_count: u32,
     /// One exemplar per classic bucket, when the recorder takes them.
     exemplars: Option<Box<Exemplars>>,
 }
@@ -144,21 +187,29 @@ impl std::fmt::Debug for HistogramCore {
 }
 
 impl HistogramCore {
-    /// A histogram with classic buckets at `bounds` (ascending, finite).
+    /// A histogram with classic buckets at `bounds` (ascending, finite) that also keeps
+    /// quantile estimates, spreading over 4 shards when contended.
     #[cfg(test)]
     pub(crate) fn new(bounds: Arc<[f64]>) -> Self {
-        Self::with_exemplars(bounds, None)
+        Self::with_options(HistogramOptions {
+            bounds,
+            shards: 4,
+            quantiles: true,
+            exemplars: None,
+        })
     }
 
-    /// A histogram that also keeps exemplars, when `exemplars` says how.
-    pub(crate) fn with_exemplars(bounds: Arc<[f64]>, exemplars: Option<ExemplarSettings>) -> Self {
+    /// A histogram made as `options` say.
+    pub(crate) fn with_options(options: HistogramOptions) -> Self {
+        let buckets = options.bounds.len() + 1;
         Self {
-            exemplars: exemplars
-                .map(|settings| Box::new(Exemplars::new(settings, bounds.len() + 1))),
-            bounds,
-            shards: (0..shard_count())
-                .map(|_| AtomicPtr::new(ptr::null_mut()))
-                .collect(),
+            exemplars: options
+                .exemplars
+                .map(|settings| Box::new(Exemplars::new(settings, buckets))),
+            home: Shard::new(buckets, options.quantiles),
+            bounds: options.bounds,
+            shards: AtomicPtr::new(ptr::null_mut()),
+            shard_count: u32::try_from(options.shards).unwrap_or(1),
         }
     }
 
@@ -167,11 +218,61 @@ impl HistogramCore {
         self.exemplars.as_ref()?.get(index)
     }
 
-    fn shard(&self) -> &Shard {
-        let slot = &self.shards[current_shard()];
+    /// The shard slots, allocated now unless another thread did first.
+    fn grow(&self) -> *mut AtomicPtr<PaddedShard> {
+        let fresh: Box<[AtomicPtr<PaddedShard>]> = (0..self.shard_count)
+            .map(|_| AtomicPtr::new(ptr::null_mut()))
+            .collect();
+        let fresh = Box::into_raw(fresh).cast::<AtomicPtr<PaddedShard>>();
+        match self.shards.compare_exchange(
+            ptr::null_mut(),
+            fresh,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => fresh,
+            Err(winner) => {
+                // SAFETY: `fresh` came from `Box::into_raw` above and was never shared.
+                drop(unsafe { self.boxed_slots(fresh) });
+                winner
+            }
+        }
+    }
+
+    /// The box the shard slots came from.
+    ///
+    /// # Safety
+    /// `slots` must come from `grow`'s `Box::into_raw`, and nobody may use it afterwards.
+    unsafe fn boxed_slots(
+        &self,
+        slots: *mut AtomicPtr<PaddedShard>,
+    ) -> Box<[AtomicPtr<PaddedShard>]> {
+        let slice = ptr::slice_from_raw_parts_mut(slots, self.shard_count as usize);
+        // SAFETY: the caller's promise.
+        unsafe { Box::from_raw(slice) }
+    }
+
+    /// The shard slots, if the histogram has them.
+    fn slots(&self) -> &[AtomicPtr<PaddedShard>] {
+        let slots = self.shards.load(Ordering::Acquire);
+        if slots.is_null() {
+            return &[];
+        }
+        // SAFETY: set once from `grow`'s `Box::into_raw`, `shard_count` long, freed only in
+        // `Drop` (`&mut self`).
+        unsafe { std::slice::from_raw_parts(slots, self.shard_count as usize) }
+    }
+
+    /// The current thread's shard in `slots`, allocated if it is the first to write it.
+    fn own_shard<'a>(&self, slots: &'a [AtomicPtr<PaddedShard>]) -> &'a Shard {
+        let slot = &slots[current_shard(slots.len())];
         let mut shard = slot.load(Ordering::Acquire);
         if shard.is_null() {
-            let fresh = Box::into_raw(Box::new(Shard::new(self.bounds.len() + 1)));
+            let quantiles = self.home.quantiles.is_some();
+            let fresh = Box::into_raw(Box::new(PaddedShard(Shard::new(
+                self.bounds.len() + 1,
+                quantiles,
+            ))));
             match slot.compare_exchange(ptr::null_mut(), fresh, Ordering::AcqRel, Ordering::Acquire)
             {
                 Ok(_) => shard = fresh,
@@ -183,26 +284,50 @@ impl HistogramCore {
             }
         }
         // SAFETY: set once from `Box::into_raw`, freed only in `Drop` (`&mut self`).
-        unsafe { &*shard }
+        unsafe { &(*shard).0 }
     }
 
+    /// Every shard with counts: the home shard, then the others.
     fn shards(&self) -> impl Iterator<Item = &Shard> + '_ {
-        self.shards.iter().filter_map(|slot| {
+        std::iter::once(&self.home).chain(self.slots().iter().filter_map(|slot| {
             let shard = slot.load(Ordering::Acquire);
-            // SAFETY: as in `shard`.
-            (!shard.is_null()).then(|| unsafe { &*shard })
-        })
+            // SAFETY: as in `own_shard`.
+            (!shard.is_null()).then(|| unsafe { &(*shard).0 })
+        }))
     }
 
     /// Records one value (see the module docs for NaN and infinities).
     pub(crate) fn record(&self, value: f64) {
-        let shard = self.shard();
         if value.is_nan() {
-            shard.nan.fetch_add(1, Ordering::Relaxed);
+            self.home.nan.fetch_add(1, Ordering::Relaxed);
             return;
         }
         let classic_index = self.bounds.partition_point(|bound| *bound < value);
-        shard.record(value, classic_index);
+        let mut slots = self.shards.load(Ordering::Acquire);
+        if slots.is_null() {
+            let count = self.home.count.load(Ordering::Relaxed);
+            if self
+                .home
+                .count
+                .compare_exchange(count, count + 1, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+            {
+                self.home.record_counted(value, classic_index);
+                self.offer_exemplar(classic_index, value);
+                return;
+            }
+            // Another thread recorded meanwhile: this histogram is contended, give it shards.
+            slots = self.grow();
+        }
+        // SAFETY: as in `slots`.
+        let slots = unsafe { std::slice::from_raw_parts(slots, self.shard_count as usize) };
+        let shard = self.own_shard(slots);
+        shard.count.fetch_add(1, Ordering::Relaxed);
+        shard.record_counted(value, classic_index);
+        self.offer_exemplar(classic_index, value);
+    }
+
+    fn offer_exemplar(&self, classic_index: usize, value: f64) {
         if let Some(exemplars) = &self.exemplars {
             exemplars.offer(classic_index, value);
         }
@@ -232,10 +357,15 @@ impl HistogramCore {
         snapshot
     }
 
-    /// Estimates of the values at quantiles `qs` (each in `[0, 1]`): for each, the midpoint of
-    /// the bucket holding the element of rank `floor(q * (n - 1))` in sorted order. `None`
-    /// when nothing was recorded.
+    /// Estimates of the values at quantiles `qs` (each in `[0, 1]`); `None` when nothing was
+    /// recorded. With the quantile table (histograms rendered as summaries): for each, the
+    /// midpoint of the bucket holding the element of rank `floor(q * (n - 1))` in sorted
+    /// order, within 0.78%. Without: interpolated within the classic bucket holding that
+    /// rank, as PromQL's `histogram_quantile` does.
     pub(crate) fn quantiles(&self, qs: &[f64]) -> Option<Vec<f64>> {
+        if self.home.quantiles.is_none() {
+            return self.classic_quantiles(qs);
+        }
         let buckets = self.sorted_buckets();
         let total: u64 = buckets.iter().map(|(_, count)| count).sum();
         if total == 0 {
@@ -258,23 +388,58 @@ impl HistogramCore {
         )
     }
 
-    /// Every non-empty bucket as (estimate, count), in ascending order of value.
+    /// Quantiles from the classic buckets: linear within the bucket, 0 as the lower edge of
+    /// the first bucket when its bound is positive, the highest bound for ranks above it.
+    fn classic_quantiles(&self, qs: &[f64]) -> Option<Vec<f64>> {
+        let snapshot = self.snapshot();
+        let total: u64 = snapshot.classic.iter().sum();
+        if total == 0 {
+            return None;
+        }
+        let bounds = self.bounds();
+        Some(
+            qs.iter()
+                .map(|q| {
+                    let rank = q.clamp(0.0, 1.0) * total as f64;
+                    let mut below = 0u64;
+                    for (index, count) in snapshot.classic.iter().enumerate() {
+                        let Some(&upper) = bounds.get(index) else {
+                            break;
+                        };
+                        if (below + count) as f64 >= rank && *count > 0 {
+                            let lower = match index {
+                                0 if upper > 0.0 => 0.0,
+                                0 => return upper,
+                                _ => bounds[index - 1],
+                            };
+                            let within = (rank - below as f64) / *count as f64;
+                            return lower + (upper - lower) * within;
+                        }
+                        below += count;
+                    }
+                    bounds.last().copied().unwrap_or(0.0)
+                })
+                .collect(),
+        )
+    }
+
+    /// Every non-empty bucket of the quantile tables as (estimate, count), ascending.
     fn sorted_buckets(&self) -> Vec<(f64, u64)> {
         let mut negative: std::collections::BTreeMap<(usize, usize), u64> = Default::default();
         let mut positive: std::collections::BTreeMap<(usize, usize), u64> = Default::default();
         let (mut zero, mut over_positive, mut over_negative) = (0, 0, 0);
-        for shard in self.shards() {
-            shard.positive.for_each(|octave, sub, count| {
+        for table in self.shards().filter_map(|shard| shard.quantiles.as_deref()) {
+            table.positive.for_each(|octave, sub, count| {
                 *positive.entry((octave, sub)).or_default() += count
             });
-            if let Some(table) = shard.negative_if_any() {
-                table.for_each(|octave, sub, count| {
+            if let Some(negative_table) = table.negative_if_any() {
+                negative_table.for_each(|octave, sub, count| {
                     *negative.entry((octave, sub)).or_default() += count
                 });
             }
-            zero += shard.zero.load(Ordering::Relaxed);
-            over_positive += shard.overflow_positive.load(Ordering::Relaxed);
-            over_negative += shard.overflow_negative.load(Ordering::Relaxed);
+            zero += table.zero.load(Ordering::Relaxed);
+            over_positive += table.overflow_positive.load(Ordering::Relaxed);
+            over_negative += table.overflow_negative.load(Ordering::Relaxed);
         }
         let limit = 2f64.powi(MAX_EXPONENT + 1);
         let mut buckets = Vec::with_capacity(negative.len() + positive.len() + 3);
@@ -304,18 +469,36 @@ impl HistogramCore {
     /// Bytes this series holds (for the memory report).
     pub(crate) fn bytes(&self) -> usize {
         std::mem::size_of::<Self>()
-            + self.shards.len() * 8
-            + self.shards().map(Shard::bytes).sum::<usize>()
+            + self.slots().len() * 8
+            + self
+                .shards()
+                .enumerate()
+                .map(|(index, shard)| {
+                    let own = if index == 0 {
+                        0
+                    } else {
+                        std::mem::size_of::<PaddedShard>()
+                    };
+                    own + shard.bytes()
+                })
+                .sum::<usize>()
             + self.exemplars.as_ref().map_or(0, |e| e.bytes())
     }
 }
 
 impl Drop for HistogramCore {
     fn drop(&mut self) {
-        for slot in self.shards.iter() {
+        let slots = self.shards.load(Ordering::Acquire);
+        if slots.is_null() {
+            return;
+        }
+        // SAFETY: set from `grow`'s `Box::into_raw`; `&mut self` means no one else can reach
+        // it any more.
+        let slots = unsafe { self.boxed_slots(slots) };
+        for slot in slots.iter() {
             let shard = slot.load(Ordering::Acquire);
             if !shard.is_null() {
-                // SAFETY: set from `Box::into_raw`; `&mut self` means no one else can reach it.
+                // SAFETY: set from `Box::into_raw` in `own_shard`, reachable only from here.
                 drop(unsafe { Box::from_raw(shard) });
             }
         }
@@ -413,9 +596,17 @@ mod loom_tests {
     use loom::sync::Arc as LoomArc;
     use loom::thread;
 
+    /// Loom's model with room for the quantile tables' many atomics (96 chunk pointers per
+    /// table, read on every estimate).
+    fn model(test: impl Fn() + Sync + Send + 'static) {
+        let mut builder = loom::model::Builder::new();
+        builder.max_branches = 20_000;
+        builder.check(test);
+    }
+
     #[test]
     fn record_while_render_sees_consistent_monotonic_state() {
-        loom::model(|| {
+        model(|| {
             let histogram = LoomArc::new(HistogramCore::new(Arc::from(vec![1.0])));
             let writer = {
                 let histogram = histogram.clone();
@@ -446,7 +637,7 @@ mod loom_tests {
 
     #[test]
     fn two_writers_allocating_the_same_chunk_keep_both_counts() {
-        loom::model(|| {
+        model(|| {
             let histogram = LoomArc::new(HistogramCore::new(Arc::from(vec![])));
             let other = {
                 let histogram = histogram.clone();

@@ -113,13 +113,15 @@ impl OctaveTable {
         }
     }
 
-    /// Bytes allocated for chunks.
-    pub(crate) fn chunk_bytes(&self) -> usize {
-        self.chunks
-            .iter()
-            .filter(|slot| !slot.load(Ordering::Relaxed).is_null())
-            .count()
-            * std::mem::size_of::<Chunk>()
+    /// Bytes allocated: the chunk pointers and the chunks.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.chunks.len() * 8
+            + self
+                .chunks
+                .iter()
+                .filter(|slot| !slot.load(Ordering::Relaxed).is_null())
+                .count()
+                * std::mem::size_of::<Chunk>()
     }
 }
 

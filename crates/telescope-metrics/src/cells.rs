@@ -2,7 +2,7 @@
 
 use std::ptr;
 
-use crate::shard::current_shard;
+use crate::shard::{current_shard, BUSY_AFTER};
 use crate::sync::{add_f64, AtomicPtr, AtomicU64, Ordering, PaddedU64};
 
 /// Serializes `absolute` calls (rare: counters mirrored from elsewhere), so that two racing
@@ -10,8 +10,8 @@ use crate::sync::{add_f64, AtomicPtr, AtomicU64, Ordering, PaddedU64};
 /// a counter carries no lock of its own.
 static RAISING: [std::sync::Mutex<()>; 16] = [const { std::sync::Mutex::new(()) }; 16];
 
-/// A counter: one cell while threads take turns, per-thread shards once two collide; its value
-/// is the cell plus the shards. It saturates at `u64::MAX` instead of wrapping: a counter that
+/// A counter: one cell while threads take turns, per-thread shards once two collide or it
+/// gets busy ([`BUSY_AFTER`]); its value is the cell plus the shards. It saturates at `u64::MAX` instead of wrapping: a counter that
 /// went back to a small number would read as a reset to every `rate()`.
 #[derive(Debug)]
 pub(crate) struct CounterCells {
@@ -37,14 +37,15 @@ impl CounterCells {
         if shards.is_null() {
             let current = self.home.load(Ordering::Relaxed);
             let next = current.saturating_add(value);
-            if self
-                .home
-                .compare_exchange(current, next, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
+            if current < BUSY_AFTER
+                && self
+                    .home
+                    .compare_exchange(current, next, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_ok()
             {
                 return;
             }
-            // Another thread wrote meanwhile: this counter is contended, give it shards.
+            // Another thread wrote meanwhile, or the counter is busy: give it shards.
             shards = self.grow();
         }
         // SAFETY: `shards` points at `shard_count` shards (see `grow`), freed only in `Drop`.
@@ -167,12 +168,36 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_counter_written_by_one_thread_has_no_shards_and_saturates() {
+    fn a_counter_written_by_one_thread_has_no_shards_until_busy() {
         let counter = CounterCells::new(8);
-        counter.add(u64::MAX - 1);
-        counter.add(5);
-        assert_eq!(counter.value(), u64::MAX);
-        assert_eq!(counter.heap_bytes(), 0, "no collision, no shards");
+        for _ in 0..1000 {
+            counter.add(3);
+        }
+        assert_eq!(counter.value(), 3000);
+        assert_eq!(counter.heap_bytes(), 0, "no collision, not busy: no shards");
+    }
+
+    #[test]
+    fn a_counter_saturates_in_its_cell_and_in_its_shards() {
+        let in_cell = CounterCells::new(8);
+        in_cell.add(5);
+        in_cell.add(u64::MAX - 1);
+        assert_eq!(in_cell.value(), u64::MAX);
+        let in_shards = CounterCells::new(8);
+        in_shards.add(u64::MAX - 1);
+        in_shards.add(5);
+        assert_eq!(in_shards.value(), u64::MAX);
+        assert!(in_shards.heap_bytes() > 0, "the second add went to a shard");
+    }
+
+    #[test]
+    fn a_busy_counter_gets_shards_and_keeps_its_value() {
+        let counter = CounterCells::new(4);
+        for _ in 0..3 {
+            counter.add(BUSY_AFTER);
+        }
+        assert_eq!(counter.value(), 3 * BUSY_AFTER);
+        assert_eq!(counter.heap_bytes(), 4 * 64, "busy: four padded shards");
     }
 
     #[test]

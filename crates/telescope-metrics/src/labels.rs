@@ -1,95 +1,236 @@
 //! A series' label set in one small allocation: what identifies the series, compared
-//! against a `metrics::Key` without allocating, and rendered (sanitized, escaped) at scrape
-//! time.
+//! against a `metrics::Key` without allocating, and written into a scrape.
 //!
-//! Layout: `name 0xFF value 0xFF name 0xFF value 0xFF …`. Names and values are UTF-8, where
-//! the byte `0xFF` never occurs, so the separator is unambiguous, and byte order sorts by the
-//! first name, then its value, and so on.
+//! Two layouts, told apart by the first byte (`0xFF` and `0xFE` never occur in UTF-8):
+//! - **rendered**, for the usual labels (at most 255, names valid for Prometheus as they are
+//!   and distinct, values with nothing to escape): `0xFE`, the number of labels, then the text
+//!   a scrape shows, `a="x",b="y"`, so a scrape copies it;
+//! - **raw**, for the others: `name 0xFF value 0xFF name 0xFF value 0xFF …`, made valid and
+//!   escaped at each scrape.
+//!
+//! Byte order sorts series of one layout by the first name, then its value, and so on.
 
 use metrics::Label;
 
-use crate::names::{escape_label_value, push_label_name};
+use crate::names::{escape_label_value, is_plain_label_name, push_label_name};
 
 const SEPARATOR: u8 = 0xFF;
+const RENDERED: u8 = 0xFE;
 
 /// The labels of one series, packed.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct PackedLabels(Box<[u8]>);
 
+/// Whether a label value shows as it is in a scrape.
+fn is_plain_value(value: &str) -> bool {
+    !value.bytes().any(|b| matches!(b, b'\\' | b'"' | b'\n'))
+}
+
 impl PackedLabels {
     /// Packs `labels` in their order.
     pub(crate) fn pack<'a>(labels: impl Iterator<Item = &'a Label> + Clone) -> Self {
-        let size = labels
+        let count = u8::try_from(labels.clone().count());
+        let plain = count.is_ok()
+            && labels.clone().enumerate().all(|(index, label)| {
+                is_plain_label_name(label.key())
+                    && is_plain_value(label.value())
+                    && !labels
+                        .clone()
+                        .take(index)
+                        .any(|earlier| earlier.key() == label.key())
+            });
+        let size: usize = labels
             .clone()
-            .map(|label| label.key().len() + label.value().len() + 2)
+            .map(|label| label.key().len() + label.value().len() + 4)
             .sum();
-        let mut packed = Vec::with_capacity(size);
-        for label in labels {
-            packed.extend_from_slice(label.key().as_bytes());
-            packed.push(SEPARATOR);
-            packed.extend_from_slice(label.value().as_bytes());
-            packed.push(SEPARATOR);
+        let mut packed = Vec::with_capacity(size + 1);
+        if let (true, Ok(count)) = (plain, count) {
+            packed.push(RENDERED);
+            packed.push(count);
+            for (index, label) in labels.enumerate() {
+                if index > 0 {
+                    packed.push(b',');
+                }
+                packed.extend_from_slice(label.key().as_bytes());
+                packed.extend_from_slice(b"=\"");
+                packed.extend_from_slice(label.value().as_bytes());
+                packed.push(b'"');
+            }
+        } else {
+            for label in labels {
+                packed.extend_from_slice(label.key().as_bytes());
+                packed.push(SEPARATOR);
+                packed.extend_from_slice(label.value().as_bytes());
+                packed.push(SEPARATOR);
+            }
         }
         Self(packed.into_boxed_slice())
     }
 
-    /// Whether these are exactly `labels`, in the same order.
-    pub(crate) fn matches<'a>(&self, labels: impl Iterator<Item = &'a Label>) -> bool {
-        let mut rest: &[u8] = &self.0;
-        for label in labels {
-            for part in [label.key(), label.value()] {
-                let Some(after) = rest.strip_prefix(part.as_bytes()) else {
-                    return false;
-                };
-                let Some((&SEPARATOR, after)) = after.split_first() else {
-                    return false;
-                };
-                rest = after;
+    /// The number of labels and their rendered text, if this is the rendered layout.
+    fn rendered_with_count(&self) -> Option<(usize, &str)> {
+        match &self.0[..] {
+            [RENDERED, count, text @ ..] => {
+                // SAFETY: `pack` wrote only whole `str`s and ASCII after the two header bytes.
+                Some((usize::from(*count), unsafe {
+                    std::str::from_utf8_unchecked(text)
+                }))
             }
+            _ => None,
         }
-        rest.is_empty()
+    }
+
+    /// The rendered text, if this is the rendered layout.
+    fn rendered(&self) -> Option<&str> {
+        self.rendered_with_count().map(|(_, text)| text)
+    }
+
+    /// Whether these are exactly `labels`, in the same order.
+    pub(crate) fn matches<'a>(&self, labels: impl ExactSizeIterator<Item = &'a Label>) -> bool {
+        match self.rendered_with_count() {
+            // As many labels as stored: then no label can span two stored ones (each label
+            // takes at least two of the text's quotes, and there are two per stored label).
+            Some((count, text)) => {
+                labels.len() == count && matches_rendered(text.as_bytes(), labels)
+            }
+            None => matches_raw(&self.0, labels),
+        }
     }
 
     /// The `(name, value)` pairs, in order.
-    pub(crate) fn pairs(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
-        let mut parts = self
-            .0
-            .split(|byte| *byte == SEPARATOR)
-            // Each part was a whole `str` when packed, so this never fails.
-            .map(|part| std::str::from_utf8(part).unwrap_or_default());
-        std::iter::from_fn(move || {
-            let name = parts.next()?;
-            let value = parts.next()?;
-            Some((name, value))
-        })
+    pub(crate) fn pairs(&self) -> Pairs<'_> {
+        match self.rendered() {
+            Some(text) => Pairs {
+                rest: text.as_bytes(),
+                rendered: true,
+            },
+            None => Pairs {
+                rest: &self.0,
+                rendered: false,
+            },
+        }
     }
 
     /// Appends `a="x",b="y"`: names made valid, values escaped, the first of two labels that
     /// end up with the same name kept.
     pub(crate) fn render(&self, out: &mut String) {
+        if let Some(text) = self.rendered() {
+            out.push_str(text);
+            return;
+        }
         let start = out.len();
-        let mut names: Vec<std::ops::Range<usize>> = Vec::new();
+        // Where each rendered name is in `out`: on the stack for the usual few labels.
+        let mut names = [(0usize, 0usize); 8];
+        let mut more_names: Vec<(usize, usize)> = Vec::new();
+        let mut count = 0;
         for (name, value) in self.pairs() {
-            let separator = if out.len() > start { 1 } else { 0 };
-            let name_start = out.len() + separator;
             let before = out.len();
-            if separator == 1 {
+            if before > start {
                 out.push(',');
             }
+            let name_start = out.len();
             push_label_name(out, name);
-            let rendered = name_start..out.len();
-            let repeated = names
+            let rendered = (name_start, out.len());
+            let seen = names[..count.min(names.len())]
                 .iter()
-                .any(|seen| out[seen.clone()] == out[rendered.clone()]);
-            if repeated {
+                .chain(&more_names)
+                .any(|&(from, to)| out[from..to] == out[rendered.0..rendered.1]);
+            if seen {
                 out.truncate(before);
                 continue;
             }
-            names.push(rendered);
+            match names.get_mut(count) {
+                Some(slot) => *slot = rendered,
+                None => more_names.push(rendered),
+            }
+            count += 1;
             out.push_str("=\"");
             escape_label_value(out, value);
             out.push('"');
         }
+    }
+}
+
+/// `rest` without `part` at its start, if it starts with it.
+fn strip<'a>(rest: &'a [u8], part: &[u8]) -> Option<&'a [u8]> {
+    rest.strip_prefix(part)
+}
+
+fn matches_raw<'a>(packed: &[u8], labels: impl Iterator<Item = &'a Label>) -> bool {
+    let mut rest = packed;
+    for label in labels {
+        for part in [label.key(), label.value()] {
+            let Some(after) = strip(rest, part.as_bytes()) else {
+                return false;
+            };
+            let Some((&SEPARATOR, after)) = after.split_first() else {
+                return false;
+            };
+            rest = after;
+        }
+    }
+    rest.is_empty()
+}
+
+fn matches_rendered<'a>(text: &[u8], labels: impl Iterator<Item = &'a Label>) -> bool {
+    let mut rest = text;
+    for (index, label) in labels.enumerate() {
+        let (name, value) = (label.key().as_bytes(), label.value().as_bytes());
+        let separated = if index > 0 {
+            strip(rest, b",")
+        } else {
+            Some(rest)
+        };
+        let after = separated
+            .and_then(|rest| strip(rest, name))
+            .and_then(|rest| strip(rest, b"=\""))
+            .and_then(|rest| strip(rest, value))
+            .and_then(|rest| strip(rest, b"\""));
+        match after {
+            Some(after) => rest = after,
+            None => return false,
+        }
+    }
+    rest.is_empty()
+}
+
+/// The `(name, value)` pairs of [`PackedLabels`], in order.
+pub(crate) struct Pairs<'a> {
+    rest: &'a [u8],
+    rendered: bool,
+}
+
+impl<'a> Pairs<'a> {
+    /// The text before the first `delimiter`, and what follows the delimiter and `skip - 1`
+    /// more bytes.
+    fn cut(&mut self, delimiter: u8, skip: usize) -> Option<&'a str> {
+        let end = self.rest.iter().position(|b| *b == delimiter)?;
+        let part = &self.rest[..end];
+        self.rest = &self.rest[(end + skip).min(self.rest.len())..];
+        // SAFETY: `pack` wrote whole `str`s between delimiters that are ASCII (`=`, `"`) or
+        // 0xFF (never in UTF-8), and names in the rendered layout hold no `=` and values
+        // no `"`; so every part cut at a delimiter is a whole `str`.
+        Some(unsafe { std::str::from_utf8_unchecked(part) })
+    }
+}
+
+impl<'a> Iterator for Pairs<'a> {
+    type Item = (&'a str, &'a str);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        if self.rendered {
+            // name="value"(,name="value")…
+            let name = self.cut(b'=', 2)?;
+            let value = self.cut(b'"', 1)?;
+            self.rest = self.rest.strip_prefix(b",").unwrap_or(self.rest);
+            return Some((name, value));
+        }
+        let name = self.cut(SEPARATOR, 1)?;
+        let value = self.cut(SEPARATOR, 1)?;
+        Some((name, value))
     }
 }
 
@@ -119,6 +260,19 @@ mod tests {
     }
 
     #[test]
+    fn text_that_spans_two_stored_labels_does_not_match_them() {
+        let stored = PackedLabels::pack(labels(&[("a", "x"), ("b", "y")]).iter());
+        let mut out = String::new();
+        stored.render(&mut out);
+        assert_eq!(out, r#"a="x",b="y""#, "the rendered layout");
+        assert!(stored.matches(labels(&[("a", "x"), ("b", "y")]).iter()));
+        assert!(!stored.matches(labels(&[("a=\"x\",b", "y")]).iter()));
+        assert!(!stored.matches(labels(&[("a", "x\",b=\"y")]).iter()));
+        assert!(!stored.matches(labels(&[("a", "x")]).iter()));
+        assert_eq!(stored.pairs().collect::<Vec<_>>(), [("a", "x"), ("b", "y")]);
+    }
+
+    #[test]
     fn a_separator_never_makes_two_label_sets_equal() {
         let one = labels(&[("ab", "c")]);
         let other = labels(&[("a", "bc")]);
@@ -132,6 +286,26 @@ mod tests {
         fn matches_exactly_the_labels_it_was_packed_from(
             a in proptest::collection::vec(("\\PC{0,6}", "\\PC{0,6}"), 0..4),
             b in proptest::collection::vec(("\\PC{0,6}", "\\PC{0,6}"), 0..4),
+        ) {
+            let as_labels = |pairs: &Vec<(String, String)>| -> Vec<Label> {
+                pairs.iter().map(|(k, v)| Label::new(k.clone(), v.clone())).collect()
+            };
+            let (la, lb) = (as_labels(&a), as_labels(&b));
+            let packed = PackedLabels::pack(la.iter());
+            prop_assert!(packed.matches(la.iter()));
+            prop_assert_eq!(packed.matches(lb.iter()), a == b);
+            let pairs: Vec<(String, String)> = packed
+                .pairs()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect();
+            prop_assert_eq!(pairs, a);
+        }
+
+        /// Names and values made of the rendered layout's own punctuation.
+        #[test]
+        fn punctuation_never_makes_two_label_sets_equal(
+            a in proptest::collection::vec(("[ab_=\",]{0,4}", "[ab=\",]{0,4}"), 0..4),
+            b in proptest::collection::vec(("[ab_=\",]{0,4}", "[ab=\",]{0,4}"), 0..4),
         ) {
             let as_labels = |pairs: &Vec<(String, String)>| -> Vec<Label> {
                 pairs.iter().map(|(k, v)| Label::new(k.clone(), v.clone())).collect()

@@ -18,15 +18,21 @@ pub(crate) fn label_name(name: &str) -> String {
     clean
 }
 
+/// Whether `name` is a valid label name as it is.
+pub(crate) fn is_plain_label_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    !bytes.is_empty()
+        && !bytes[0].is_ascii_digit()
+        && !name.starts_with("__")
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'_')
+}
+
 /// Appends `name` as a valid label name (what [`label_name`] returns), without allocating.
 pub(crate) fn push_label_name(out: &mut String, name: &str) {
     let valid = |c: char| c.is_ascii_alphanumeric() || c == '_';
-    let bytes = name.as_bytes();
-    let plain = !bytes.is_empty()
-        && !bytes[0].is_ascii_digit()
-        && !name.starts_with("__")
-        && bytes.iter().all(|b| valid(char::from(*b)));
-    if plain {
+    if is_plain_label_name(name) {
         out.push_str(name);
         return;
     }
@@ -67,6 +73,10 @@ fn sanitize(name: &str, allowed: impl Fn(char) -> bool) -> String {
 
 /// Appends a label value escaped for both formats: `\` `"` and line feed.
 pub(crate) fn escape_label_value(out: &mut String, value: &str) {
+    if !value.bytes().any(|b| matches!(b, b'\\' | b'"' | b'\n')) {
+        out.push_str(value);
+        return;
+    }
     for c in value.chars() {
         match c {
             '\\' => out.push_str("\\\\"),

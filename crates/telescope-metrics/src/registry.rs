@@ -5,7 +5,7 @@
 //! the series itself keeps what identifies it (hash, shared name, packed labels), so a new
 //! series costs one allocation for itself and one for its labels.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
@@ -119,30 +119,6 @@ impl AnySeries {
     }
 }
 
-/// A family's index entry, ordered by labels so that scrapes list series in a stable order.
-#[derive(Debug)]
-struct ByLabels(AnySeries);
-
-impl PartialEq for ByLabels {
-    fn eq(&self, other: &Self) -> bool {
-        self.0.labels() == other.0.labels()
-    }
-}
-
-impl Eq for ByLabels {}
-
-impl PartialOrd for ByLabels {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for ByLabels {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.0.labels().cmp(other.0.labels())
-    }
-}
-
 const MAP_SHARDS: usize = 16;
 
 /// One shard of a [`KindMap`]: series found by key hash.
@@ -182,7 +158,6 @@ impl<T> KindMap<T> {
         &self,
         key: &Key,
         name: &Arc<str>,
-        now: u64,
         make: impl FnOnce() -> T,
     ) -> (Arc<Series<T>>, bool) {
         let hash = key.get_hash();
@@ -198,7 +173,10 @@ impl<T> KindMap<T> {
             hash,
             name: name.clone(),
             labels: PackedLabels::pack(key.labels()),
-            activity: AtomicU64::new(now << 1),
+            // Born updated: upkeep stamps it with the time it first looks, so a new series
+            // is never idle before a whole idle period has passed after that (and creating
+            // one reads no clock).
+            activity: AtomicU64::new(1),
         });
         shard.insert_unique(hash, series.clone(), |series| series.hash);
         (series, true)
@@ -245,8 +223,78 @@ pub(crate) struct Family {
     pub(crate) limit: usize,
     /// Registrations folded into the overflow series.
     pub(crate) folds: u64,
-    /// Every series of the name (overflow included), ordered by labels.
-    index: BTreeSet<ByLabels>,
+    /// Every series of the name (overflow included): the first `settled` in label order,
+    /// then those created since the last render, in creation order.
+    index: Vec<AnySeries>,
+    settled: usize,
+}
+
+impl Family {
+    fn add(&mut self, series: AnySeries) {
+        self.index.push(series);
+    }
+
+    /// Puts the series created since the last call in label order among the others: a sort
+    /// of the new ones and a merge, so a render pays for what is new, and creating a series
+    /// costs a push.
+    fn settle(&mut self) {
+        if self.settled == self.index.len() {
+            return;
+        }
+        let mut fresh = self.index.split_off(self.settled);
+        fresh.sort_by(|a, b| a.labels().cmp(b.labels()));
+        let settled = std::mem::take(&mut self.index);
+        let mut merged = Vec::with_capacity(settled.len() + fresh.len());
+        let (mut old, mut new) = (settled.into_iter().peekable(), fresh.into_iter().peekable());
+        loop {
+            let take_new = match (old.peek(), new.peek()) {
+                (Some(o), Some(n)) => n.labels() < o.labels(),
+                (None, Some(_)) => true,
+                (_, None) => false,
+            };
+            match if take_new { new.next() } else { old.next() } {
+                Some(series) => merged.push(series),
+                None => break,
+            }
+        }
+        self.index = merged;
+        self.settled = self.index.len();
+    }
+}
+
+/// Every family, found by a hash of its name (computed once per lookup).
+#[derive(Default)]
+pub(crate) struct Families {
+    table: HashTable<Family>,
+    hasher: std::hash::RandomState,
+}
+
+impl Families {
+    /// The family of `name`, created (with the series limit `limit()`) if there is none.
+    fn named(&mut self, name: &str, limit: impl FnOnce() -> usize) -> &mut Family {
+        use std::hash::BuildHasher;
+        let hasher = &self.hasher;
+        let hash = hasher.hash_one(name);
+        self.table
+            .entry(
+                hash,
+                |family| *family.name == *name,
+                |family| hasher.hash_one(&*family.name),
+            )
+            .or_insert_with(|| Family {
+                name: Arc::from(name),
+                series: 0,
+                limit: limit(),
+                folds: 0,
+                index: Vec::new(),
+                settled: 0,
+            })
+            .into_mut()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Family> {
+        self.table.iter()
+    }
 }
 
 /// A family as a render sees it.
@@ -311,7 +359,7 @@ pub(crate) struct Registry {
     pub(crate) counters: KindMap<CounterCells>,
     pub(crate) gauges: KindMap<GaugeCell>,
     pub(crate) histograms: KindMap<HistogramCore>,
-    pub(crate) families: Mutex<HashMap<Arc<str>, Family>>,
+    families: Mutex<Families>,
     /// Series in every family (changed under the `families` lock).
     total_series: AtomicUsize,
     pub(crate) descriptions: RwLock<HashMap<String, Description>>,
@@ -333,7 +381,7 @@ impl Registry {
             counters: KindMap::new(),
             gauges: KindMap::new(),
             histograms: KindMap::new(),
-            families: Mutex::new(HashMap::new()),
+            families: Mutex::new(Families::default()),
             total_series: AtomicUsize::new(0),
             descriptions: RwLock::new(HashMap::new()),
             settings,
@@ -361,42 +409,28 @@ impl Registry {
         }
         let name = key.name();
         let mut families = self.families.lock().unwrap_or_else(PoisonError::into_inner);
-        // Another thread may have created it meanwhile.
+        let family = families.named(name, || self.settings.limit_for(name));
+        let within_limits = family.series < family.limit
+            && self.total_series.load(Relaxed) < self.settings.total_limit;
+        if within_limits {
+            // Found if another thread created it meanwhile (new series take this lock).
+            let (series, created) = map.get_or_insert(key, &family.name, make);
+            if created {
+                family.series += 1;
+                self.total_series.fetch_add(1, Relaxed);
+                family.add(wrap(series.clone()));
+            }
+            return series;
+        }
+        // At a limit: a series created before it was reached is still itself.
         if let Some(series) = map.get(key) {
             return series;
         }
-        if !families.contains_key(name) {
-            let shared: Arc<str> = Arc::from(name);
-            families.insert(
-                shared.clone(),
-                Family {
-                    name: shared,
-                    series: 0,
-                    limit: self.settings.limit_for(name),
-                    folds: 0,
-                    index: BTreeSet::new(),
-                },
-            );
-        }
-        let Some(family) = families.get_mut(name) else {
-            unreachable!("inserted above")
-        };
-        let overflow;
-        let total = self.total_series.load(Relaxed);
-        let series_key = if family.series < family.limit && total < self.settings.total_limit {
-            key
-        } else {
-            family.folds += 1;
-            overflow = Key::from_parts(name.to_owned(), vec![Label::new(OVERFLOW_LABEL, "true")]);
-            &overflow
-        };
-        let (series, created) = map.get_or_insert(series_key, &family.name, self.now(), make);
+        family.folds += 1;
+        let overflow = Key::from_parts(name.to_owned(), vec![Label::new(OVERFLOW_LABEL, "true")]);
+        let (series, created) = map.get_or_insert(&overflow, &family.name, make);
         if created {
-            if std::ptr::eq(series_key, key) {
-                family.series += 1;
-                self.total_series.fetch_add(1, Relaxed);
-            }
-            family.index.insert(ByLabels(wrap(series.clone())));
+            family.add(wrap(series.clone()));
         }
         series
     }
@@ -416,10 +450,7 @@ impl Registry {
     }
 
     pub(crate) fn histogram(&self, key: &Key) -> Arc<Series<HistogramCore>> {
-        if let Some(series) = self.histograms.get(key) {
-            return series;
-        }
-        let options = HistogramOptions {
+        let options = || HistogramOptions {
             bounds: self.settings.buckets_for(key.name()),
             shards: self.settings.shards,
             quantiles: self.settings.keeps_quantiles(key.name()),
@@ -428,7 +459,7 @@ impl Registry {
         self.series(
             &self.histograms,
             key,
-            || HistogramCore::with_options(options.clone()),
+            || HistogramCore::with_options(options()),
             AnySeries::Histogram,
         )
     }
@@ -470,8 +501,9 @@ impl Registry {
         let now = self.now();
         let mut removed = 0;
         let mut families = self.families.lock().unwrap_or_else(PoisonError::into_inner);
-        for family in families.values_mut() {
-            family.index.retain(|ByLabels(series)| {
+        for family in families.table.iter_mut() {
+            family.settle();
+            family.index.retain(|series| {
                 // A handle held outside the registry keeps the series alive.
                 let removed_now = match series {
                     AnySeries::Counter(s) => {
@@ -497,8 +529,11 @@ impl Registry {
                 }
                 !removed_now
             });
+            family.settled = family.index.len();
         }
-        families.retain(|_, family| !family.index.is_empty() || family.folds > 0);
+        families
+            .table
+            .retain(|family| !family.index.is_empty() || family.folds > 0);
         removed
     }
 
@@ -519,25 +554,25 @@ impl Registry {
         let families = self.families.lock().unwrap_or_else(PoisonError::into_inner);
         families
             .iter()
-            .map(|(name, f)| (name.to_string(), f.series, f.folds))
+            .map(|f| (f.name.to_string(), f.series, f.folds))
             .collect()
     }
 
     /// Every family's name, counts and series in label order, cloned out under the lock
     /// (a reference-count bump per series) so that formatting happens without it.
     pub(crate) fn families_snapshot(&self) -> Vec<FamilySnapshot> {
-        let families = self.families.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut families = self.families.lock().unwrap_or_else(PoisonError::into_inner);
         families
-            .iter()
-            .map(|(name, family)| FamilySnapshot {
-                name: name.to_string(),
-                series_count: family.series,
-                folds: family.folds,
-                series: family
-                    .index
-                    .iter()
-                    .map(|ByLabels(series)| series.clone())
-                    .collect(),
+            .table
+            .iter_mut()
+            .map(|family| {
+                family.settle();
+                FamilySnapshot {
+                    name: family.name.to_string(),
+                    series_count: family.series,
+                    folds: family.folds,
+                    series: family.index.clone(),
+                }
             })
             .collect()
     }

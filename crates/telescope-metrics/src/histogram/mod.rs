@@ -17,7 +17,7 @@ use std::sync::Arc;
 use octaves::{midpoint, slot_of, OctaveTable, Slot, MAX_EXPONENT};
 
 use crate::exemplar::{Exemplar, ExemplarSettings, Exemplars};
-use crate::shard::current_shard;
+use crate::shard::{current_shard, BUSY_AFTER};
 use crate::sync::{add_f64, AtomicPtr, AtomicU64, Ordering};
 
 /// The log-linear buckets that quantile estimates come from: kept only by histograms rendered
@@ -109,6 +109,50 @@ impl Drop for QuantileTable {
     }
 }
 
+/// Classic bucket counts kept inline: Prometheus' default 11 bounds plus `+Inf`.
+const INLINE_BUCKETS: usize = 12;
+
+/// Classic bucket counts: inside the shard for up to [`INLINE_BUCKETS`] (one allocation less
+/// per series), else on the heap.
+enum ClassicCounts {
+    Inline {
+        counts: [AtomicU64; INLINE_BUCKETS],
+        len: usize,
+    },
+    Heap(Box<[AtomicU64]>),
+}
+
+impl ClassicCounts {
+    fn new(buckets: usize) -> Self {
+        if buckets <= INLINE_BUCKETS {
+            Self::Inline {
+                counts: std::array::from_fn(|_| AtomicU64::new(0)),
+                len: buckets,
+            }
+        } else {
+            Self::Heap((0..buckets).map(|_| AtomicU64::new(0)).collect())
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        match self {
+            Self::Inline { .. } => 0,
+            Self::Heap(counts) => counts.len() * 8,
+        }
+    }
+}
+
+impl std::ops::Deref for ClassicCounts {
+    type Target = [AtomicU64];
+
+    fn deref(&self) -> &[AtomicU64] {
+        match self {
+            Self::Inline { counts, len } => &counts[..*len],
+            Self::Heap(counts) => counts,
+        }
+    }
+}
+
 /// The counts of one writer (or of every writer, until two collide).
 struct Shard {
     count: AtomicU64,
@@ -117,7 +161,7 @@ struct Shard {
     nan: AtomicU64,
     /// Non-cumulative counts: `classic[i]` counts values in `(bounds[i-1], bounds[i]]`, the
     /// last one values above every bound.
-    classic: Box<[AtomicU64]>,
+    classic: ClassicCounts,
     quantiles: Option<Box<QuantileTable>>,
 }
 
@@ -127,7 +171,7 @@ impl Shard {
             count: AtomicU64::new(0),
             sum: AtomicU64::new(0f64.to_bits()),
             nan: AtomicU64::new(0),
-            classic: (0..classic_buckets).map(|_| AtomicU64::new(0)).collect(),
+            classic: ClassicCounts::new(classic_buckets),
             quantiles: quantiles.then(|| Box::new(QuantileTable::new())),
         }
     }
@@ -144,7 +188,7 @@ impl Shard {
     }
 
     fn bytes(&self) -> usize {
-        self.classic.len() * 8 + self.quantiles.as_ref().map_or(0, |t| t.bytes())
+        self.classic.heap_bytes() + self.quantiles.as_ref().map_or(0, |t| t.bytes())
     }
 }
 
@@ -169,7 +213,8 @@ pub(crate) struct HistogramOptions {
 pub(crate) struct HistogramCore {
     /// Upper bounds of the classic buckets, ascending, finite.
     bounds: Arc<[f64]>,
-    /// Where every record goes until two writers collide on its count.
+    /// Where every record goes until two writers collide on its count or it gets busy
+    /// ([`BUSY_AFTER`]).
     home: Shard,
     /// Then: `shard_count` slots, each a lazily allocated shard (null before the collision).
     shards: AtomicPtr<AtomicPtr<PaddedShard>>,
@@ -306,17 +351,18 @@ impl HistogramCore {
         let mut slots = self.shards.load(Ordering::Acquire);
         if slots.is_null() {
             let count = self.home.count.load(Ordering::Relaxed);
-            if self
-                .home
-                .count
-                .compare_exchange(count, count + 1, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
+            if count < BUSY_AFTER
+                && self
+                    .home
+                    .count
+                    .compare_exchange(count, count + 1, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_ok()
             {
                 self.home.record_counted(value, classic_index);
                 self.offer_exemplar(classic_index, value);
                 return;
             }
-            // Another thread recorded meanwhile: this histogram is contended, give it shards.
+            // Another thread recorded meanwhile, or the histogram is busy: give it shards.
             slots = self.grow();
         }
         // SAFETY: as in `slots`.

@@ -130,3 +130,44 @@ fn bad_settings_are_refused() {
         Err(BuildError::InvalidQuantiles(_))
     ));
 }
+
+/// Series are listed in label order whenever they were created: before a render, between
+/// renders, and after idle ones were removed.
+#[test]
+fn series_are_in_label_order_across_renders_and_expiry() {
+    let (recorder, handle) = TelescopeRecorder::builder()
+        .idle_timeout(std::time::Duration::from_nanos(1))
+        .build();
+    let users = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|line| line.starts_with("visits_total{"))
+            .map(|line| line.split('"').nth(1).unwrap_or_default().to_owned())
+            .collect()
+    };
+    let held = metrics::with_local_recorder(&recorder, || {
+        for user in ["m", "c", "x"] {
+            metrics::counter!("visits_total", "user" => user).increment(1);
+        }
+        metrics::counter!("visits_total", "user" => "k")
+    });
+    held.increment(1);
+    assert_eq!(
+        users(&handle.render(Format::Prometheus)),
+        ["c", "k", "m", "x"]
+    );
+    metrics::with_local_recorder(&recorder, || {
+        for user in ["z", "a", "l"] {
+            metrics::counter!("visits_total", "user" => user).increment(1);
+        }
+    });
+    // A new series is not idle before upkeep first saw it: this render's expiry removes the
+    // first four, but the held one, and keeps the three new ones, merged in order.
+    assert_eq!(
+        users(&handle.render(Format::Prometheus)),
+        ["a", "k", "l", "z"]
+    );
+    metrics::with_local_recorder(&recorder, || {
+        metrics::counter!("visits_total", "user" => "b").increment(1);
+    });
+    assert_eq!(users(&handle.render(Format::Prometheus)), ["b", "k"]);
+}

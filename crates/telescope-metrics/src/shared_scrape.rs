@@ -16,17 +16,38 @@ type Variant = (Format, bool);
 /// clients, or being sent): the bound on scrape memory, whatever the clients do.
 pub(crate) const MAX_LIVE_BODIES: usize = 8;
 
-/// The render in progress for each variant, and how many rendered bodies are alive.
-#[derive(Debug, Default)]
+/// The most bytes of rendered bodies alive at once, counting the next render at the size of
+/// the last one; a first body is always rendered, however large. With 176 MB scrapes
+/// (300,000 series) this keeps one body alive, not eight.
+pub(crate) const MAX_LIVE_BYTES: usize = 256 << 20;
+
+/// The render in progress for each variant, and what rendered bodies are alive.
+#[derive(Debug)]
 pub(crate) struct SharedScrapes {
     in_flight: Mutex<HashMap<Variant, Arc<Flight>>>,
-    live: Arc<AtomicUsize>,
+    live: Arc<Live>,
+    /// The size of the last body rendered: the estimate for the next one.
+    last_size: AtomicUsize,
+    byte_budget: usize,
+}
+
+impl Default for SharedScrapes {
+    fn default() -> Self {
+        Self::with_byte_budget(MAX_LIVE_BYTES)
+    }
+}
+
+/// Rendered bodies alive: how many, and their bytes.
+#[derive(Debug, Default)]
+struct Live {
+    bodies: AtomicUsize,
+    bytes: AtomicUsize,
 }
 
 /// A rendered body, counted as alive until its last clone is dropped.
 struct CountedBody {
     bytes: Vec<u8>,
-    live: Arc<AtomicUsize>,
+    live: Arc<Live>,
 }
 
 impl AsRef<[u8]> for CountedBody {
@@ -37,7 +58,10 @@ impl AsRef<[u8]> for CountedBody {
 
 impl Drop for CountedBody {
     fn drop(&mut self) {
-        self.live.fetch_sub(1, Ordering::AcqRel);
+        self.live
+            .bytes
+            .fetch_sub(self.bytes.len(), Ordering::AcqRel);
+        self.live.bodies.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -62,10 +86,10 @@ enum Outcome {
 }
 
 /// Gives a live-body slot back unless [kept](Self::keep) for a body.
-struct SlotGuard(Option<Arc<AtomicUsize>>);
+struct SlotGuard(Option<Arc<Live>>);
 
 impl SlotGuard {
-    fn keep(mut self) -> Arc<AtomicUsize> {
+    fn keep(mut self) -> Arc<Live> {
         // Present until kept or dropped.
         self.0.take().unwrap_or_default()
     }
@@ -74,7 +98,7 @@ impl SlotGuard {
 impl Drop for SlotGuard {
     fn drop(&mut self) {
         if let Some(live) = self.0.take() {
-            live.fetch_sub(1, Ordering::AcqRel);
+            live.bodies.fetch_sub(1, Ordering::AcqRel);
         }
     }
 }
@@ -108,22 +132,38 @@ impl Drop for Landing<'_> {
 }
 
 impl SharedScrapes {
+    /// Scrapes whose rendered bodies alive may take `byte_budget` bytes (see
+    /// [`MAX_LIVE_BYTES`]) and at most [`MAX_LIVE_BODIES`] bodies.
+    pub(crate) fn with_byte_budget(byte_budget: usize) -> Self {
+        Self {
+            in_flight: Mutex::default(),
+            live: Arc::default(),
+            last_size: AtomicUsize::new(0),
+            byte_budget,
+        }
+    }
+
     /// The body for `variant`: the one being rendered right now if there is one (waiting for
     /// it), else a fresh `render()` that later arrivals share.
     ///
-    /// A fresh render needs a free slot among [`MAX_LIVE_BODIES`]; without one the scrape is
-    /// [`Busy`] (sharing a render in progress needs no slot).
+    /// A fresh render needs a free slot among [`MAX_LIVE_BODIES`] and room in the byte budget
+    /// for a body the size of the last one (unless no body is alive); without either the
+    /// scrape is [`Busy`] (sharing a render in progress needs neither).
     pub(crate) fn body(
         &self,
         variant: Variant,
         render: impl FnOnce() -> Vec<u8>,
     ) -> Result<Bytes, Busy> {
         let render = || -> Result<Bytes, Busy> {
-            let taken = self
-                .live
-                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |live| {
-                    (live < MAX_LIVE_BODIES).then_some(live + 1)
-                });
+            let expected = self.last_size.load(Ordering::Acquire);
+            let taken =
+                self.live
+                    .bodies
+                    .fetch_update(Ordering::AcqRel, Ordering::Acquire, |live| {
+                        let bytes = self.live.bytes.load(Ordering::Acquire);
+                        let room = live == 0 || bytes.saturating_add(expected) <= self.byte_budget;
+                        (live < MAX_LIVE_BODIES && room).then_some(live + 1)
+                    });
             if taken.is_err() {
                 return Err(Busy);
             }
@@ -131,7 +171,9 @@ impl SharedScrapes {
             // the render unwinds).
             let slot = SlotGuard(Some(Arc::clone(&self.live)));
             let bytes = render();
+            self.last_size.store(bytes.len(), Ordering::Release);
             let live = slot.keep();
+            live.bytes.fetch_add(bytes.len(), Ordering::AcqRel);
             Ok(Bytes::from_owner(CountedBody { bytes, live }))
         };
         let (flight, leader) = {
@@ -257,7 +299,7 @@ mod tests {
             .expect("rendered");
         assert_eq!(body, "ok\n");
         assert_eq!(
-            scrapes.live.load(Ordering::SeqCst),
+            scrapes.live.bodies.load(Ordering::SeqCst),
             1,
             "the panicked render gave its slot back"
         );
@@ -286,6 +328,37 @@ mod tests {
             .body((Format::Prometheus, false), || vec![b'z'; 1024])
             .is_ok());
         drop(clone);
-        assert_eq!(scrapes.live.load(Ordering::SeqCst), 0);
+        assert_eq!(scrapes.live.bodies.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn bodies_alive_are_bounded_in_bytes_but_one_is_always_rendered() {
+        let scrapes = SharedScrapes::with_byte_budget(3000);
+        let render = |size: usize| move || vec![b'x'; size];
+        // Larger than the whole budget: rendered anyway, as the only body alive.
+        let huge = scrapes
+            .body((Format::Prometheus, false), render(5000))
+            .expect("a first body");
+        assert_eq!(
+            scrapes.body((Format::Prometheus, false), render(10)),
+            Err(Busy),
+            "the next one would be as large as the last"
+        );
+        drop(huge);
+        let small: Vec<Bytes> = (0..3)
+            .map(|_| {
+                scrapes
+                    .body((Format::Prometheus, false), render(1000))
+                    .expect("room for three of 1000")
+            })
+            .collect();
+        assert_eq!(
+            scrapes.body((Format::Prometheus, false), render(1000)),
+            Err(Busy)
+        );
+        assert_eq!(scrapes.live.bytes.load(Ordering::SeqCst), 3000);
+        drop(small);
+        assert_eq!(scrapes.live.bytes.load(Ordering::SeqCst), 0);
+        assert_eq!(scrapes.live.bodies.load(Ordering::SeqCst), 0);
     }
 }

@@ -233,3 +233,73 @@ fn bodies_held_by_unread_responses_are_bounded() {
     drop(unread);
     assert_eq!(scrape().status(), 200);
 }
+
+/// Over real sockets: clients that send `GET /metrics` and never read the answer hold at
+/// most eight rendered bodies (each larger than what the kernel's socket buffers absorb); the
+/// next scrape that needs a render is refused at once with 503 and `Retry-After`, and once
+/// a client goes away its body is freed and scrapes answer 200 again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_that_never_read_hold_at_most_eight_bodies() {
+    let (recorder, handle) = TelescopeRecorder::builder()
+        .cardinality_limit(10_000)
+        .build();
+    metrics::with_local_recorder(&recorder, || {
+        for user in 0..10_000 {
+            metrics::histogram!("request_seconds", "user" => format!("{user:05}")).record(0.1);
+        }
+    });
+    let body_bytes = handle.render(telescope_metrics::Format::Prometheus).len();
+    assert!(
+        body_bytes > 6_000_000,
+        "{body_bytes} bytes: larger than a 4 MiB send buffer"
+    );
+    let server = MetricsServer::builder()
+        .address("127.0.0.1:0")
+        .start(handle)
+        .expect("start");
+    let addr = server.local_addr();
+
+    // A client that sends the request, reads the status line only, and keeps the
+    // connection open with a tiny receive buffer.
+    let stalled = || async move {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket
+            .set_recv_buffer_size(4096)
+            .expect("small receive buffer");
+        let mut stream = socket.connect(addr).await.expect("connect");
+        let head = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+        stream.write_all(head.as_bytes()).await.expect("send");
+        let mut status = [0u8; 12];
+        stream.read_exact(&mut status).await.expect("status line");
+        (stream, String::from_utf8_lossy(&status).into_owned())
+    };
+    let mut unread = Vec::new();
+    for _ in 0..8 {
+        let (stream, status) = stalled().await;
+        assert_eq!(status, "HTTP/1.1 200");
+        unread.push(stream);
+    }
+    for _ in 0..2 {
+        let refused = request(addr, "GET", "/metrics", &[]).await;
+        assert_eq!(refused.status, 503, "a ninth body is not rendered");
+        assert_eq!(refused.header("retry-after"), Some("1"));
+    }
+
+    // One client leaves: its connection fails on the next write and its body is dropped.
+    drop(unread.pop());
+    let mut answered = 0;
+    for _ in 0..200 {
+        let reply = request(addr, "GET", "/metrics", &[]).await;
+        if reply.status == 200 {
+            answered = reply.body.len();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        answered > 6_000_000,
+        "a freed place serves a whole scrape again"
+    );
+    drop(unread);
+    server.shutdown();
+}

@@ -134,16 +134,25 @@ fn plain(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
     response
 }
 
-/// Whether `Accept-Encoding` allows gzip (with a non-zero quality).
+/// Whether `Accept-Encoding` allows gzip: `gzip` or `*` with a non-zero quality, and
+/// `gzip` not refused with `q=0`.
 fn accepts_gzip(headers: &HeaderMap) -> bool {
-    headers.get_all(ACCEPT_ENCODING).iter().filter_map(|v| v.to_str().ok()).any(|value| {
-        value.split(',').any(|item| {
-            let mut parts = item.split(';');
-            let coding = parts.next().unwrap_or("").trim();
-            let refused = parts.any(|p| matches!(p.trim().strip_prefix("q="), Some(q) if q.trim().parse::<f32>() == Ok(0.0)));
-            coding.eq_ignore_ascii_case("gzip") && !refused
-        })
-    })
+    let mut gzip = None;
+    let mut any = None;
+    for value in headers
+        .get_all(ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+    {
+        for (coding, quality) in crate::negotiate::weighted(value) {
+            if coding.eq_ignore_ascii_case("gzip") {
+                gzip = Some(gzip.map_or(quality, |q: f32| q.max(quality)));
+            } else if coding == "*" {
+                any = Some(quality);
+            }
+        }
+    }
+    gzip.or(any).is_some_and(|quality| quality > 0.0)
 }
 
 pub(crate) fn gzip(body: &[u8]) -> std::io::Result<Vec<u8>> {
@@ -264,5 +273,37 @@ mod tests {
         assert!(accepts_gzip(&headers));
         headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("gzip;q=0"));
         assert!(!accepts_gzip(&headers));
+        headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("*"));
+        assert!(accepts_gzip(&headers), "any coding");
+        headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("*;q=1, gzip;q=0"));
+        assert!(!accepts_gzip(&headers), "gzip refused by name wins over *");
+        headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("GZIP;Q=0.001"));
+        assert!(accepts_gzip(&headers));
+    }
+
+    #[test]
+    fn format_negotiation_follows_qualities() {
+        use crate::Format;
+        let prometheus = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+        for (accept, expected) in [
+            (None, Format::Prometheus),
+            (Some(prometheus), Format::OpenMetrics),
+            (Some("application/openmetrics-text;q=0"), Format::Prometheus),
+            (
+                Some("application/openmetrics-text;q=0.4,text/plain;q=0.5"),
+                Format::Prometheus,
+            ),
+            (
+                Some("text/plain;q=0.5,application/openmetrics-text"),
+                Format::OpenMetrics,
+            ),
+            (
+                Some("application/openmetrics-text;q=oops"),
+                Format::Prometheus,
+            ),
+            (Some("application/json"), Format::Prometheus),
+        ] {
+            assert_eq!(Format::from_accept(accept), expected, "{accept:?}");
+        }
     }
 }

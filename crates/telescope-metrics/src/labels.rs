@@ -23,7 +23,7 @@ pub(crate) struct PackedLabels(Box<[u8]>);
 
 /// Whether a label value shows as it is in a scrape.
 fn is_plain_value(value: &str) -> bool {
-    !value.bytes().any(|b| matches!(b, b'\\' | b'"' | b'\n'))
+    !crate::names::label_value_needs_escaping(value)
 }
 
 impl PackedLabels {

@@ -29,6 +29,7 @@ mod exporter;
 mod histogram;
 mod labels;
 mod names;
+mod negotiate;
 mod recorder;
 mod registry;
 mod render;

@@ -71,9 +71,25 @@ fn sanitize(name: &str, allowed: impl Fn(char) -> bool) -> String {
     clean
 }
 
-/// Appends a label value escaped for both formats: `\` `"` and line feed.
+/// Whether `value` shows differently in a label value: it holds `\\`, `"`, a line feed or
+/// another control character (C1 controls start with the byte 0xC2 in UTF-8; other
+/// characters that do are looked at one by one).
+pub(crate) fn label_value_needs_escaping(value: &str) -> bool {
+    value
+        .bytes()
+        .any(|b| matches!(b, b'\\' | b'"' | 0xC2) || b.is_ascii_control())
+}
+
+/// A control character other than line feed, which no parser reads back reliably (a raw
+/// carriage return breaks lines in some): shown as U+FFFD.
+fn unsafe_control(c: char) -> bool {
+    c.is_control() && c != '\n'
+}
+
+/// Appends a label value escaped for both formats: `\`, `"` and line feed escaped, other
+/// control characters replaced by U+FFFD.
 pub(crate) fn escape_label_value(out: &mut String, value: &str) {
-    if !value.bytes().any(|b| matches!(b, b'\\' | b'"' | b'\n')) {
+    if !label_value_needs_escaping(value) {
         out.push_str(value);
         return;
     }
@@ -82,18 +98,21 @@ pub(crate) fn escape_label_value(out: &mut String, value: &str) {
             '\\' => out.push_str("\\\\"),
             '"' => out.push_str("\\\""),
             '\n' => out.push_str("\\n"),
+            c if unsafe_control(c) => out.push('\u{FFFD}'),
             other => out.push(other),
         }
     }
 }
 
-/// Appends HELP text escaped: `\` and line feed, and `"` too for OpenMetrics.
+/// Appends HELP text escaped: `\` and line feed, `"` too for OpenMetrics, other control
+/// characters replaced by U+FFFD.
 pub(crate) fn escape_help(out: &mut String, help: &str, quotes: bool) {
     for c in help.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),
             '"' if quotes => out.push_str("\\\""),
+            c if unsafe_control(c) => out.push('\u{FFFD}'),
             other => out.push(other),
         }
     }
@@ -140,5 +159,14 @@ mod tests {
         let mut help = String::new();
         escape_help(&mut help, "x\\y\n\"", false);
         assert_eq!(help, "x\\\\y\\n\"");
+        let mut controls = String::new();
+        escape_label_value(&mut controls, "a\rb\u{0}c\td\u{7f}e\u{85}");
+        assert_eq!(controls, "a\u{FFFD}b\u{FFFD}c\u{FFFD}d\u{FFFD}e\u{FFFD}");
+        let mut c1 = String::new();
+        escape_label_value(&mut c1, "next\u{85}line é");
+        assert_eq!(c1, "next\u{FFFD}line é");
+        let mut help = String::new();
+        escape_help(&mut help, "line\rfeed", true);
+        assert_eq!(help, "line\u{FFFD}feed");
     }
 }

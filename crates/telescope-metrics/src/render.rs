@@ -32,15 +32,23 @@ impl Format {
         }
     }
 
-    /// OpenMetrics if `accept` (an `Accept` header value) asks for it, else Prometheus text.
+    /// OpenMetrics if `accept` (an `Accept` header value) prefers it, else Prometheus text:
+    /// OpenMetrics needs a non-zero quality at least as high as any that text gets (from
+    /// `text/plain`, `text/*` or `*/*`); `q=0` refuses a type.
     pub fn from_accept(accept: Option<&str>) -> Format {
-        let wants_openmetrics = accept.is_some_and(|accept| {
-            accept.split(',').any(|item| {
-                let media = item.split(';').next().unwrap_or("").trim();
-                media.eq_ignore_ascii_case("application/openmetrics-text")
-            })
-        });
-        if wants_openmetrics {
+        let mut open_metrics = 0.0f32;
+        let mut text = 0.0f32;
+        for (media, quality) in crate::negotiate::weighted(accept.unwrap_or("")) {
+            if media.eq_ignore_ascii_case("application/openmetrics-text") {
+                open_metrics = open_metrics.max(quality);
+            } else if ["text/plain", "text/*", "*/*"]
+                .iter()
+                .any(|t| media.eq_ignore_ascii_case(t))
+            {
+                text = text.max(quality);
+            }
+        }
+        if open_metrics > 0.0 && open_metrics >= text {
             Format::OpenMetrics
         } else {
             Format::Prometheus

@@ -393,13 +393,15 @@ impl HistogramCore {
             classic: vec![0; self.bounds.len() + 1],
         };
         for shard in self.shards() {
-            snapshot.count += shard.count.load(Ordering::Relaxed);
             snapshot.sum += f64::from_bits(shard.sum.load(Ordering::Relaxed));
             snapshot.nan += shard.nan.load(Ordering::Relaxed);
             for (total, bucket) in snapshot.classic.iter_mut().zip(shard.classic.iter()) {
                 *total += bucket.load(Ordering::Relaxed);
             }
         }
+        // The total is the buckets' own sum, not the shards' counters read at another
+        // moment: a scrape's `+Inf` bucket and `_count` then always equal its buckets.
+        snapshot.count = snapshot.classic.iter().sum();
         snapshot
     }
 
@@ -554,7 +556,7 @@ impl Drop for HistogramCore {
 /// A histogram's totals at one moment.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Snapshot {
-    /// Values recorded, infinities included, NaN excluded.
+    /// Values recorded, infinities included, NaN excluded: the sum of `classic`.
     pub(crate) count: u64,
     /// Sum of the finite values.
     pub(crate) sum: f64,
@@ -664,6 +666,11 @@ mod loom_tests {
             // A render racing with the writer sees at most what was written, never garbage.
             let during = histogram.snapshot();
             assert!(during.count <= 2);
+            assert_eq!(
+                during.count,
+                during.classic.iter().sum::<u64>(),
+                "+Inf and _count equal the buckets in every scrape"
+            );
             assert!(during.classic.iter().sum::<u64>() <= 2);
             if let Some(estimates) = histogram.quantiles(&[0.5]) {
                 assert!(estimates[0] > 0.0 && estimates[0] < 2.1, "{estimates:?}");

@@ -131,3 +131,68 @@ fn racing_absolute_calls_never_overshoot() {
         );
     }
 }
+
+/// Writers on several threads and a scraper racing them: in every scrape each histogram's
+/// buckets are cumulative and end at `+Inf` == `_count`, and counters never go backwards from
+/// one scrape to the next.
+#[test]
+fn every_scrape_during_writes_is_internally_consistent() {
+    let (recorder, handle) = TelescopeRecorder::builder().build();
+    let recorder = Arc::new(recorder);
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writers: Vec<_> = (0..3u32)
+        .map(|thread| {
+            let (recorder, done) = (recorder.clone(), done.clone());
+            std::thread::spawn(move || {
+                metrics::with_local_recorder(&*recorder, || {
+                    let histogram = metrics::histogram!("race_seconds");
+                    let counter = metrics::counter!("race_total");
+                    let mut n = thread;
+                    while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                        // Spread over the finite buckets, so the highest one holds them
+                        // all: a `+Inf` read apart from them falls behind it.
+                        histogram.record(f64::from(n % 21) * 0.5);
+                        counter.increment(1);
+                        n = n.wrapping_add(7);
+                    }
+                });
+            })
+        })
+        .collect();
+    let mut previous_counter = 0.0;
+    let mut scrapes_with_data = 0;
+    while scrapes_with_data < 2000 {
+        let text = handle.render(Format::OpenMetrics);
+        let all = samples(&text);
+        let buckets: Vec<f64> = all
+            .iter()
+            .filter(|s| s.name == "race_seconds_bucket")
+            .map(|s| s.number())
+            .collect();
+        assert!(
+            buckets.windows(2).all(|w| w[0] <= w[1]),
+            "cumulative: {buckets:?}"
+        );
+        let count = all
+            .iter()
+            .find(|s| s.name == "race_seconds_count")
+            .map(|s| s.number());
+        assert_eq!(buckets.last().copied(), count, "+Inf == _count");
+        let counter = all
+            .iter()
+            .find(|s| s.name == "race_total")
+            .map_or(0.0, |s| s.number());
+        assert!(
+            counter >= previous_counter,
+            "{counter} < {previous_counter}"
+        );
+        previous_counter = counter;
+        if count.is_some() {
+            scrapes_with_data += 1;
+        }
+    }
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    for writer in writers {
+        writer.join().expect("writer");
+    }
+}

@@ -21,7 +21,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Metrics: the recorder, with exemplars from sampled spans.
     let metrics = TelescopeRecorder::builder()
         .exemplars(Duration::from_secs(1), telescope::core::current_sampled_ids)
-        .global_label("service", "by-hand")
+        .global_label("service", "by-hand")?
         .install()?;
 
     // Traces: every span gets ids; 25% of new traces are sampled, consistently across services.

@@ -10,6 +10,7 @@ fn promtool_accepts_every_kind_escaping_and_overflow() {
     let (recorder, handle) = TelescopeRecorder::builder()
         .cardinality_limit(3)
         .global_label("service", "checkout")
+        .expect("not a reserved name")
         .summary_for(
             Matcher::Full("rpc_latency_seconds".into()),
             &[0.5, 0.9, 0.99],

@@ -67,6 +67,15 @@ impl PackedLabels {
         Self(packed.into_boxed_slice())
     }
 
+    /// The labels of a name's overflow series: `otel_metric_overflow="true"`, which no user
+    /// label renders as (a user's label of that name is `exported_otel_metric_overflow`).
+    pub(crate) fn overflow() -> Self {
+        let text = format!("{}=\"true\"", crate::OVERFLOW_LABEL);
+        let mut packed = vec![RENDERED, 1];
+        packed.extend_from_slice(text.as_bytes());
+        Self(packed.into_boxed_slice())
+    }
+
     /// The number of labels and their rendered text, if this is the rendered layout.
     fn rendered_with_count(&self) -> Option<(usize, &str)> {
         match &self.0[..] {

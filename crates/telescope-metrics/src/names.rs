@@ -12,16 +12,24 @@ pub(crate) fn metric_name(name: &str) -> String {
 }
 
 /// `name` as a valid label name.
+#[cfg(test)]
 pub(crate) fn label_name(name: &str) -> String {
     let mut clean = String::with_capacity(name.len() + 1);
     push_label_name(&mut clean, name);
     clean
 }
 
-/// Whether `name` is a valid label name as it is.
+/// Label names that mean something in an exposition: `le` on histogram buckets, `quantile`
+/// on summaries, and the label of telescope's overflow series. A user's label of such a name
+/// is written `exported_<name>`, as Prometheus renames a target's label that clashes with
+/// one of its own.
+pub(crate) const RESERVED_LABELS: [&str; 3] = ["le", "quantile", crate::OVERFLOW_LABEL];
+
+/// Whether `name` is a valid label name as it is, and not a reserved one.
 pub(crate) fn is_plain_label_name(name: &str) -> bool {
     let bytes = name.as_bytes();
-    !bytes.is_empty()
+    !RESERVED_LABELS.contains(&name)
+        && !bytes.is_empty()
         && !bytes[0].is_ascii_digit()
         && !name.starts_with("__")
         && bytes
@@ -29,13 +37,31 @@ pub(crate) fn is_plain_label_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || *b == b'_')
 }
 
-/// Appends `name` as a valid label name (what [`label_name`] returns), without allocating.
+/// Appends `name` as a valid label name (what [`label_name`] returns), without allocating;
+/// a reserved name ([`RESERVED_LABELS`]) gets the prefix `exported_`.
 pub(crate) fn push_label_name(out: &mut String, name: &str) {
-    let valid = |c: char| c.is_ascii_alphanumeric() || c == '_';
     if is_plain_label_name(name) {
         out.push_str(name);
         return;
     }
+    let start = out.len();
+    push_sanitized_label_name(out, name);
+    if RESERVED_LABELS.contains(&&out[start..]) {
+        out.insert_str(start, "exported_");
+    }
+}
+
+/// `name` made valid, without the prefix a reserved name gets.
+pub(crate) fn sanitized_label_name(name: &str) -> String {
+    let mut clean = String::with_capacity(name.len() + 1);
+    push_sanitized_label_name(&mut clean, name);
+    clean
+}
+
+/// Appends `name` made valid: other characters become `_`, a leading digit gets a `_` in
+/// front, a leading run of underscores becomes one.
+fn push_sanitized_label_name(out: &mut String, name: &str) {
+    let valid = |c: char| c.is_ascii_alphanumeric() || c == '_';
     let mut chars = name
         .chars()
         .map(|c| if valid(c) { c } else { '_' })
@@ -149,6 +175,13 @@ mod tests {
         assert_eq!(label_name("___"), "_");
         assert_eq!(label_name("_x"), "_x");
         assert_eq!(label_name("é.x"), "_x");
+        assert_eq!(label_name("le"), "exported_le");
+        assert_eq!(label_name("quantile"), "exported_quantile");
+        assert_eq!(
+            label_name("otel.metric.overflow"),
+            "exported_otel_metric_overflow"
+        );
+        assert_eq!(label_name("les"), "les");
     }
 
     #[test]

@@ -28,6 +28,9 @@ pub enum BuildError {
     /// Quantiles must be within 0..=1.
     #[error("quantiles must be within 0..=1: {0:?}")]
     InvalidQuantiles(Vec<f64>),
+    /// A global label whose name is reserved (`le`, `quantile`, `otel_metric_overflow`).
+    #[error("the label name {0:?} is reserved")]
+    ReservedLabel(String),
     /// A label name that cannot be made valid or a limit of 0.
     #[error("invalid setting: {0}")]
     Invalid(String),
@@ -58,7 +61,7 @@ fn check_buckets(bounds: &[f64]) -> Result<Arc<[f64]>, BuildError> {
 ///     .cardinality_limit(1000)
 ///     .cardinality_limit_for(Matcher::Prefix("http_".into()), 5000)
 ///     .buckets_for(Matcher::Full("db_query_seconds".into()), &[0.001, 0.01, 0.1, 1.0])?
-///     .global_label("service", "checkout")
+///     .global_label("service", "checkout")?
 ///     .build();
 /// metrics::with_local_recorder(&recorder, || metrics::counter!("orders_total").increment(1));
 /// assert!(handle.render(telescope_metrics::Format::Prometheus).contains("orders_total{service=\"checkout\"} 1"));
@@ -201,13 +204,25 @@ impl TelescopeRecorderBuilder {
     }
 
     /// A label added to every series (a series' own label of the same name wins).
-    pub fn global_label(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        let name = crate::names::label_name(&name.into());
+    ///
+    /// # Errors
+    /// [`BuildError::ReservedLabel`] for a name that, once made valid, the formats give a
+    /// meaning to (`le`, `quantile`) or that marks the overflow series
+    /// ([`crate::OVERFLOW_LABEL`]): it would make every histogram or summary unreadable.
+    pub fn global_label(
+        mut self,
+        name: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Result<Self, BuildError> {
+        let name = crate::names::sanitized_label_name(&name.into());
+        if crate::names::RESERVED_LABELS.contains(&name.as_str()) {
+            return Err(BuildError::ReservedLabel(name));
+        }
         self.render
             .global_labels
             .retain(|(existing, _)| *existing != name);
         self.render.global_labels.push((name, value.into()));
-        self
+        Ok(self)
     }
 
     /// The recorder and a handle to render what it holds.

@@ -15,7 +15,7 @@ use metrics::{Key, Label, SharedString, Unit};
 use crate::cells::{CounterCells, GaugeCell};
 use crate::histogram::{HistogramCore, HistogramOptions};
 use crate::labels::PackedLabels;
-use crate::{Matcher, OVERFLOW_LABEL};
+use crate::Matcher;
 
 /// A series: its storage and what identifies it.
 #[derive(Debug)]
@@ -33,6 +33,19 @@ pub(crate) struct Series<T> {
 }
 
 impl<T> Series<T> {
+    fn new(cell: T, hash: u64, name: &Arc<str>, labels: PackedLabels) -> Self {
+        Self {
+            cell,
+            hash,
+            name: name.clone(),
+            labels,
+            // Born updated: upkeep stamps it with the time it first looks, so a new series
+            // is never idle before a whole idle period has passed after that (and creating
+            // one reads no clock).
+            activity: AtomicU64::new(1),
+        }
+    }
+
     /// Whether this is the series of `key`.
     fn is(&self, key: &Key) -> bool {
         self.hash == key.get_hash()
@@ -109,6 +122,51 @@ pub(crate) enum AnySeries {
     Histogram(Arc<Series<HistogramCore>>),
 }
 
+/// The storage of one kind of series, and how a family's index holds it.
+pub(crate) trait SeriesKind: Sized {
+    fn wrap(series: Arc<Series<Self>>) -> AnySeries;
+    fn unwrap(any: &AnySeries) -> Option<&Arc<Series<Self>>>;
+}
+
+impl SeriesKind for CounterCells {
+    fn wrap(series: Arc<Series<Self>>) -> AnySeries {
+        AnySeries::Counter(series)
+    }
+
+    fn unwrap(any: &AnySeries) -> Option<&Arc<Series<Self>>> {
+        match any {
+            AnySeries::Counter(series) => Some(series),
+            _ => None,
+        }
+    }
+}
+
+impl SeriesKind for GaugeCell {
+    fn wrap(series: Arc<Series<Self>>) -> AnySeries {
+        AnySeries::Gauge(series)
+    }
+
+    fn unwrap(any: &AnySeries) -> Option<&Arc<Series<Self>>> {
+        match any {
+            AnySeries::Gauge(series) => Some(series),
+            _ => None,
+        }
+    }
+}
+
+impl SeriesKind for HistogramCore {
+    fn wrap(series: Arc<Series<Self>>) -> AnySeries {
+        AnySeries::Histogram(series)
+    }
+
+    fn unwrap(any: &AnySeries) -> Option<&Arc<Series<Self>>> {
+        match any {
+            AnySeries::Histogram(series) => Some(series),
+            _ => None,
+        }
+    }
+}
+
 impl AnySeries {
     pub(crate) fn labels(&self) -> &PackedLabels {
         match self {
@@ -168,16 +226,12 @@ impl<T> KindMap<T> {
         if let Some(existing) = shard.find(hash, |series| series.is(key)) {
             return (existing.clone(), false);
         }
-        let series = Arc::new(Series {
-            cell: make(),
+        let series = Arc::new(Series::new(
+            make(),
             hash,
-            name: name.clone(),
-            labels: PackedLabels::pack(key.labels()),
-            // Born updated: upkeep stamps it with the time it first looks, so a new series
-            // is never idle before a whole idle period has passed after that (and creating
-            // one reads no clock).
-            activity: AtomicU64::new(1),
-        });
+            name,
+            PackedLabels::pack(key.labels()),
+        ));
         shard.insert_unique(hash, series.clone(), |series| series.hash);
         (series, true)
     }
@@ -227,6 +281,10 @@ pub(crate) struct Family {
     /// then those created since the last render, in creation order.
     index: Vec<AnySeries>,
     settled: usize,
+    /// The series that label sets beyond a limit fold into, one per kind registered under
+    /// the name. Not in the kind's table, so that no key finds it: a user's own
+    /// `otel_metric_overflow="true"` label is a series of its own.
+    overflows: Vec<AnySeries>,
 }
 
 impl Family {
@@ -288,6 +346,7 @@ impl Families {
                 folds: 0,
                 index: Vec::new(),
                 settled: 0,
+                overflows: Vec::new(),
             })
             .into_mut()
     }
@@ -391,12 +450,11 @@ impl Registry {
 
     /// The series for `key` in `map`: found, created within the name's limit, or the name's
     /// overflow series (`otel_metric_overflow="true"`) once the limit is reached.
-    fn series<T>(
+    fn series<T: SeriesKind>(
         &self,
         map: &KindMap<T>,
         key: &Key,
         make: impl Fn() -> T,
-        wrap: impl Fn(Arc<Series<T>>) -> AnySeries,
     ) -> Arc<Series<T>> {
         if let Some(series) = map.get(key) {
             return series;
@@ -405,7 +463,7 @@ impl Registry {
         // secret is stored nowhere. (Looked at only here, off the path of a known series;
         // such keys come back here on every call, which costs them a lock.)
         if let Some(redacted) = self.redacted(key) {
-            return self.series(map, &redacted, make, wrap);
+            return self.series(map, &redacted, make);
         }
         let name = key.name();
         let mut families = self.families.lock().unwrap_or_else(PoisonError::into_inner);
@@ -418,7 +476,7 @@ impl Registry {
             if created {
                 family.series += 1;
                 self.total_series.fetch_add(1, Relaxed);
-                family.add(wrap(series.clone()));
+                family.add(T::wrap(series.clone()));
             }
             return series;
         }
@@ -427,26 +485,27 @@ impl Registry {
             return series;
         }
         family.folds += 1;
-        let overflow = Key::from_parts(name.to_owned(), vec![Label::new(OVERFLOW_LABEL, "true")]);
-        let (series, created) = map.get_or_insert(&overflow, &family.name, make);
-        if created {
-            family.add(wrap(series.clone()));
+        if let Some(overflow) = family.overflows.iter().find_map(T::unwrap) {
+            return overflow.clone();
         }
-        series
+        let overflow = Arc::new(Series::new(
+            make(),
+            0,
+            &family.name,
+            PackedLabels::overflow(),
+        ));
+        family.overflows.push(T::wrap(overflow.clone()));
+        family.add(T::wrap(overflow.clone()));
+        overflow
     }
 
     pub(crate) fn counter(&self, key: &Key) -> Arc<Series<CounterCells>> {
         let shards = self.settings.shards;
-        self.series(
-            &self.counters,
-            key,
-            || CounterCells::new(shards),
-            AnySeries::Counter,
-        )
+        self.series(&self.counters, key, || CounterCells::new(shards))
     }
 
     pub(crate) fn gauge(&self, key: &Key) -> Arc<Series<GaugeCell>> {
-        self.series(&self.gauges, key, GaugeCell::default, AnySeries::Gauge)
+        self.series(&self.gauges, key, GaugeCell::default)
     }
 
     pub(crate) fn histogram(&self, key: &Key) -> Arc<Series<HistogramCore>> {
@@ -456,12 +515,9 @@ impl Registry {
             quantiles: self.settings.keeps_quantiles(key.name()),
             exemplars: self.settings.exemplars,
         };
-        self.series(
-            &self.histograms,
-            key,
-            || HistogramCore::with_options(options()),
-            AnySeries::Histogram,
-        )
+        self.series(&self.histograms, key, || {
+            HistogramCore::with_options(options())
+        })
     }
 
     /// `key` with the values of its secret labels replaced, if it has any not replaced yet.
@@ -516,15 +572,10 @@ impl Registry {
                         s.idle_since(now, idle) && self.histograms.remove_if_unshared(s)
                     }
                 };
+                // (Overflow series are in no table, so they stay: they hold folded counts.)
                 if removed_now {
-                    let overflow = series
-                        .labels()
-                        .pairs()
-                        .any(|(name, _)| name == OVERFLOW_LABEL);
-                    if !overflow {
-                        family.series = family.series.saturating_sub(1);
-                        self.total_series.fetch_sub(1, Relaxed);
-                    }
+                    family.series = family.series.saturating_sub(1);
+                    self.total_series.fetch_sub(1, Relaxed);
                     removed += 1;
                 }
                 !removed_now

@@ -171,3 +171,67 @@ fn series_are_in_label_order_across_renders_and_expiry() {
     });
     assert_eq!(users(&handle.render(Format::Prometheus)), ["b", "k"]);
 }
+
+/// Labels the formats reserve (`le` on buckets, `quantile` on summaries) and the overflow
+/// series' own label are renamed `exported_*` when a user sets them, so that every sample has
+/// each label once and a user's `otel_metric_overflow="true"` is a series of its own.
+#[test]
+fn reserved_label_names_from_users_are_exported_ones() {
+    let (recorder, handle) = TelescopeRecorder::builder()
+        .cardinality_limit(2)
+        .summary_for(
+            telescope_metrics::Matcher::Full("rpc_seconds".into()),
+            &[0.5],
+        )
+        .expect("valid quantiles")
+        .build();
+    metrics::with_local_recorder(&recorder, || {
+        metrics::histogram!("h_seconds", "le" => "x").record(0.1);
+        metrics::histogram!("rpc_seconds", "quantile" => "q").record(0.2);
+        metrics::counter!("c_total", "otel_metric_overflow" => "true").increment(1);
+        metrics::counter!("c_total", "n" => "1").increment(10);
+        // Past the limit of 2: folded into the real overflow series.
+        metrics::counter!("c_total", "n" => "2").increment(100);
+    });
+    let text = handle.render(Format::Prometheus);
+    for sample in samples(&text) {
+        let mut names: Vec<&str> = sample.labels.iter().map(|(n, _)| n.as_str()).collect();
+        let count = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), count, "a label twice in {sample:?}");
+    }
+    assert!(
+        text.contains(r#"h_seconds_bucket{exported_le="x",le="0.005"} 0"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"rpc_seconds{exported_quantile="q",quantile="0.5"}"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"c_total{exported_otel_metric_overflow="true"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"c_total{otel_metric_overflow="true"} 100"#),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_global_label_with_a_reserved_name_is_refused() {
+    for name in ["le", "quantile", "otel.metric.overflow"] {
+        let refused = TelescopeRecorder::builder().global_label(name, "x");
+        assert!(
+            matches!(
+                refused,
+                Err(telescope_metrics::BuildError::ReservedLabel(_))
+            ),
+            "{name}"
+        );
+    }
+    assert!(TelescopeRecorder::builder()
+        .global_label("les", "x")
+        .is_ok());
+}

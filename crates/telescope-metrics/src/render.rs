@@ -168,6 +168,12 @@ impl Writer<'_> {
         self.out.push('\n');
     }
 
+    /// Whether a histogram's or summary's `_sum` may be written: OpenMetrics 1.0 treats it as
+    /// a counter, so not after negative observations (or with buckets below zero).
+    fn sum_allowed(&self, negative: bool) -> bool {
+        !(negative && self.format == Format::OpenMetrics)
+    }
+
     fn float(&mut self, value: f64) {
         push_float(&mut self.out, value);
         self.out.push('\n');
@@ -277,8 +283,11 @@ impl Writer<'_> {
                     self.sample(name, "_bucket", labels, Some(("le", "+Inf")));
                     let last = histogram.cell.bounds().len();
                     self.count_with_exemplar(snapshot.count, histogram.cell.exemplar(last));
-                    self.sample(name, "_sum", labels, None);
-                    self.float(snapshot.sum);
+                    let negative_bound = histogram.cell.bounds().first().is_some_and(|b| *b < 0.0);
+                    if self.sum_allowed(snapshot.negative || negative_bound) {
+                        self.sample(name, "_sum", labels, None);
+                        self.float(snapshot.sum);
+                    }
                     self.sample(name, "_count", labels, None);
                     self.integer(snapshot.count);
                 }
@@ -287,14 +296,20 @@ impl Writer<'_> {
                     let snapshot = histogram.cell.snapshot();
                     if let Some(estimates) = histogram.cell.quantiles(&quantiles) {
                         for (q, estimate) in quantiles.iter().zip(estimates) {
+                            // OpenMetrics has no negative quantiles (nor a sum, below).
+                            if estimate < 0.0 && self.format == Format::OpenMetrics {
+                                continue;
+                            }
                             let mut quantile = String::new();
                             push_float(&mut quantile, *q);
                             self.sample(name, "", labels, Some(("quantile", &quantile)));
                             self.float(estimate);
                         }
                     }
-                    self.sample(name, "_sum", labels, None);
-                    self.float(snapshot.sum);
+                    if self.sum_allowed(snapshot.negative) {
+                        self.sample(name, "_sum", labels, None);
+                        self.float(snapshot.sum);
+                    }
                     self.sample(name, "_count", labels, None);
                     self.integer(snapshot.count);
                 }
@@ -397,6 +412,35 @@ pub(crate) fn render(registry: &Registry, settings: &RenderSettings, format: For
         "Registrations folded into the otel_metric_overflow series because the metric reached its cardinality limit.",
         None,
         &per_metric(&|f| f.folds as f64),
+    );
+    let nan_rows: Vec<(String, f64)> = families
+        .iter()
+        .filter(|(_, f)| {
+            f.series
+                .iter()
+                .any(|s| matches!(s, AnySeries::Histogram(_)))
+        })
+        .map(|(_, f)| {
+            let nan: u64 = f
+                .series
+                .iter()
+                .filter_map(|s| match s {
+                    AnySeries::Histogram(h) => Some(h.cell.nan_count()),
+                    _ => None,
+                })
+                .sum();
+            let mut labels = String::from("metric=\"");
+            escape_label_value(&mut labels, &f.name);
+            labels.push('"');
+            (labels, nan as f64)
+        })
+        .collect();
+    writer.own_family(
+        "telescope_metrics_nan_observations_total",
+        Kind::Counter,
+        "NaN values recorded into histograms: counted here, left out of their buckets, count and sum.",
+        None,
+        &nan_rows,
     );
     writer.own_family(
         "telescope_metrics_series",

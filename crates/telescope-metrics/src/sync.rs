@@ -2,9 +2,9 @@
 //! loom's model-checked versions (`RUSTFLAGS="--cfg telescope_loom" cargo test -p telescope-metrics --lib loom`).
 
 #[cfg(telescope_loom)]
-pub(crate) use loom::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 #[cfg(not(telescope_loom))]
-pub(crate) use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 
 /// A `u64` atomic alone on its cache line, so that shards written by different threads do
 /// not slow each other down.

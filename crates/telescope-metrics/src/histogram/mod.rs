@@ -2,10 +2,14 @@
 //! exact classic-bucket counts and quantile estimates within 0.78% relative error.
 //!
 //! How values are handled, by rule:
-//! - NaN is not recorded: it is counted apart (`nan_count`) and touches neither count, sum nor
+//! - NaN is not recorded: it is counted apart (`nan_count`, exposed as
+//!   `telescope_metrics_nan_observations_total{metric}`) and touches neither count, sum nor
 //!   buckets.
 //! - `+Inf` and `-Inf` count in `count` and in the buckets (`+Inf` only in `le="+Inf"`, `-Inf`
-//!   in every bucket) but are not added to `sum`, which stays finite.
+//!   in every bucket) but are not added to `sum`. The sum of finite values is an `f64`: past
+//!   `f64::MAX` it becomes `+Inf` (two records of 1e308 do), and stays there.
+//! - Whether a negative value was ever recorded is remembered: OpenMetrics allows no `_sum`
+//!   then (it would not be a counter).
 //! - Quantiles are estimated for magnitudes in `[2^-48, 2^48)`; smaller ones are estimated as
 //!   0 and larger ones as `±2^48`.
 
@@ -18,7 +22,7 @@ use octaves::{midpoint, slot_of, OctaveTable, Slot, MAX_EXPONENT};
 
 use crate::exemplar::{Exemplar, ExemplarSettings, Exemplars};
 use crate::shard::{current_shard, BUSY_AFTER};
-use crate::sync::{add_f64, AtomicPtr, AtomicU64, Ordering};
+use crate::sync::{add_f64, AtomicBool, AtomicPtr, AtomicU64, Ordering};
 
 /// The log-linear buckets that quantile estimates come from: kept only by histograms rendered
 /// as summaries (each costs 768 bytes plus 512 per power of two that values fall in).
@@ -221,6 +225,8 @@ pub(crate) struct HistogramCore {
     shard_count: u32,
     /// One exemplar per classic bucket, when the recorder takes them.
     exemplars: Option<Box<Exemplars>>,
+    /// Whether a value below zero was recorded.
+    negative_seen: AtomicBool,
 }
 
 impl std::fmt::Debug for HistogramCore {
@@ -255,6 +261,7 @@ impl HistogramCore {
             bounds: options.bounds,
             shards: AtomicPtr::new(ptr::null_mut()),
             shard_count: u32::try_from(options.shards).unwrap_or(1),
+            negative_seen: AtomicBool::new(false),
         }
     }
 
@@ -347,6 +354,9 @@ impl HistogramCore {
             self.home.nan.fetch_add(1, Ordering::Relaxed);
             return;
         }
+        if value < 0.0 && !self.negative_seen.load(Ordering::Relaxed) {
+            self.negative_seen.store(true, Ordering::Relaxed);
+        }
         let classic_index = self.bounds.partition_point(|bound| *bound < value);
         let mut slots = self.shards.load(Ordering::Acquire);
         if slots.is_null() {
@@ -391,6 +401,7 @@ impl HistogramCore {
             sum: 0.0,
             nan: 0,
             classic: vec![0; self.bounds.len() + 1],
+            negative: self.negative_seen.load(Ordering::Relaxed),
         };
         for shard in self.shards() {
             snapshot.sum += f64::from_bits(shard.sum.load(Ordering::Relaxed));
@@ -403,6 +414,13 @@ impl HistogramCore {
         // moment: a scrape's `+Inf` bucket and `_count` then always equal its buckets.
         snapshot.count = snapshot.classic.iter().sum();
         snapshot
+    }
+
+    /// NaN values seen (not recorded), over every shard.
+    pub(crate) fn nan_count(&self) -> u64 {
+        self.shards()
+            .map(|shard| shard.nan.load(Ordering::Relaxed))
+            .sum()
     }
 
     /// Estimates of the values at quantiles `qs` (each in `[0, 1]`); `None` when nothing was
@@ -564,6 +582,8 @@ pub(crate) struct Snapshot {
     pub(crate) nan: u64,
     /// Non-cumulative classic bucket counts; the last is above every bound.
     pub(crate) classic: Vec<u64>,
+    /// Whether a value below zero was ever recorded.
+    pub(crate) negative: bool,
 }
 
 #[cfg(all(test, not(telescope_loom)))]

@@ -235,3 +235,51 @@ fn a_global_label_with_a_reserved_name_is_refused() {
         .global_label("les", "x")
         .is_ok());
 }
+
+/// OpenMetrics treats a histogram's or summary's `_sum` as a counter and has no negative
+/// quantiles: after a negative observation they are left out there (and kept in Prometheus
+/// text, which allows them). NaN observations are counted per metric.
+#[test]
+fn negative_and_nan_observations_stay_within_what_each_format_allows() {
+    let (recorder, handle) = TelescopeRecorder::builder()
+        .summary_for(
+            telescope_metrics::Matcher::Full("s_seconds".into()),
+            &[0.0, 1.0],
+        )
+        .expect("valid quantiles")
+        .build();
+    metrics::with_local_recorder(&recorder, || {
+        for value in [-1.0, 2.0, f64::NAN, f64::NAN] {
+            metrics::histogram!("h_seconds").record(value);
+            metrics::histogram!("s_seconds").record(value);
+        }
+        metrics::histogram!("positive_seconds").record(0.5);
+    });
+    let open = handle.render(Format::OpenMetrics);
+    let open_samples = samples(&open);
+    let names: Vec<&str> = open_samples.iter().map(|s| s.name.as_str()).collect();
+    assert!(!names.contains(&"h_seconds_sum"), "{open}");
+    assert!(!names.contains(&"s_seconds_sum"), "{open}");
+    assert!(names.contains(&"positive_seconds_sum"), "{open}");
+    assert!(
+        open_samples
+            .iter()
+            .filter(|s| s.name == "s_seconds")
+            .all(|s| s.number() >= 0.0),
+        "{open}"
+    );
+    let text = handle.render(Format::Prometheus);
+    assert!(text.contains("h_seconds_sum 1.0\n"), "{text}");
+    assert!(text.contains("s_seconds{quantile=\"0.0\"} -"), "{text}");
+    for format in [Format::Prometheus, Format::OpenMetrics] {
+        let rendered = handle.render(format);
+        let nan = samples(&rendered)
+            .into_iter()
+            .find(|s| {
+                s.name == "telescope_metrics_nan_observations_total"
+                    && s.label("metric") == Some("h_seconds")
+            })
+            .map(|s| s.number());
+        assert_eq!(nan, Some(2.0), "{rendered}");
+    }
+}

@@ -24,6 +24,7 @@
 //! Supported Rust version: 1.88 or newer.
 
 mod cells;
+mod claims;
 mod exemplar;
 mod exporter;
 mod histogram;

@@ -280,15 +280,21 @@ impl metrics::Recorder for TelescopeRecorder {
     }
 
     fn register_counter(&self, key: &Key, _metadata: &Metadata<'_>) -> Counter {
-        Counter::from_arc(self.registry.counter(key))
+        self.registry
+            .counter(key)
+            .map_or_else(Counter::noop, Counter::from_arc)
     }
 
     fn register_gauge(&self, key: &Key, _metadata: &Metadata<'_>) -> Gauge {
-        Gauge::from_arc(self.registry.gauge(key))
+        self.registry
+            .gauge(key)
+            .map_or_else(Gauge::noop, Gauge::from_arc)
     }
 
     fn register_histogram(&self, key: &Key, _metadata: &Metadata<'_>) -> Histogram {
-        Histogram::from_arc(self.registry.histogram(key))
+        self.registry
+            .histogram(key)
+            .map_or_else(Histogram::noop, Histogram::from_arc)
     }
 }
 

@@ -13,6 +13,7 @@ use hashbrown::HashTable;
 use metrics::{Key, Label, SharedString, Unit};
 
 use crate::cells::{CounterCells, GaugeCell};
+use crate::claims::{MetricKind, NameClaims, Refusal, Refused};
 use crate::histogram::{HistogramCore, HistogramOptions};
 use crate::labels::PackedLabels;
 use crate::Matcher;
@@ -124,11 +125,14 @@ pub(crate) enum AnySeries {
 
 /// The storage of one kind of series, and how a family's index holds it.
 pub(crate) trait SeriesKind: Sized {
+    const KIND: MetricKind;
     fn wrap(series: Arc<Series<Self>>) -> AnySeries;
     fn unwrap(any: &AnySeries) -> Option<&Arc<Series<Self>>>;
 }
 
 impl SeriesKind for CounterCells {
+    const KIND: MetricKind = MetricKind::Counter;
+
     fn wrap(series: Arc<Series<Self>>) -> AnySeries {
         AnySeries::Counter(series)
     }
@@ -142,6 +146,8 @@ impl SeriesKind for CounterCells {
 }
 
 impl SeriesKind for GaugeCell {
+    const KIND: MetricKind = MetricKind::Gauge;
+
     fn wrap(series: Arc<Series<Self>>) -> AnySeries {
         AnySeries::Gauge(series)
     }
@@ -155,6 +161,8 @@ impl SeriesKind for GaugeCell {
 }
 
 impl SeriesKind for HistogramCore {
+    const KIND: MetricKind = MetricKind::Histogram;
+
     fn wrap(series: Arc<Series<Self>>) -> AnySeries {
         AnySeries::Histogram(series)
     }
@@ -273,6 +281,7 @@ impl<T> KindMap<T> {
 #[derive(Debug)]
 pub(crate) struct Family {
     name: Arc<str>,
+    kind: MetricKind,
     pub(crate) series: usize,
     pub(crate) limit: usize,
     /// Registrations folded into the overflow series.
@@ -320,35 +329,66 @@ impl Family {
     }
 }
 
-/// Every family, found by a hash of its name (computed once per lookup).
+/// Every family, found by a hash of its name (computed once per lookup), and the exposition
+/// names they claimed.
 #[derive(Default)]
 pub(crate) struct Families {
     table: HashTable<Family>,
     hasher: std::hash::RandomState,
+    claims: NameClaims,
 }
 
 impl Families {
-    /// The family of `name`, created (with the series limit `limit()`) if there is none.
-    fn named(&mut self, name: &str, limit: impl FnOnce() -> usize) -> &mut Family {
+    /// The family of `name` holding `kind`, created (with the series limit `limit()`) if
+    /// there is none and the names it produces are free ([`crate::claims`]).
+    fn named(
+        &mut self,
+        name: &str,
+        kind: MetricKind,
+        limit: impl FnOnce() -> usize,
+    ) -> Result<&mut Family, Refused> {
         use std::hash::BuildHasher;
-        let hasher = &self.hasher;
-        let hash = hasher.hash_one(name);
-        self.table
-            .entry(
-                hash,
-                |family| *family.name == *name,
-                |family| hasher.hash_one(&*family.name),
-            )
-            .or_insert_with(|| Family {
-                name: Arc::from(name),
-                series: 0,
-                limit: limit(),
-                folds: 0,
-                index: Vec::new(),
-                settled: 0,
-                overflows: Vec::new(),
-            })
-            .into_mut()
+        if let Some(reason) = self.claims.refused_before(name, kind) {
+            return Err(Refused {
+                reason,
+                first_time: None,
+            });
+        }
+        let hash = self.hasher.hash_one(name);
+        let exists = self
+            .table
+            .find(hash, |family| *family.name == *name)
+            .map(|family| family.kind == kind);
+        match exists {
+            Some(true) => {}
+            // Another kind under this name: refused (and remembered) by its claims.
+            Some(false) => {
+                self.claims.claim(&Arc::from(name), kind)?;
+            }
+            None => {
+                let name: Arc<str> = Arc::from(name);
+                self.claims.claim(&name, kind)?;
+                let hasher = &self.hasher;
+                self.table.insert_unique(
+                    hash,
+                    Family {
+                        name,
+                        kind,
+                        series: 0,
+                        limit: limit(),
+                        folds: 0,
+                        index: Vec::new(),
+                        settled: 0,
+                        overflows: Vec::new(),
+                    },
+                    |family| hasher.hash_one(&*family.name),
+                );
+            }
+        }
+        match self.table.find_mut(hash, |family| *family.name == *name) {
+            Some(family) => Ok(family),
+            None => unreachable!("found or inserted above"),
+        }
     }
 
     fn iter(&self) -> impl Iterator<Item = &Family> {
@@ -421,6 +461,8 @@ pub(crate) struct Registry {
     families: Mutex<Families>,
     /// Series in every family (changed under the `families` lock).
     total_series: AtomicUsize,
+    /// Registrations refused, by [`Refusal::index`].
+    rejected: [AtomicU64; 3],
     pub(crate) descriptions: RwLock<HashMap<String, Description>>,
     pub(crate) settings: Settings,
     epoch: std::time::Instant,
@@ -442,6 +484,7 @@ impl Registry {
             histograms: KindMap::new(),
             families: Mutex::new(Families::default()),
             total_series: AtomicUsize::new(0),
+            rejected: Default::default(),
             descriptions: RwLock::new(HashMap::new()),
             settings,
             epoch: std::time::Instant::now(),
@@ -450,14 +493,17 @@ impl Registry {
 
     /// The series for `key` in `map`: found, created within the name's limit, or the name's
     /// overflow series (`otel_metric_overflow="true"`) once the limit is reached.
+    ///
+    /// `None` when the metric is refused: its name, or a name it would produce, belongs to
+    /// another metric ([`crate::claims`]).
     fn series<T: SeriesKind>(
         &self,
         map: &KindMap<T>,
         key: &Key,
         make: impl Fn() -> T,
-    ) -> Arc<Series<T>> {
+    ) -> Option<Arc<Series<T>>> {
         if let Some(series) = map.get(key) {
-            return series;
+            return Some(series);
         }
         // A label with a secret name: every value is the one `[REDACTED]` series, and the
         // secret is stored nowhere. (Looked at only here, off the path of a known series;
@@ -467,7 +513,20 @@ impl Registry {
         }
         let name = key.name();
         let mut families = self.families.lock().unwrap_or_else(PoisonError::into_inner);
-        let family = families.named(name, || self.settings.limit_for(name));
+        let family = match families.named(name, T::KIND, || self.settings.limit_for(name)) {
+            Ok(family) => family,
+            Err(refused) => {
+                self.rejected[refused.reason.index()].fetch_add(1, Relaxed);
+                if let Some(holder) = refused.first_time {
+                    eprintln!(
+                        "telescope-metrics: {} {name:?} refused ({}): {holder}; its updates are dropped",
+                        T::KIND.name(),
+                        refused.reason.label(),
+                    );
+                }
+                return None;
+            }
+        };
         let within_limits = family.series < family.limit
             && self.total_series.load(Relaxed) < self.settings.total_limit;
         if within_limits {
@@ -478,15 +537,15 @@ impl Registry {
                 self.total_series.fetch_add(1, Relaxed);
                 family.add(T::wrap(series.clone()));
             }
-            return series;
+            return Some(series);
         }
         // At a limit: a series created before it was reached is still itself.
         if let Some(series) = map.get(key) {
-            return series;
+            return Some(series);
         }
         family.folds += 1;
         if let Some(overflow) = family.overflows.iter().find_map(T::unwrap) {
-            return overflow.clone();
+            return Some(overflow.clone());
         }
         let overflow = Arc::new(Series::new(
             make(),
@@ -496,19 +555,27 @@ impl Registry {
         ));
         family.overflows.push(T::wrap(overflow.clone()));
         family.add(T::wrap(overflow.clone()));
-        overflow
+        Some(overflow)
     }
 
-    pub(crate) fn counter(&self, key: &Key) -> Arc<Series<CounterCells>> {
+    /// Registrations refused so far, with their reason.
+    pub(crate) fn rejected(&self) -> Vec<(Refusal, u64)> {
+        Refusal::ALL
+            .iter()
+            .map(|reason| (*reason, self.rejected[reason.index()].load(Relaxed)))
+            .collect()
+    }
+
+    pub(crate) fn counter(&self, key: &Key) -> Option<Arc<Series<CounterCells>>> {
         let shards = self.settings.shards;
         self.series(&self.counters, key, || CounterCells::new(shards))
     }
 
-    pub(crate) fn gauge(&self, key: &Key) -> Arc<Series<GaugeCell>> {
+    pub(crate) fn gauge(&self, key: &Key) -> Option<Arc<Series<GaugeCell>>> {
         self.series(&self.gauges, key, GaugeCell::default)
     }
 
-    pub(crate) fn histogram(&self, key: &Key) -> Arc<Series<HistogramCore>> {
+    pub(crate) fn histogram(&self, key: &Key) -> Option<Arc<Series<HistogramCore>>> {
         let options = || HistogramOptions {
             bounds: self.settings.buckets_for(key.name()),
             shards: self.settings.shards,

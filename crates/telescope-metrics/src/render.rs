@@ -220,7 +220,7 @@ impl Writer<'_> {
         // OpenMetrics names a counter family without `_total` and its sample with it.
         let open_metrics = self.format == Format::OpenMetrics;
         let family_name = match (kind, open_metrics) {
-            (Kind::Counter, true) => name.strip_suffix("_total").unwrap_or(name),
+            (Kind::Counter, true) => crate::claims::counter_family(name),
             _ => name,
         };
         self.header(family_name, kind, description);
@@ -332,7 +332,7 @@ impl Writer<'_> {
             unit,
         };
         let family_name = match (kind, self.format) {
-            (Kind::Counter, Format::OpenMetrics) => name.strip_suffix("_total").unwrap_or(name),
+            (Kind::Counter, Format::OpenMetrics) => crate::claims::counter_family(name),
             _ => name,
         };
         self.header(family_name, kind, Some(&description));
@@ -441,6 +441,18 @@ pub(crate) fn render(registry: &Registry, settings: &RenderSettings, format: For
         "NaN values recorded into histograms: counted here, left out of their buckets, count and sum.",
         None,
         &nan_rows,
+    );
+    let rejected: Vec<(String, f64)> = registry
+        .rejected()
+        .into_iter()
+        .map(|(reason, count)| (format!("reason=\"{}\"", reason.label()), count as f64))
+        .collect();
+    writer.own_family(
+        "telescope_metrics_rejected_total",
+        Kind::Counter,
+        "Metric registrations refused because a name they would produce belongs to another metric; their updates are dropped.",
+        None,
+        &rejected,
     );
     writer.own_family(
         "telescope_metrics_series",

@@ -283,3 +283,158 @@ fn negative_and_nan_observations_stay_within_what_each_format_allows() {
         assert_eq!(nan, Some(2.0), "{rendered}");
     }
 }
+
+/// Metric names that collide once made valid or suffixed, registered as any kind in any
+/// order: every scrape has each family once, each sample once, and every sample under the
+/// family its type allows; the first registration of a name wins and the others are counted.
+mod name_collisions {
+    use super::*;
+
+    const NAMES: [&str; 17] = [
+        "h",
+        "h_bucket",
+        "h_sum",
+        "h_count",
+        "x",
+        "x_total",
+        "_total",
+        "c_total",
+        "c_created",
+        "a.b",
+        "a_b",
+        "a-b",
+        "telescope_metrics_series",
+        "telescope_metrics_cardinality_overflow_total",
+        "req\rtotal",
+        "9lives",
+        "",
+    ];
+
+    /// Suffixes a sample may add to its family's name, by type and format.
+    fn suffixes(kind: &str, format: Format) -> &'static [&'static str] {
+        match (kind, format) {
+            ("counter", Format::OpenMetrics) => &["_total", "_created"],
+            ("counter" | "gauge", _) => &[""],
+            ("histogram", _) => &["_bucket", "_sum", "_count", "_created"],
+            ("summary", _) => &["", "_sum", "_count", "_created"],
+            _ => &[],
+        }
+    }
+
+    fn check(text: &str, format: Format) -> Result<(), String> {
+        let mut families = std::collections::HashSet::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut owners: std::collections::HashMap<String, String> = Default::default();
+        let mut current: Option<(String, String)> = None;
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("# TYPE ") {
+                let (name, kind) = rest.split_once(' ').ok_or(line)?;
+                if name.is_empty() || !families.insert(name.to_owned()) {
+                    return Err(format!("family {name:?} twice or empty"));
+                }
+                current = Some((name.to_owned(), kind.to_owned()));
+            } else if !line.starts_with('#') && !line.is_empty() {
+                let sample = crate::parse::samples(line).pop().ok_or(line)?;
+                let (family, kind) = current.as_ref().ok_or("a sample before any TYPE")?;
+                let belongs = suffixes(kind, format)
+                    .iter()
+                    .any(|suffix| sample.name == format!("{family}{suffix}"));
+                if !belongs {
+                    return Err(format!("{:?} is not of {kind} {family:?}", sample.name));
+                }
+                let mut labels = sample.labels.clone();
+                labels.sort();
+                if !seen.insert((sample.name.clone(), labels)) {
+                    return Err(format!("sample twice: {line}"));
+                }
+                let owner = owners.entry(sample.name.clone()).or_insert(family.clone());
+                if owner != family {
+                    return Err(format!("{:?} in {owner:?} and {family:?}", sample.name));
+                }
+            }
+        }
+        // A sample name is no other family's name: parsers would not know whose it is.
+        for (sample, owner) in &owners {
+            if families.contains(sample) && sample != owner {
+                return Err(format!("{sample:?} of {owner:?} is also a family"));
+            }
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn every_family_and_sample_is_written_once(
+            registrations in proptest::collection::vec((0..NAMES.len(), 0..3u8), 1..12),
+        ) {
+            let (recorder, handle) = TelescopeRecorder::builder().build();
+            let mut refused = 0u64;
+            metrics::with_local_recorder(&recorder, || {
+                for (index, kind) in &registrations {
+                    let name = NAMES[*index];
+                    match kind {
+                        0 => metrics::counter!(name).increment(1),
+                        1 => metrics::gauge!(name).set(1.0),
+                        _ => metrics::histogram!(name).record(1.0),
+                    }
+                }
+            });
+            for format in [Format::Prometheus, Format::OpenMetrics] {
+                let text = handle.render(format);
+                prop_assert!(check(&text, format).is_ok(), "{:?}\n{text}", check(&text, format));
+                if format == Format::Prometheus {
+                    refused = samples(&text)
+                        .iter()
+                        .filter(|s| s.name == "telescope_metrics_rejected_total")
+                        .map(|s| s.number() as u64)
+                        .sum();
+                }
+            }
+            // A name's first registration is never refused.
+            let first = registrations[0];
+            let first_is_reserved = NAMES[first.0].starts_with("telescope_metrics");
+            prop_assert!(
+                first_is_reserved || refused < registrations.len() as u64,
+                "{refused} refused of {registrations:?}"
+            );
+        }
+    }
+
+    /// The check above sees what parsers reject.
+    #[test]
+    fn the_check_rejects_colliding_expositions() {
+        let histogram_and_gauge = "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count 1\n# TYPE h_bucket gauge\nh_bucket 1\n";
+        assert!(check(histogram_and_gauge, Format::Prometheus).is_err());
+        let twice = "# TYPE a_b counter\na_b 1\n# TYPE a_b gauge\na_b 2\n";
+        assert!(check(twice, Format::Prometheus).is_err());
+        let fine = "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count 1\n";
+        assert_eq!(check(fine, Format::Prometheus), Ok(()));
+    }
+
+    #[test]
+    fn the_first_registration_wins_and_the_other_records_nothing() {
+        let (recorder, handle) = TelescopeRecorder::builder().build();
+        metrics::with_local_recorder(&recorder, || {
+            metrics::histogram!("h").record(1.0);
+            metrics::gauge!("h_count").set(42.0);
+            metrics::counter!("a.b").increment(1);
+            metrics::counter!("a_b").increment(5);
+            metrics::gauge!("a.b").set(7.0);
+        });
+        let text = handle.render(Format::Prometheus);
+        assert!(text.contains("h_count 1\n"), "{text}");
+        assert!(!text.contains("h_count 42"), "{text}");
+        assert!(text.contains("a_b 1\n"), "{text}");
+        assert!(
+            text.contains("telescope_metrics_rejected_total{reason=\"name_collision\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("telescope_metrics_rejected_total{reason=\"kind_conflict\"} 1"),
+            "{text}"
+        );
+        assert_eq!(handle.series_count("a_b"), 0, "refused: no family");
+    }
+}

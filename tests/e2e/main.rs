@@ -14,6 +14,9 @@ mod inventory;
 mod setup;
 
 #[cfg(feature = "interop")]
+#[path = "../support/hostile_metrics.rs"]
+mod hostile_metrics;
+#[cfg(feature = "interop")]
 mod prometheus;
 #[cfg(feature = "interop")]
 #[path = "../support/promtool.rs"]

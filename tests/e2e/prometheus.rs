@@ -182,3 +182,49 @@ fn prometheus_scrapes_the_admin_server_and_sees_the_request_rate_and_exemplars()
         "exemplar trace {trace_id} was not exported"
     );
 }
+
+/// A real Prometheus scrapes a `/metrics` holding the metric set that once broke parsers:
+/// the scrape succeeds (`up` is 1) and every sample of the exposition is ingested.
+#[test]
+fn prometheus_ingests_every_sample_of_a_hostile_metric_set() {
+    use telescope::metrics::{Format, Matcher, MetricsServer, TelescopeRecorder};
+    let (recorder, handle) = TelescopeRecorder::builder()
+        .summary_for(Matcher::Full("s_summary".into()), &[0.5])
+        .expect("valid quantiles")
+        .build();
+    metrics::with_local_recorder(&recorder, crate::hostile_metrics::record);
+    // Prometheus asks for OpenMetrics first: count the samples of that render.
+    let samples = handle
+        .render(Format::OpenMetrics)
+        .lines()
+        .filter(|line| !line.starts_with('#') && !line.is_empty())
+        .count();
+    let server = MetricsServer::builder()
+        .address("127.0.0.1:0")
+        .start(handle)
+        .expect("metrics server");
+    let prometheus = start_prometheus(server.local_addr());
+    poll(
+        &prometheus,
+        &format!("/api/v1/query?query={}", encode("up{job=\"telescope\"}")),
+        |data| {
+            let value = data["result"][0]["value"][1].as_str()?;
+            (value == "1").then_some(())
+        },
+    );
+    let scraped = poll(
+        &prometheus,
+        &format!(
+            "/api/v1/query?query={}",
+            encode("scrape_samples_scraped{job=\"telescope\"}")
+        ),
+        |data| {
+            data["result"][0]["value"][1]
+                .as_str()?
+                .parse::<usize>()
+                .ok()
+        },
+    );
+    assert_eq!(scraped, samples, "every sample ingested");
+    server.shutdown();
+}

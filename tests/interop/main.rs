@@ -1,6 +1,12 @@
 //! Interoperability with real peers that must be installed: `promtool` (Debian's
-//! `prometheus` package, which `.ci/run` installs). Behind the `interop` feature.
+//! `prometheus` package) and prometheus_client's parsers (Python, in a virtual environment
+//! named by `TELESCOPE_PYTHON`), both set up by `.ci/run`. Behind the `interop` feature.
 
+#[cfg(feature = "interop")]
+#[path = "../support/hostile_metrics.rs"]
+mod hostile_metrics;
+#[cfg(feature = "interop")]
+mod parsers;
 #[cfg(feature = "interop")]
 mod promtool;
 #[cfg(feature = "interop")]

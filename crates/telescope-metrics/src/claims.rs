@@ -46,14 +46,17 @@ pub(crate) enum Refusal {
     NameCollision,
     /// A name it would produce is one of telescope's own.
     ReservedName,
+    /// A counter named `_total`: its family name would be empty.
+    InvalidName,
 }
 
 impl Refusal {
     /// Every reason, in the order of [`Refusal::index`].
-    pub(crate) const ALL: [Refusal; 3] = [
+    pub(crate) const ALL: [Refusal; 4] = [
         Refusal::KindConflict,
         Refusal::NameCollision,
         Refusal::ReservedName,
+        Refusal::InvalidName,
     ];
 
     /// The `reason` label.
@@ -62,6 +65,7 @@ impl Refusal {
             Refusal::KindConflict => "kind_conflict",
             Refusal::NameCollision => "name_collision",
             Refusal::ReservedName => "reserved_name",
+            Refusal::InvalidName => "invalid_name",
         }
     }
 
@@ -176,7 +180,16 @@ impl NameClaims {
     /// Claims every name that `metric` (as registered) of `kind` produces, or refuses it: the
     /// first refusal of a metric and kind is remembered (and is the one to warn about).
     pub(crate) fn claim(&mut self, metric: &Arc<str>, kind: MetricKind) -> Result<(), Refused> {
-        let produced = names_of(&metric_name(metric), kind);
+        let valid = metric_name(metric);
+        if kind == MetricKind::Counter && valid == "_total" {
+            self.refused.entry(metric.clone()).or_default()[kind.index()] =
+                Some(Refusal::InvalidName);
+            return Err(Refused {
+                reason: Refusal::InvalidName,
+                first_time: Some("a counter needs a name before `_total`".to_owned()),
+            });
+        }
+        let produced = names_of(&valid, kind);
         let conflict = produced.iter().find_map(|name| {
             let holder = self.claimed.get(name)?;
             let same = holder.kind == kind && holder.metric.as_deref() == Some(&**metric);
@@ -255,7 +268,11 @@ mod tests {
             Err(Refusal::ReservedName),
             "the OpenMetrics family of telescope_metrics_rejected_total"
         );
-        assert_eq!(claim(&mut claims, "_total", Counter), Ok(()));
+        assert_eq!(
+            claim(&mut claims, "_total", Counter),
+            Err(Refusal::InvalidName)
+        );
+        assert_eq!(claim(&mut claims, "_total", Gauge), Ok(()));
         assert_eq!(
             claims.refused_before("a_b", Counter),
             Some(Refusal::NameCollision)

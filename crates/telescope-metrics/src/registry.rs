@@ -462,7 +462,7 @@ pub(crate) struct Registry {
     /// Series in every family (changed under the `families` lock).
     total_series: AtomicUsize,
     /// Registrations refused, by [`Refusal::index`].
-    rejected: [AtomicU64; 3],
+    rejected: [AtomicU64; 4],
     pub(crate) descriptions: RwLock<HashMap<String, Description>>,
     pub(crate) settings: Settings,
     epoch: std::time::Instant,

@@ -168,8 +168,10 @@ impl Writer<'_> {
         self.out.push('\n');
     }
 
-    /// Whether a histogram's or summary's `_sum` may be written: OpenMetrics 1.0 treats it as
-    /// a counter, so not after negative observations (or with buckets below zero).
+    /// Whether a histogram's or summary's `_sum` (and with it `_count`: OpenMetrics parsers
+    /// want both or neither; a histogram's count is its `+Inf` bucket) may be written:
+    /// OpenMetrics 1.0 treats the sum as a counter, so not after negative observations (or
+    /// with buckets below zero).
     fn sum_allowed(&self, negative: bool) -> bool {
         !(negative && self.format == Format::OpenMetrics)
     }
@@ -287,9 +289,9 @@ impl Writer<'_> {
                     if self.sum_allowed(snapshot.negative || negative_bound) {
                         self.sample(name, "_sum", labels, None);
                         self.float(snapshot.sum);
+                        self.sample(name, "_count", labels, None);
+                        self.integer(snapshot.count);
                     }
-                    self.sample(name, "_count", labels, None);
-                    self.integer(snapshot.count);
                 }
                 (AnySeries::Histogram(histogram), Kind::Summary) => {
                     let quantiles = quantiles.clone().unwrap_or_else(|| Arc::from(vec![]));
@@ -309,9 +311,9 @@ impl Writer<'_> {
                     if self.sum_allowed(snapshot.negative) {
                         self.sample(name, "_sum", labels, None);
                         self.float(snapshot.sum);
+                        self.sample(name, "_count", labels, None);
+                        self.integer(snapshot.count);
                     }
-                    self.sample(name, "_count", labels, None);
-                    self.integer(snapshot.count);
                 }
                 _ => {}
             }

@@ -93,6 +93,18 @@ fn poll<T>(prometheus: &Prometheus, path: &str, accept: impl Fn(&Value) -> Optio
     panic!("Prometheus never answered {path} as expected; last answer: {last}");
 }
 
+/// Waits until Prometheus scraped the target successfully (`up` is 1).
+fn wait_until_up(prometheus: &Prometheus) {
+    poll(
+        prometheus,
+        &format!("/api/v1/query?query={}", encode("up{job=\"telescope\"}")),
+        |data| {
+            let value = data["result"][0]["value"][1].as_str()?;
+            (value == "1").then_some(())
+        },
+    );
+}
+
 #[test]
 fn prometheus_scrapes_the_admin_server_and_sees_the_request_rate_and_exemplars() {
     let setup = setup();
@@ -118,14 +130,7 @@ fn prometheus_scrapes_the_admin_server_and_sees_the_request_rate_and_exemplars()
     assert!(accepted, "promtool: {said}\n{}", scrape.body);
 
     let prometheus = start_prometheus(setup.admin);
-    poll(
-        &prometheus,
-        &format!("/api/v1/query?query={}", encode("up{job=\"telescope\"}")),
-        |data| {
-            let value = data["result"][0]["value"][1].as_str()?;
-            (value == "1").then_some(())
-        },
-    );
+    wait_until_up(&prometheus);
     let rate = poll(
         &prometheus,
         &format!(
@@ -204,14 +209,7 @@ fn prometheus_ingests_every_sample_of_a_hostile_metric_set() {
         .start(handle)
         .expect("metrics server");
     let prometheus = start_prometheus(server.local_addr());
-    poll(
-        &prometheus,
-        &format!("/api/v1/query?query={}", encode("up{job=\"telescope\"}")),
-        |data| {
-            let value = data["result"][0]["value"][1].as_str()?;
-            (value == "1").then_some(())
-        },
-    );
+    wait_until_up(&prometheus);
     let scraped = poll(
         &prometheus,
         &format!(

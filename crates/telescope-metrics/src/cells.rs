@@ -2,8 +2,9 @@
 
 use std::ptr;
 
+use crate::lazy_slice::LazySlice;
 use crate::shard::{current_shard, BUSY_AFTER};
-use crate::sync::{add_f64, AtomicPtr, AtomicU64, Ordering, PaddedU64};
+use crate::sync::{add_f64, AtomicU64, Ordering, PaddedU64};
 
 /// Serializes `absolute` calls (rare: counters mirrored from elsewhere), so that two racing
 /// calls cannot both add their difference. Shared by all counters, picked by address, so that
@@ -11,15 +12,14 @@ use crate::sync::{add_f64, AtomicPtr, AtomicU64, Ordering, PaddedU64};
 static RAISING: [std::sync::Mutex<()>; 16] = [const { std::sync::Mutex::new(()) }; 16];
 
 /// A counter: one cell while threads take turns, per-thread shards once two collide or it
-/// gets busy ([`BUSY_AFTER`]); its value is the cell plus the shards. It saturates at `u64::MAX` instead of wrapping: a counter that
-/// went back to a small number would read as a reset to every `rate()`.
+/// gets busy ([`BUSY_AFTER`]); its value is the cell plus the shards. It saturates at
+/// `u64::MAX` instead of wrapping: a counter that went back to a small number would read as a
+/// reset to every `rate()`.
 #[derive(Debug)]
 pub(crate) struct CounterCells {
     home: AtomicU64,
-    /// `shard_count` cache-line-padded shards, allocated the first time two adds collide on
-    /// `home` (null before).
-    shards: AtomicPtr<PaddedU64>,
-    shard_count: u32,
+    /// Cache-line-padded shards, allocated the first time two adds collide on `home`.
+    shards: LazySlice<PaddedU64>,
 }
 
 impl CounterCells {
@@ -27,75 +27,34 @@ impl CounterCells {
     pub(crate) fn new(shard_count: usize) -> Self {
         Self {
             home: AtomicU64::new(0),
-            shards: AtomicPtr::new(ptr::null_mut()),
-            shard_count: u32::try_from(shard_count).unwrap_or(1),
+            shards: LazySlice::new(shard_count),
         }
     }
 
     pub(crate) fn add(&self, value: u64) {
-        let mut shards = self.shards.load(Ordering::Acquire);
-        if shards.is_null() {
-            let current = self.home.load(Ordering::Relaxed);
-            let next = current.saturating_add(value);
-            if current < BUSY_AFTER
-                && self
-                    .home
-                    .compare_exchange(current, next, Ordering::Relaxed, Ordering::Relaxed)
-                    .is_ok()
-            {
-                return;
+        let shards = match self.shards.get() {
+            Some(shards) => shards,
+            None => {
+                let current = self.home.load(Ordering::Relaxed);
+                let next = current.saturating_add(value);
+                if current < BUSY_AFTER
+                    && self
+                        .home
+                        .compare_exchange(current, next, Ordering::Relaxed, Ordering::Relaxed)
+                        .is_ok()
+                {
+                    return;
+                }
+                // Another thread wrote meanwhile, or the counter is busy: give it shards.
+                self.shards.get_or_init(PaddedU64::default)
             }
-            // Another thread wrote meanwhile, or the counter is busy: give it shards.
-            shards = self.grow();
-        }
-        // SAFETY: `shards` points at `shard_count` shards (see `grow`), freed only in `Drop`.
-        let shard = unsafe { &(*shards.add(current_shard(self.shard_count as usize))).0 };
+        };
+        let shard = &shards[current_shard(shards.len())].0;
         let previous = shard.fetch_add(value, Ordering::Relaxed);
         if previous.checked_add(value).is_none() {
             // It wrapped: pin it at the top (a racing add on this shard is lost in the cap).
             shard.store(u64::MAX, Ordering::Relaxed);
         }
-    }
-
-    /// The shards, allocated now unless another thread did first.
-    fn grow(&self) -> *mut PaddedU64 {
-        let fresh: Box<[PaddedU64]> = (0..self.shard_count)
-            .map(|_| PaddedU64::default())
-            .collect();
-        let fresh = Box::into_raw(fresh).cast::<PaddedU64>();
-        match self.shards.compare_exchange(
-            ptr::null_mut(),
-            fresh,
-            Ordering::AcqRel,
-            Ordering::Acquire,
-        ) {
-            Ok(_) => fresh,
-            Err(winner) => {
-                // SAFETY: `fresh` came from `Box::into_raw` above and was never shared.
-                drop(unsafe { self.boxed(fresh) });
-                winner
-            }
-        }
-    }
-
-    /// The box `shards` came from.
-    ///
-    /// # Safety
-    /// `shards` must come from `grow`'s `Box::into_raw`, and nobody may use it afterwards.
-    unsafe fn boxed(&self, shards: *mut PaddedU64) -> Box<[PaddedU64]> {
-        let slice = ptr::slice_from_raw_parts_mut(shards, self.shard_count as usize);
-        // SAFETY: the caller's promise.
-        unsafe { Box::from_raw(slice) }
-    }
-
-    /// The shards, if the counter has them.
-    fn shards(&self) -> &[PaddedU64] {
-        let shards = self.shards.load(Ordering::Acquire);
-        if shards.is_null() {
-            return &[];
-        }
-        // SAFETY: as in `add`.
-        unsafe { std::slice::from_raw_parts(shards, self.shard_count as usize) }
     }
 
     /// Raises the counter to at least `value` (for counters mirrored from elsewhere): a
@@ -112,7 +71,9 @@ impl CounterCells {
     }
 
     pub(crate) fn value(&self) -> u64 {
-        self.shards()
+        self.shards
+            .get()
+            .unwrap_or_default()
             .iter()
             .fold(self.home.load(Ordering::Relaxed), |sum, shard| {
                 sum.saturating_add(shard.0.load(Ordering::Relaxed))
@@ -122,18 +83,7 @@ impl CounterCells {
     /// Bytes held besides the struct itself.
     #[cfg(test)]
     pub(crate) fn heap_bytes(&self) -> usize {
-        std::mem::size_of_val(self.shards())
-    }
-}
-
-impl Drop for CounterCells {
-    fn drop(&mut self) {
-        let shards = self.shards.load(Ordering::Acquire);
-        if !shards.is_null() {
-            // SAFETY: set from `grow`'s `Box::into_raw`; `&mut self` means no one else can
-            // reach it any more.
-            drop(unsafe { self.boxed(shards) });
-        }
+        self.shards.get().map_or(0, std::mem::size_of_val)
     }
 }
 

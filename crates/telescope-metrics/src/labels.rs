@@ -302,24 +302,36 @@ mod tests {
         assert!(!PackedLabels::pack(two.iter()).matches(labels(&[("a", "")]).iter()));
     }
 
+    /// `a` packed matches `a` and nothing else, and reads back as `a`.
+    fn packs_exactly(
+        a: &[(String, String)],
+        b: &[(String, String)],
+    ) -> Result<(), proptest::test_runner::TestCaseError> {
+        let as_labels = |pairs: &[(String, String)]| -> Vec<Label> {
+            pairs
+                .iter()
+                .map(|(k, v)| Label::new(k.clone(), v.clone()))
+                .collect()
+        };
+        let (la, lb) = (as_labels(a), as_labels(b));
+        let packed = PackedLabels::pack(la.iter());
+        prop_assert!(packed.matches(la.iter()));
+        prop_assert_eq!(packed.matches(lb.iter()), a == b);
+        let pairs: Vec<(String, String)> = packed
+            .pairs()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        prop_assert_eq!(pairs.as_slice(), a);
+        Ok(())
+    }
+
     proptest! {
         #[test]
         fn matches_exactly_the_labels_it_was_packed_from(
             a in proptest::collection::vec(("\\PC{0,6}", "\\PC{0,6}"), 0..4),
             b in proptest::collection::vec(("\\PC{0,6}", "\\PC{0,6}"), 0..4),
         ) {
-            let as_labels = |pairs: &Vec<(String, String)>| -> Vec<Label> {
-                pairs.iter().map(|(k, v)| Label::new(k.clone(), v.clone())).collect()
-            };
-            let (la, lb) = (as_labels(&a), as_labels(&b));
-            let packed = PackedLabels::pack(la.iter());
-            prop_assert!(packed.matches(la.iter()));
-            prop_assert_eq!(packed.matches(lb.iter()), a == b);
-            let pairs: Vec<(String, String)> = packed
-                .pairs()
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .collect();
-            prop_assert_eq!(pairs, a);
+            packs_exactly(&a, &b)?;
         }
 
         /// Names and values made of the rendered layout's own punctuation.
@@ -328,18 +340,7 @@ mod tests {
             a in proptest::collection::vec(("[ab_=\",]{0,4}", "[ab=\",]{0,4}"), 0..4),
             b in proptest::collection::vec(("[ab_=\",]{0,4}", "[ab=\",]{0,4}"), 0..4),
         ) {
-            let as_labels = |pairs: &Vec<(String, String)>| -> Vec<Label> {
-                pairs.iter().map(|(k, v)| Label::new(k.clone(), v.clone())).collect()
-            };
-            let (la, lb) = (as_labels(&a), as_labels(&b));
-            let packed = PackedLabels::pack(la.iter());
-            prop_assert!(packed.matches(la.iter()));
-            prop_assert_eq!(packed.matches(lb.iter()), a == b);
-            let pairs: Vec<(String, String)> = packed
-                .pairs()
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .collect();
-            prop_assert_eq!(pairs, a);
+            packs_exactly(&a, &b)?;
         }
     }
 }

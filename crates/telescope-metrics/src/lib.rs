@@ -29,6 +29,7 @@ mod exemplar;
 mod exporter;
 mod histogram;
 mod labels;
+mod lazy_slice;
 mod names;
 mod negotiate;
 mod recorder;

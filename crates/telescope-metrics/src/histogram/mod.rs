@@ -21,6 +21,7 @@ use std::sync::Arc;
 use octaves::{midpoint, slot_of, OctaveTable, Slot, MAX_EXPONENT};
 
 use crate::exemplar::{Exemplar, ExemplarSettings, Exemplars};
+use crate::lazy_slice::LazySlice;
 use crate::shard::{current_shard, BUSY_AFTER};
 use crate::sync::{add_f64, AtomicBool, AtomicPtr, AtomicU64, Ordering};
 
@@ -220,9 +221,8 @@ pub(crate) struct HistogramCore {
     /// Where every record goes until two writers collide on its count or it gets busy
     /// ([`BUSY_AFTER`]).
     home: Shard,
-    /// Then: `shard_count` slots, each a lazily allocated shard (null before the collision).
-    shards: AtomicPtr<AtomicPtr<PaddedShard>>,
-    shard_count: u32,
+    /// Then: a slot per shard, each a lazily allocated shard.
+    shards: LazySlice<AtomicPtr<PaddedShard>>,
     /// One exemplar per classic bucket, when the recorder takes them.
     exemplars: Option<Box<Exemplars>>,
     /// Whether a value below zero was recorded.
@@ -259,8 +259,7 @@ impl HistogramCore {
                 .map(|settings| Box::new(Exemplars::new(settings, buckets))),
             home: Shard::new(buckets, options.quantiles),
             bounds: options.bounds,
-            shards: AtomicPtr::new(ptr::null_mut()),
-            shard_count: u32::try_from(options.shards).unwrap_or(1),
+            shards: LazySlice::new(options.shards),
             negative_seen: AtomicBool::new(false),
         }
     }
@@ -268,51 +267,6 @@ impl HistogramCore {
     /// The exemplar on classic bucket `index` (`bounds().len()` is the `+Inf` bucket).
     pub(crate) fn exemplar(&self, index: usize) -> Option<Exemplar> {
         self.exemplars.as_ref()?.get(index)
-    }
-
-    /// The shard slots, allocated now unless another thread did first.
-    fn grow(&self) -> *mut AtomicPtr<PaddedShard> {
-        let fresh: Box<[AtomicPtr<PaddedShard>]> = (0..self.shard_count)
-            .map(|_| AtomicPtr::new(ptr::null_mut()))
-            .collect();
-        let fresh = Box::into_raw(fresh).cast::<AtomicPtr<PaddedShard>>();
-        match self.shards.compare_exchange(
-            ptr::null_mut(),
-            fresh,
-            Ordering::AcqRel,
-            Ordering::Acquire,
-        ) {
-            Ok(_) => fresh,
-            Err(winner) => {
-                // SAFETY: `fresh` came from `Box::into_raw` above and was never shared.
-                drop(unsafe { self.boxed_slots(fresh) });
-                winner
-            }
-        }
-    }
-
-    /// The box the shard slots came from.
-    ///
-    /// # Safety
-    /// `slots` must come from `grow`'s `Box::into_raw`, and nobody may use it afterwards.
-    unsafe fn boxed_slots(
-        &self,
-        slots: *mut AtomicPtr<PaddedShard>,
-    ) -> Box<[AtomicPtr<PaddedShard>]> {
-        let slice = ptr::slice_from_raw_parts_mut(slots, self.shard_count as usize);
-        // SAFETY: the caller's promise.
-        unsafe { Box::from_raw(slice) }
-    }
-
-    /// The shard slots, if the histogram has them.
-    fn slots(&self) -> &[AtomicPtr<PaddedShard>] {
-        let slots = self.shards.load(Ordering::Acquire);
-        if slots.is_null() {
-            return &[];
-        }
-        // SAFETY: set once from `grow`'s `Box::into_raw`, `shard_count` long, freed only in
-        // `Drop` (`&mut self`).
-        unsafe { std::slice::from_raw_parts(slots, self.shard_count as usize) }
     }
 
     /// The current thread's shard in `slots`, allocated if it is the first to write it.
@@ -341,7 +295,8 @@ impl HistogramCore {
 
     /// Every shard with counts: the home shard, then the others.
     fn shards(&self) -> impl Iterator<Item = &Shard> + '_ {
-        std::iter::once(&self.home).chain(self.slots().iter().filter_map(|slot| {
+        let slots = self.shards.get().unwrap_or_default();
+        std::iter::once(&self.home).chain(slots.iter().filter_map(|slot| {
             let shard = slot.load(Ordering::Acquire);
             // SAFETY: as in `own_shard`.
             (!shard.is_null()).then(|| unsafe { &(*shard).0 })
@@ -358,25 +313,25 @@ impl HistogramCore {
             self.negative_seen.store(true, Ordering::Relaxed);
         }
         let classic_index = self.bounds.partition_point(|bound| *bound < value);
-        let mut slots = self.shards.load(Ordering::Acquire);
-        if slots.is_null() {
-            let count = self.home.count.load(Ordering::Relaxed);
-            if count < BUSY_AFTER
-                && self
-                    .home
-                    .count
-                    .compare_exchange(count, count + 1, Ordering::Relaxed, Ordering::Relaxed)
-                    .is_ok()
-            {
-                self.home.record_counted(value, classic_index);
-                self.offer_exemplar(classic_index, value);
-                return;
+        let slots = match self.shards.get() {
+            Some(slots) => slots,
+            None => {
+                let count = self.home.count.load(Ordering::Relaxed);
+                if count < BUSY_AFTER
+                    && self
+                        .home
+                        .count
+                        .compare_exchange(count, count + 1, Ordering::Relaxed, Ordering::Relaxed)
+                        .is_ok()
+                {
+                    self.home.record_counted(value, classic_index);
+                    self.offer_exemplar(classic_index, value);
+                    return;
+                }
+                // Another thread recorded meanwhile, or the histogram is busy: give it shards.
+                self.shards.get_or_init(|| AtomicPtr::new(ptr::null_mut()))
             }
-            // Another thread recorded meanwhile, or the histogram is busy: give it shards.
-            slots = self.grow();
-        }
-        // SAFETY: as in `slots`.
-        let slots = unsafe { std::slice::from_raw_parts(slots, self.shard_count as usize) };
+        };
         let shard = self.own_shard(slots);
         shard.count.fetch_add(1, Ordering::Relaxed);
         shard.record_counted(value, classic_index);
@@ -535,7 +490,7 @@ impl HistogramCore {
     /// Bytes this series holds (for the memory report).
     pub(crate) fn bytes(&self) -> usize {
         std::mem::size_of::<Self>()
-            + self.slots().len() * 8
+            + self.shards.get().map_or(0, |slots| slots.len() * 8)
             + self
                 .shards()
                 .enumerate()
@@ -554,17 +509,12 @@ impl HistogramCore {
 
 impl Drop for HistogramCore {
     fn drop(&mut self) {
-        let slots = self.shards.load(Ordering::Acquire);
-        if slots.is_null() {
-            return;
-        }
-        // SAFETY: set from `grow`'s `Box::into_raw`; `&mut self` means no one else can reach
-        // it any more.
-        let slots = unsafe { self.boxed_slots(slots) };
-        for slot in slots.iter() {
+        // The slots themselves are freed by their `LazySlice`; the shards they point at here.
+        for slot in self.shards.get().unwrap_or_default() {
             let shard = slot.load(Ordering::Acquire);
             if !shard.is_null() {
-                // SAFETY: set from `Box::into_raw` in `own_shard`, reachable only from here.
+                // SAFETY: set from `Box::into_raw` in `own_shard`; `&mut self` means no one
+                // else can reach it any more.
                 drop(unsafe { Box::from_raw(shard) });
             }
         }

@@ -246,7 +246,8 @@ impl Writer<'_> {
         });
         let mut bucket_labels: Vec<String> = Vec::new();
         let mut labels = String::new();
-        // One name, one type: series of another kind under this name are left out.
+        // One name, one type (claims.rs refuses another kind at registration; this guard
+        // keeps a render from mixing them whatever happens).
         for series in &family.series {
             labels.clear();
             series.labels().render(&mut labels);
@@ -387,7 +388,8 @@ pub(crate) fn render(registry: &Registry, settings: &RenderSettings, format: For
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut previous: Option<&str> = None;
         for (name, family) in &families {
-            // Two raw names that sanitize to one: only the first is rendered.
+            // Two raw names that sanitize to one cannot both hold series (the second is
+            // refused at registration, claims.rs); kept so a render never writes a family twice.
             if previous == Some(name.as_str()) {
                 continue;
             }

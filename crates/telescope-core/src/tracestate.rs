@@ -17,7 +17,7 @@ pub enum TraceStateError {
     /// More than [`MAX_MEMBERS`] list-members.
     #[error("tracestate has more than {MAX_MEMBERS} members")]
     TooManyMembers,
-    /// A key does not follow the `simple-key` or `tenant@system` grammar.
+    /// A key does not follow the grammar (`(lcalpha / DIGIT) 0*255(keychar)`).
     #[error("tracestate key {0:?} is invalid")]
     InvalidKey(String),
     /// A value is empty, too long, ends with a space, or holds `,`, `=` or a non-printable.
@@ -26,9 +26,6 @@ pub enum TraceStateError {
     /// A member has no `=`.
     #[error("tracestate member {0:?} has no '='")]
     MissingEquals(String),
-    /// The same key appears twice.
-    #[error("tracestate key {0:?} appears twice")]
-    DuplicateKey(String),
 }
 
 /// A validated `tracestate`, kept in its canonical header form (no optional whitespace, no
@@ -51,15 +48,17 @@ impl TraceState {
     pub const EMPTY: Self = Self(None);
 
     /// Parses a header value (several header lines may be joined with `,` first).
-    /// Empty members and optional whitespace are dropped; a value longer than
-    /// [`MAX_HEADER_LEN`] is truncated by whole members, the long ones (over 128
-    /// characters) first, then from the end.
+    /// Empty members and optional whitespace are dropped, and so is every member after the
+    /// first with the same key (the spec lets a vendor discard duplicates). A value longer
+    /// than [`MAX_HEADER_LEN`] is truncated by whole members: the long ones (over 128
+    /// characters) first, from the end, then any from the end.
     ///
     /// # Errors
-    /// A [`TraceStateError`] for the first invalid member, a duplicate key, or more than
-    /// [`MAX_MEMBERS`] members; the spec says to discard the whole tracestate then.
+    /// A [`TraceStateError`] for the first invalid member or more than [`MAX_MEMBERS`]
+    /// members; the spec says to discard the whole tracestate then.
     pub fn from_header(header: &str) -> Result<Self, TraceStateError> {
         let mut members: Vec<(&str, &str)> = Vec::new();
+        let mut listed = 0;
         for raw in header.split(',') {
             let member = raw.trim_matches([' ', '\t']);
             if member.is_empty() {
@@ -69,15 +68,15 @@ impl TraceState {
                 .split_once('=')
                 .ok_or_else(|| TraceStateError::MissingEquals(member.to_owned()))?;
             validate_member(key, value)?;
-            if members.iter().any(|(seen, _)| *seen == key) {
-                return Err(TraceStateError::DuplicateKey(key.to_owned()));
-            }
-            members.push((key, value));
-            if members.len() > MAX_MEMBERS {
+            listed += 1;
+            if listed > MAX_MEMBERS {
                 return Err(TraceStateError::TooManyMembers);
             }
+            if !members.iter().any(|(seen, _)| *seen == key) {
+                members.push((key, value));
+            }
         }
-        Ok(Self::from_members(&members))
+        Ok(Self::from_members(&members, false))
     }
 
     /// The value for `key`, if present.
@@ -99,14 +98,14 @@ impl TraceState {
         members.push((key, value));
         members.extend(self.members().filter(|(k, _)| *k != key));
         members.truncate(MAX_MEMBERS);
-        Ok(Self::from_members(&members))
+        Ok(Self::from_members(&members, true))
     }
 
     /// A new tracestate without `key`.
     #[must_use]
     pub fn remove(&self, key: &str) -> Self {
         let members: Vec<(&str, &str)> = self.members().filter(|(k, _)| *k != key).collect();
-        Self::from_members(&members)
+        Self::from_members(&members, false)
     }
 
     /// The members in order, as `(key, value)`.
@@ -132,23 +131,25 @@ impl TraceState {
         self.0.is_none()
     }
 
-    /// Builds the canonical form from valid members, truncating by whole members.
-    fn from_members(members: &[(&str, &str)]) -> Self {
+    /// Builds the canonical form from valid members, truncating by whole members to
+    /// [`MAX_HEADER_LEN`]: long members first (from the end), then from the end. With
+    /// `keep_first`, the first member (a vendor's own, just written) goes last.
+    fn from_members(members: &[(&str, &str)], keep_first: bool) -> Self {
         let member_len = |(k, v): &(&str, &str)| k.len() + 1 + v.len();
         let joined_len = |kept: &[(&str, &str)]| {
             kept.iter().map(member_len).sum::<usize>() + kept.len().saturating_sub(1)
         };
+        let protected = usize::from(keep_first);
         let mut kept: Vec<(&str, &str)> = members.to_vec();
         if joined_len(&kept) > MAX_HEADER_LEN {
-            // Drop long members (never the first, which a vendor just wrote) until it fits.
             let mut index = kept.len();
-            while index > 1 && joined_len(&kept) > MAX_HEADER_LEN {
+            while index > protected && joined_len(&kept) > MAX_HEADER_LEN {
                 index -= 1;
                 if member_len(&kept[index]) > LONG_MEMBER {
                     kept.remove(index);
                 }
             }
-            while kept.len() > 1 && joined_len(&kept) > MAX_HEADER_LEN {
+            while !kept.is_empty() && joined_len(&kept) > MAX_HEADER_LEN {
                 kept.pop();
             }
         }
@@ -188,26 +189,14 @@ fn is_key_char(c: u8) -> bool {
     c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'_' | b'-' | b'*' | b'/')
 }
 
-/// `simple-key = lcalpha 0*255(keychar)` or `tenant-id "@" system-id` where
-/// `tenant-id = (lcalpha / DIGIT) 0*240(keychar)` and `system-id = lcalpha 0*13(keychar)`.
+/// `key = (lcalpha / DIGIT) 0*255(keychar)`, `keychar = lcalpha / DIGIT / "_" / "-" / "*" /
+/// "/" / "@"` (W3C Trace Context, current text: the older `tenant@system` form with its
+/// 241/14 limits is a special case of it).
 fn is_valid_key(key: &str) -> bool {
     let bytes = key.as_bytes();
-    match key.split_once('@') {
-        None => {
-            (1..=256).contains(&bytes.len())
-                && bytes[0].is_ascii_lowercase()
-                && bytes.iter().all(|&c| is_key_char(c))
-        }
-        Some((tenant, system)) => {
-            let (tenant, system) = (tenant.as_bytes(), system.as_bytes());
-            (1..=241).contains(&tenant.len())
-                && (tenant[0].is_ascii_lowercase() || tenant[0].is_ascii_digit())
-                && tenant.iter().all(|&c| is_key_char(c))
-                && (1..=14).contains(&system.len())
-                && system[0].is_ascii_lowercase()
-                && system.iter().all(|&c| is_key_char(c))
-        }
-    }
+    (1..=256).contains(&bytes.len())
+        && (bytes[0].is_ascii_lowercase() || bytes[0].is_ascii_digit())
+        && bytes.iter().all(|&c| is_key_char(c) || c == b'@')
 }
 
 /// `value = 0*255(chr) nblk-chr`, `chr = %x20 / nblk-chr`,
@@ -239,26 +228,21 @@ mod tests {
     fn key_grammar() {
         for key in [
             "a",
+            "0abc",
             "a0_-*/",
             "tenant@system",
             "0tenant@sys",
+            "foo@",
+            "foo@@bar",
+            "foo@bar@baz",
             &"a".repeat(256),
+            &format!("{}@{}", "t".repeat(241), "v".repeat(14)),
+            &format!("{}@v", "t".repeat(242)),
+            &format!("t@{}", "v".repeat(15)),
         ] {
             assert!(is_valid_key(key), "{key}");
         }
-        let long_system = format!("t@{}", "s".repeat(15));
-        for key in [
-            "",
-            "A",
-            "0abc",
-            "a b",
-            "a@",
-            "@b",
-            "a@0b",
-            "a=b",
-            &"a".repeat(257),
-            &long_system,
-        ] {
+        for key in ["", "A", "@b", "a b", "a=b", "aB", "é", &"a".repeat(257)] {
             assert!(!is_valid_key(key), "{key}");
         }
     }
@@ -273,21 +257,61 @@ mod tests {
     }
 
     #[test]
-    fn rejects_duplicates_and_too_many_members() {
-        assert!(matches!(
-            TraceState::from_header("a=1,a=2"),
-            Err(TraceStateError::DuplicateKey(_))
-        ));
+    fn keeps_the_first_of_duplicate_keys_and_rejects_too_many_members() {
+        let state = TraceState::from_header("foo=1,bar=2,foo=3").expect("valid");
+        assert_eq!(state.header(), "foo=1,bar=2");
+        assert_eq!(
+            TraceState::from_header("foo=1,foo=1")
+                .expect("valid")
+                .header(),
+            "foo=1"
+        );
         let members: Vec<String> = (0..33).map(|i| format!("k{i}=v")).collect();
         assert_eq!(
             TraceState::from_header(&members.join(",")),
             Err(TraceStateError::TooManyMembers)
         );
         assert!(TraceState::from_header(&members[..32].join(",")).is_ok());
+        // Duplicates count among the 32 list-members the header may carry.
+        let repeated = vec!["k=v"; 33].join(",");
+        assert_eq!(
+            TraceState::from_header(&repeated),
+            Err(TraceStateError::TooManyMembers)
+        );
         assert!(matches!(
             TraceState::from_header("novalue"),
             Err(TraceStateError::MissingEquals(_))
         ));
+    }
+
+    #[test]
+    fn never_longer_than_512_characters() {
+        // One member of 513 characters: dropped whole, whatever its place.
+        let huge = format!("{}={}", "k".repeat(256), "v".repeat(256));
+        assert_eq!(huge.len(), 513);
+        let state = TraceState::from_header(&format!("{huge},foo=1")).expect("valid");
+        assert_eq!(state.header(), "foo=1");
+        assert_eq!(
+            TraceState::from_header(&huge).expect("valid"),
+            TraceState::EMPTY
+        );
+        // Exactly 512 is kept.
+        let exact = format!("{}={}", "k".repeat(256), "v".repeat(255));
+        assert_eq!(
+            TraceState::from_header(&exact)
+                .expect("valid")
+                .header()
+                .len(),
+            512
+        );
+        // A vendor's own member too large to fit is not written.
+        assert_eq!(
+            TraceState::EMPTY
+                .insert(&"k".repeat(256), &"v".repeat(256))
+                .expect("valid")
+                .header(),
+            ""
+        );
     }
 
     #[test]

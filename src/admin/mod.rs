@@ -8,7 +8,7 @@ mod traces;
 mod traces_page;
 
 use std::fmt;
-use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -119,7 +119,7 @@ impl AdminServerBuilder {
             source,
         };
         let addresses: Vec<SocketAddr> = address.to_socket_addrs().map_err(bind_error)?.collect();
-        let listener = TcpListener::bind(addresses.as_slice()).map_err(bind_error)?;
+        let listener = telescope_core::server::bind(&addresses).map_err(bind_error)?;
         let routes = Routes {
             token: self.bearer_token,
             metrics: self.metrics,

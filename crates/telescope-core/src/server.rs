@@ -57,6 +57,44 @@ pub fn bearer_token_matches(header: Option<&[u8]>, token: &str) -> bool {
     !token.is_empty() && bool::from(given.ct_eq(token.as_bytes()))
 }
 
+/// Connections the kernel queues for a server before it accepts them (the standard
+/// library's 128 overflowed under a flood of probes: clients waited a second for a SYN
+/// retransmission, some were reset).
+const LISTEN_BACKLOG: i32 = 1024;
+
+/// Binds the first of `addresses` that works, as `std::net::TcpListener::bind` does, but
+/// with a listen backlog of [`LISTEN_BACKLOG`].
+///
+/// # Errors
+/// The last bind error, or `InvalidInput` when `addresses` is empty.
+///
+/// ```
+/// let listener = telescope_core::server::bind(&["127.0.0.1:0".parse().unwrap()])?;
+/// assert!(listener.local_addr()?.port() > 0);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn bind(addresses: &[SocketAddr]) -> io::Result<StdListener> {
+    let mut last = io::Error::new(io::ErrorKind::InvalidInput, "no address to bind");
+    for address in addresses {
+        let attempt = (|| {
+            let socket = socket2::Socket::new(
+                socket2::Domain::for_address(*address),
+                socket2::Type::STREAM,
+                Some(socket2::Protocol::TCP),
+            )?;
+            socket.set_reuse_address(true)?;
+            socket.bind(&(*address).into())?;
+            socket.listen(LISTEN_BACKLOG)?;
+            Ok::<_, io::Error>(StdListener::from(socket))
+        })();
+        match attempt {
+            Ok(listener) => return Ok(listener),
+            Err(error) => last = error,
+        }
+    }
+    Err(last)
+}
+
 /// How long a client may take to send its request headers.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 

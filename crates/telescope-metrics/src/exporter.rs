@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::io::Write as _;
-use std::net::{SocketAddr, TcpListener as StdListener, ToSocketAddrs};
+use std::net::{SocketAddr, ToSocketAddrs};
 
 use bytes::Bytes;
 use http::header::{
@@ -73,7 +73,7 @@ impl MetricsServerBuilder {
             .to_socket_addrs()
             .map_err(bind_error)?
             .collect();
-        let listener = StdListener::bind(addresses.as_slice()).map_err(bind_error)?;
+        let listener = telescope_core::server::bind(&addresses).map_err(bind_error)?;
         let token = self.bearer_token;
         let server = BackgroundServer::start(listener, "telescope-metrics-http", move |request| {
             respond(&handle, token.as_deref(), request)

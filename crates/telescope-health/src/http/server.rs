@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::io;
-use std::net::{SocketAddr, TcpListener as StdListener, ToSocketAddrs};
+use std::net::{SocketAddr, ToSocketAddrs};
 
 use telescope_core::server::BackgroundServer;
 use tokio::net::TcpListener;
@@ -38,7 +38,8 @@ impl HealthServer {
     /// # Errors
     /// The bind error, or a failure to start the thread or its runtime.
     pub fn start(addr: impl ToSocketAddrs, health: Health) -> io::Result<HealthServer> {
-        let listener = StdListener::bind(addr)?;
+        let addresses: Vec<SocketAddr> = addr.to_socket_addrs()?.collect();
+        let listener = telescope_core::server::bind(&addresses)?;
         let server = BackgroundServer::start(listener, "telescope-health-http", move |request| {
             super::respond(&health, &request.method, &request.uri, &request.headers)
         })?;

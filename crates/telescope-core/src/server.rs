@@ -63,7 +63,7 @@ pub fn bearer_token_matches(header: Option<&[u8]>, token: &str) -> bool {
 const LISTEN_BACKLOG: i32 = 1024;
 
 /// Binds the first of `addresses` that works, as `std::net::TcpListener::bind` does, but
-/// with a listen backlog of [`LISTEN_BACKLOG`].
+/// with a listen backlog of 1024 (the standard library listens with 128).
 ///
 /// # Errors
 /// The last bind error, or `InvalidInput` when `addresses` is empty.

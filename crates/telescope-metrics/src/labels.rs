@@ -13,6 +13,7 @@
 use metrics::Label;
 
 use crate::names::{escape_label_value, is_plain_label_name, push_label_name};
+use crate::short_eq::same;
 
 const SEPARATOR: u8 = 0xFF;
 const RENDERED: u8 = 0xFE;
@@ -95,6 +96,7 @@ impl PackedLabels {
     }
 
     /// Whether these are exactly `labels`, in the same order.
+    #[inline]
     pub(crate) fn matches<'a>(&self, labels: impl ExactSizeIterator<Item = &'a Label>) -> bool {
         match self.rendered_with_count() {
             // As many labels as stored: then no label can span two stored ones (each label
@@ -162,9 +164,11 @@ impl PackedLabels {
 
 /// `rest` without `part` at its start, if it starts with it.
 fn strip<'a>(rest: &'a [u8], part: &[u8]) -> Option<&'a [u8]> {
-    rest.strip_prefix(part)
+    let (head, tail) = rest.split_at_checked(part.len())?;
+    same(head, part).then_some(tail)
 }
 
+#[inline(never)]
 fn matches_raw<'a>(packed: &[u8], labels: impl Iterator<Item = &'a Label>) -> bool {
     let mut rest = packed;
     for label in labels {
@@ -181,38 +185,33 @@ fn matches_raw<'a>(packed: &[u8], labels: impl Iterator<Item = &'a Label>) -> bo
     rest.is_empty()
 }
 
+#[inline]
 fn matches_rendered<'a>(text: &[u8], labels: impl Iterator<Item = &'a Label>) -> bool {
-    let mut at = 0;
+    let mut rest = text;
     for (index, label) in labels.enumerate() {
         if index > 0 {
-            if text.get(at) != Some(&b',') {
-                return false;
+            match rest.split_first() {
+                Some((b',', after)) => rest = after,
+                _ => return false,
             }
-            at += 1;
         }
-        let Some(after_name) = eat(text, at, label.key().as_bytes()) else {
+        // `name="value"`, taken whole after one length check.
+        let (name, value) = (label.key().as_bytes(), label.value().as_bytes());
+        let Some((pair, after)) = rest.split_at_checked(name.len() + value.len() + 3) else {
             return false;
         };
-        // Punctuation byte by byte: a `memcmp` call each would cost more than the names.
-        if text.get(after_name) != Some(&b'=') || text.get(after_name + 1) != Some(&b'"') {
-            return false;
-        }
-        let Some(after_value) = eat(text, after_name + 2, label.value().as_bytes()) else {
+        let Some((name_part, quoted)) = pair.split_at_checked(name.len()) else {
             return false;
         };
-        if text.get(after_value) != Some(&b'"') {
+        let [b'=', b'"', value_part @ .., b'"'] = quoted else {
+            return false;
+        };
+        if !same(name_part, name) || !same(value_part, value) {
             return false;
         }
-        at = after_value + 1;
+        rest = after;
     }
-    at == text.len()
-}
-
-/// Where `part` ends if `text` holds it at `at`.
-#[inline]
-fn eat(text: &[u8], at: usize, part: &[u8]) -> Option<usize> {
-    let end = at.checked_add(part.len())?;
-    (text.get(at..end)? == part).then_some(end)
+    rest.is_empty()
 }
 
 /// The `(name, value)` pairs of [`PackedLabels`], in order.

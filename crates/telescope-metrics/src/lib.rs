@@ -37,6 +37,7 @@ mod registry;
 mod render;
 mod shard;
 mod shared_scrape;
+mod short_eq;
 mod sync;
 
 pub use exemplar::ExemplarSource;

@@ -48,9 +48,10 @@ impl<T> Series<T> {
     }
 
     /// Whether this is the series of `key`.
+    #[inline]
     fn is(&self, key: &Key) -> bool {
         self.hash == key.get_hash()
-            && *self.name == *key.name()
+            && crate::short_eq::same(self.name.as_bytes(), key.name().as_bytes())
             && self.labels.matches(key.labels())
     }
 
@@ -496,15 +497,28 @@ impl Registry {
     ///
     /// `None` when the metric is refused: its name, or a name it would produce, belongs to
     /// another metric ([`crate::claims`]).
+    #[inline]
     fn series<T: SeriesKind>(
         &self,
         map: &KindMap<T>,
         key: &Key,
         make: impl Fn() -> T,
     ) -> Option<Arc<Series<T>>> {
-        if let Some(series) = map.get(key) {
-            return Some(series);
+        match map.get(key) {
+            Some(series) => Some(series),
+            None => self.new_series(map, key, make),
         }
+    }
+
+    /// [`Registry::series`] for a key not found in its table: kept out of line, so that a
+    /// lookup of a known series pays no stack frame for it.
+    #[inline(never)]
+    fn new_series<T: SeriesKind>(
+        &self,
+        map: &KindMap<T>,
+        key: &Key,
+        make: impl Fn() -> T,
+    ) -> Option<Arc<Series<T>>> {
         // A label with a secret name: every value is the one `[REDACTED]` series, and the
         // secret is stored nowhere. (Looked at only here, off the path of a known series;
         // such keys come back here on every call, which costs them a lock.)

@@ -8,7 +8,8 @@
 //! }
 //! ```
 //!
-//! `init()` installs a `tracing` subscriber (an `EnvFilter` from `RUST_LOG`, default `info`;
+//! `init()` installs a `tracing` subscriber (events filtered by `RUST_LOG`, spans by
+//! `TELESCOPE_SPAN_FILTER`, both `info` by default, so a quiet log level keeps traces whole;
 //! the OTLP span layer; [`SpanMetricsLayer`]; the audit layer when an audit file is
 //! configured; telescope's JSON log layer writing to stdout through a non-blocking queue),
 //! installs the `metrics` recorder (with exemplars from sampled spans), and starts the
@@ -38,6 +39,7 @@ mod builder;
 mod env;
 pub mod http;
 mod resource;
+mod signal_filter;
 mod span_metrics;
 mod telemetry;
 

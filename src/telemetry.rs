@@ -21,8 +21,8 @@ pub(crate) struct Parts {
     pub(crate) admin: Option<AdminServer>,
     pub(crate) audit: Option<AuditLog>,
     pub(crate) shutdown_timeout: Duration,
-    /// Whether `try_init` should capture records of the `log` crate.
-    pub(crate) log_records: bool,
+    /// Up to which level `try_init` should capture records of the `log` crate, if at all.
+    pub(crate) log_records: Option<tracing::level_filters::LevelFilter>,
     pub(crate) redaction: Redaction,
 }
 
@@ -43,7 +43,7 @@ pub struct Telemetry {
     admin: Option<AdminServer>,
     audit: Option<AuditLog>,
     shutdown_timeout: Duration,
-    log_records: bool,
+    log_records: Option<tracing::level_filters::LevelFilter>,
     redaction: Redaction,
 }
 
@@ -119,8 +119,9 @@ impl Telemetry {
         }
     }
 
-    /// Whether the builder asked for records of the `log` crate to be captured.
-    pub(crate) fn bridges_log_records(&self) -> bool {
+    /// Up to which level records of the `log` crate are to be captured, if the builder asked
+    /// for them: the most verbose level the log filter lets through.
+    pub(crate) fn log_records_up_to(&self) -> Option<tracing::level_filters::LevelFilter> {
         self.log_records
     }
 

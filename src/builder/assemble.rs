@@ -15,6 +15,7 @@ use tracing_subscriber::EnvFilter;
 use super::resolve::{parse_filter, AdminSetting, Resolved, DEFAULT_FILTER};
 use super::{LogFormat, TelemetryBuilder};
 use crate::admin::{AdminServer, DEFAULT_ADMIN_ADDRESS};
+use crate::signal_filter::SignalFilter;
 use crate::telemetry::Parts;
 use crate::{InitError, SpanMetricsLayer, Telemetry};
 
@@ -87,12 +88,16 @@ impl TelemetryBuilder {
             .shutdown_timeout(resolved.shutdown_timeout)
             .finish(sink);
 
-        // The filter was validated when it was set or read. Audit events always pass.
+        // The filters were validated when they were set or read. Audit events always pass.
         let directives = match audit {
             Some(_) => format!("{},audit=trace", resolved.filter),
             None => resolved.filter.clone(),
         };
-        let filter = parse_filter(&directives).unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+        let parsed = |directives: &str| {
+            parse_filter(directives).unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER))
+        };
+        let filter = SignalFilter::new(parsed(&resolved.span_filter), parsed(&directives));
+        let log_records = resolved.log_records.then(|| filter.events_max_level());
         let json = (resolved.format == LogFormat::Json).then(|| {
             let mut layer = JsonLayer::builder()
                 .schema(resolved.schema)
@@ -163,7 +168,7 @@ impl TelemetryBuilder {
             admin,
             audit,
             shutdown_timeout: resolved.shutdown_timeout,
-            log_records: resolved.log_records,
+            log_records,
             redaction: resolved.redaction.clone(),
         });
         Ok((Dispatch::new(subscriber), telemetry))

@@ -39,7 +39,8 @@ pub enum LogFormat {
 ///
 /// | setting | method | variable | default |
 /// |---|---|---|---|
-/// | log filter | [`log_filter`](Self::log_filter) | `RUST_LOG` | `info` |
+/// | log filter: which events are recorded | [`log_filter`](Self::log_filter) | `RUST_LOG` | `info` |
+/// | span filter: which spans exist | [`span_filter`](Self::span_filter) | `TELESCOPE_SPAN_FILTER` | `info` |
 /// | `log` crate records | [`log_records`](Self::log_records) | `TELESCOPE_LOG_RECORDS` (`true`, `false`) | captured |
 /// | log format | [`log_format`](Self::log_format) | `TELESCOPE_LOG_FORMAT` (`json`, `pretty`) | `json` |
 /// | JSON schema | [`log_schema`](Self::log_schema) | `TELESCOPE_LOG_SCHEMA` (`default`, `ecs`, `gcp`) | `default` |
@@ -82,6 +83,7 @@ pub struct TelemetryBuilder {
     service_version: Option<String>,
     environment: Option<String>,
     log_filter: Option<String>,
+    span_filter: Option<String>,
     log_format: Option<LogFormat>,
     log_schema: Option<Schema>,
     redaction: Option<Redaction>,
@@ -103,12 +105,12 @@ pub struct TelemetryBuilder {
     log_records: Option<bool>,
 }
 
-/// Sends records of the `log` crate to the global `tracing` subscriber, up to the most
-/// verbose level the subscriber wants (so disabled `log` calls stay cheap). Another `log`
+/// Sends records of the `log` crate to the global `tracing` subscriber, up to `level` (the
+/// most verbose the log filter lets through, so disabled `log` calls stay cheap). Another `log`
 /// logger already installed keeps them; that is said on stderr, not an error.
-fn bridge_log_records() {
+fn bridge_log_records(level: tracing::level_filters::LevelFilter) {
     use tracing::level_filters::LevelFilter;
-    let max = match LevelFilter::current() {
+    let max = match level {
         LevelFilter::OFF => log::LevelFilter::Off,
         LevelFilter::ERROR => log::LevelFilter::Error,
         LevelFilter::WARN => log::LevelFilter::Warn,
@@ -128,6 +130,14 @@ fn bridge_log_records() {
     }
 }
 
+/// `directives` if they parse as a filter.
+fn valid_filter(directives: String) -> Result<String, InitError> {
+    match parse_filter(&directives) {
+        Ok(_) => Ok(directives),
+        Err(reason) => Err(InitError::InvalidFilter { directives, reason }),
+    }
+}
+
 impl fmt::Debug for TelemetryBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TelemetryBuilder")
@@ -135,6 +145,7 @@ impl fmt::Debug for TelemetryBuilder {
             .field("service_version", &self.service_version)
             .field("environment", &self.environment)
             .field("log_filter", &self.log_filter)
+            .field("span_filter", &self.span_filter)
             .field("log_format", &self.log_format)
             .field("log_schema", &self.log_schema)
             .field("lossy_logs", &self.lossy_logs)
@@ -169,17 +180,41 @@ impl TelemetryBuilder {
         self
     }
 
-    /// Which events and spans are recorded, in `RUST_LOG` syntax (`info,my_crate=debug`).
+    /// Which events are recorded, in `RUST_LOG` syntax (`info,my_crate=debug`): written as
+    /// log lines, and kept as events of the spans they happen in. Span directives select
+    /// events by the spans around them (`warn,[checkout]=debug`). Which spans exist is the
+    /// [`span_filter`](Self::span_filter)'s decision, so a quiet log level
+    /// (`RUST_LOG=warn`) keeps traces, propagation and span metrics whole.
     ///
     /// # Errors
     /// [`InitError::InvalidFilter`] if the directives do not parse.
     pub fn log_filter(mut self, directives: impl Into<String>) -> Result<Self, InitError> {
-        let directives = directives.into();
-        parse_filter(&directives).map_err(|reason| InitError::InvalidFilter {
-            directives: directives.clone(),
-            reason,
-        })?;
-        self.log_filter = Some(directives);
+        self.log_filter = Some(valid_filter(directives.into())?);
+        Ok(self)
+    }
+
+    /// Which spans exist, in `RUST_LOG` syntax (default `info`): spans are the trace context
+    /// (the ids on log lines, what `inject_context` forwards, the parent of outgoing calls) and
+    /// the source of span metrics; the sampler then decides which are exported. A span
+    /// filtered out here is no context: events inside it belong to its nearest enabled
+    /// ancestor. Set `debug` to also trace `#[instrument(level = "debug")]` functions.
+    ///
+    /// ```
+    /// let (dispatch, _telemetry) = telescope::builder()
+    ///     .log_filter("warn")?
+    ///     .span_filter("info,my_crate::db=debug")?
+    ///     .build()?;
+    /// tracing::dispatcher::with_default(&dispatch, || {
+    ///     let span = tracing::info_span!("request");
+    ///     assert!(!span.is_disabled(), "an INFO span exists at RUST_LOG=warn");
+    /// });
+    /// # Ok::<(), telescope::InitError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`InitError::InvalidFilter`] if the directives do not parse.
+    pub fn span_filter(mut self, directives: impl Into<String>) -> Result<Self, InitError> {
+        self.span_filter = Some(valid_filter(directives.into())?);
         Ok(self)
     }
 
@@ -347,8 +382,8 @@ impl TelemetryBuilder {
         let _ = telescope_core::redact::set_global(telemetry.redaction().clone());
         tracing::dispatcher::set_global_default(dispatch)
             .map_err(|_| InitError::AlreadyInitialized)?;
-        if telemetry.bridges_log_records() {
-            bridge_log_records();
+        if let Some(level) = telemetry.log_records_up_to() {
+            bridge_log_records(level);
         }
         Ok(telemetry)
     }

@@ -109,7 +109,8 @@ fn parse_redact(text: &str) -> Result<Redaction, String> {
 /// How often a histogram bucket may take a new exemplar unless told otherwise.
 const DEFAULT_EXEMPLAR_INTERVAL: Duration = Duration::from_secs(1);
 
-/// The default log filter when neither the builder nor `RUST_LOG` sets one.
+/// The default log filter when neither the builder nor `RUST_LOG` sets one, and the default
+/// span filter when neither the builder nor `TELESCOPE_SPAN_FILTER` does.
 pub(super) const DEFAULT_FILTER: &str = "info";
 
 pub(super) fn parse_filter(directives: &str) -> Result<EnvFilter, String> {
@@ -138,7 +139,10 @@ fn parse_admin(text: &str) -> Result<AdminSetting, String> {
 /// Everything the builder and the environment decided.
 #[derive(Debug)]
 pub(crate) struct Resolved {
+    /// Which events are recorded.
     pub(crate) filter: String,
+    /// Which spans exist.
+    pub(crate) span_filter: String,
     pub(crate) format: LogFormat,
     pub(crate) schema: Schema,
     pub(crate) service_name: String,
@@ -181,6 +185,13 @@ impl TelemetryBuilder {
         let filter = match &self.log_filter {
             Some(directives) => directives.clone(),
             None => env::parse(env, "RUST_LOG", |text| {
+                parse_filter(text).map(|_| text.to_owned())
+            })?
+            .unwrap_or_else(|| DEFAULT_FILTER.to_owned()),
+        };
+        let span_filter = match &self.span_filter {
+            Some(directives) => directives.clone(),
+            None => env::parse(env, "TELESCOPE_SPAN_FILTER", |text| {
                 parse_filter(text).map(|_| text.to_owned())
             })?
             .unwrap_or_else(|| DEFAULT_FILTER.to_owned()),
@@ -308,6 +319,7 @@ impl TelemetryBuilder {
         };
         Ok(Resolved {
             filter,
+            span_filter,
             format,
             schema,
             service_name,
@@ -428,6 +440,10 @@ mod tests {
         ];
         let resolved = resolve(&env).expect("valid");
         assert_eq!(resolved.filter, "warn,app=debug");
+        assert_eq!(
+            resolved.span_filter, "info",
+            "RUST_LOG leaves the spans alone"
+        );
         assert_eq!(resolved.format, LogFormat::Pretty);
         assert_eq!(resolved.schema, Schema::Ecs);
         assert_eq!(
@@ -448,6 +464,8 @@ mod tests {
             .service_name("from-code")
             .log_format(LogFormat::Json)
             .log_filter("debug")
+            .expect("valid")
+            .span_filter("warn")
             .expect("valid");
         let resolved = builder
             .resolve(
@@ -455,17 +473,22 @@ mod tests {
                     ("OTEL_SERVICE_NAME", "from-env"),
                     ("TELESCOPE_LOG_FORMAT", "xml"),
                     ("RUST_LOG", "=bad="),
+                    ("TELESCOPE_SPAN_FILTER", "=bad="),
                 ][..],
             )
             .expect("the bad variables are not read, since code set those knobs");
         assert_eq!(resolved.service_name, "from-code");
         assert_eq!(resolved.filter, "debug");
+        assert_eq!(resolved.span_filter, "warn");
+        let from_env = resolve(&[("TELESCOPE_SPAN_FILTER", "debug,hyper=off")]).expect("valid");
+        assert_eq!(from_env.span_filter, "debug,hyper=off");
     }
 
     #[test]
     fn each_bad_variable_is_named_in_the_error() {
         let cases = [
             ("RUST_LOG", "info,[unclosed"),
+            ("TELESCOPE_SPAN_FILTER", "info,[unclosed"),
             ("TELESCOPE_LOG_FORMAT", "xml"),
             ("TELESCOPE_LOG_SCHEMA", "splunk"),
             ("OTEL_RESOURCE_ATTRIBUTES", "no-equals-sign"),
@@ -610,6 +633,13 @@ mod tests {
             .expect_err("invalid");
         assert!(
             matches!(error, InitError::InvalidFilter { .. }),
+            "{error:?}"
+        );
+        let error = TelemetryBuilder::default()
+            .span_filter("info,[unclosed")
+            .expect_err("invalid");
+        assert!(
+            matches!(&error, InitError::InvalidFilter { directives, .. } if directives == "info,[unclosed"),
             "{error:?}"
         );
     }

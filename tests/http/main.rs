@@ -29,6 +29,14 @@ fn router() -> Router {
             }),
         )
         .route(
+            "/slow",
+            get(|| async {
+                tracing::info!("looking for the slow part");
+                tracing::warn!(elapsed_ms = 1500, "slow dependency");
+                "slow"
+            }),
+        )
+        .route(
             "/fail",
             get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "boom") }),
         )
@@ -54,8 +62,13 @@ struct Seen {
 
 /// Sends `requests` through the router with telemetry built (not installed) for this test.
 fn run(requests: Vec<Request<Body>>) -> Seen {
+    run_with(telescope::builder(), requests)
+}
+
+/// [`run`] with telemetry configured by `builder` as well.
+fn run_with(builder: telescope::TelemetryBuilder, requests: Vec<Request<Body>>) -> Seen {
     let logs = Capture::default();
-    let (dispatch, telemetry) = telescope::builder()
+    let (dispatch, telemetry) = builder
         .without_admin_server()
         .log_writer(logs.clone())
         .build()
@@ -251,6 +264,68 @@ fn outgoing_requests_carry_the_server_spans_context() {
             "00-4bf92f3577b34da6a3ce929d0e0e4736-{}-01",
             server.span_context.span_id()
         )
+    );
+}
+
+#[test]
+fn at_log_level_warn_traces_propagation_and_span_metrics_stay_whole() {
+    let builder = telescope::builder().log_filter("warn").expect("valid");
+    let mut seen = run_with(
+        builder,
+        vec![
+            request("GET", "/outgoing", &[("traceparent", TRACEPARENT)]),
+            request("GET", "/slow", &[("traceparent", TRACEPARENT)]),
+        ],
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let body = runtime
+        .block_on(axum::body::to_bytes(
+            seen.responses.remove(0).into_body(),
+            1024,
+        ))
+        .expect("body");
+    let sent = String::from_utf8(body.to_vec()).expect("utf8");
+    assert_eq!(
+        seen.spans.len(),
+        2,
+        "both server spans exist: {:?}",
+        seen.spans
+    );
+    let outgoing = &seen.spans[0];
+    assert_eq!(
+        sent,
+        format!(
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-{}-01",
+            outgoing.span_context.span_id()
+        ),
+        "the outgoing call continues the caller's trace"
+    );
+    assert_eq!(
+        seen.logs.len(),
+        1,
+        "only the WARN event is a log line: {:?}",
+        seen.logs
+    );
+    let line = &seen.logs[0];
+    assert_eq!(line["message"], "slow dependency");
+    assert_eq!(line["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_eq!(
+        line["span_id"],
+        seen.spans[1].span_context.span_id().to_string()
+    );
+    assert!(
+        seen.metrics
+            .contains("telescope_span_duration_seconds_count{"),
+        "span metrics are recorded: {}",
+        seen.metrics
+    );
+    assert!(
+        seen.metrics
+            .contains("http_server_request_duration_seconds_count{"),
+        "{}",
+        seen.metrics
     );
 }
 

@@ -4,8 +4,8 @@
 use std::time::Instant;
 
 use telescope_core::metric_names::SPAN_DURATION_SECONDS;
+use telescope_core::outcome::{OutcomeFields, SpanOutcome};
 use telescope_core::SpanContext;
-use tracing_core::field::{Field, Visit};
 use tracing_core::span::{Attributes, Id, Record};
 use tracing_core::{Event, Level, Subscriber};
 use tracing_subscriber::layer::Context;
@@ -13,8 +13,9 @@ use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer;
 
 /// Records `telescope_span_duration_seconds{span_name, status}` when each span closes: from
-/// creation to close, `status="error"` when the span recorded an `error` field, an
-/// `otel.status_code` of `ERROR`, or an ERROR-level event, else `"ok"`. Labels stay bounded:
+/// creation to close, `status="error"` when the span failed by the rules of
+/// [`telescope_core::outcome`] (the same that set the exported span's status: a true `error`
+/// field, an ERROR-level event, `otel.status_code`), else `"ok"`. Labels stay bounded:
 /// `span_name` is the callsite's static name (a name set later through `otel.name` is not
 /// used), `status` has two values. With a recorder taking exemplars, a sampled span's own
 /// trace is the exemplar of its observation.
@@ -42,40 +43,7 @@ impl SpanMetricsLayer {
 /// Kept in each span's extensions.
 struct Timing {
     start: Instant,
-    failed: bool,
-}
-
-/// Finds a failure among recorded fields.
-#[derive(Default)]
-struct FailureVisitor {
-    failed: bool,
-}
-
-impl Visit for FailureVisitor {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        match field.name() {
-            "error" => self.failed = true,
-            "otel.status_code" if value.eq_ignore_ascii_case("error") => self.failed = true,
-            _ => {}
-        }
-    }
-
-    fn record_error(&mut self, field: &Field, _: &(dyn std::error::Error + 'static)) {
-        if field.name() == "error" {
-            self.failed = true;
-        }
-    }
-
-    fn record_debug(&mut self, field: &Field, _: &dyn std::fmt::Debug) {
-        if field.name() == "error" {
-            self.failed = true;
-        }
-    }
-}
-
-/// Whether the callsite has a field that can mark a failure; most do not, and are not visited.
-fn may_fail(fields: &tracing_core::field::FieldSet) -> bool {
-    fields.field("error").is_some() || fields.field("otel.status_code").is_some()
+    outcome: SpanOutcome,
 }
 
 impl<S> Layer<S> for SpanMetricsLayer
@@ -84,27 +52,30 @@ where
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
-        let mut visitor = FailureVisitor::default();
-        if may_fail(attrs.metadata().fields()) {
-            attrs.record(&mut visitor);
+        let mut outcome = SpanOutcome::default();
+        if SpanOutcome::reads_any(attrs.metadata().fields()) {
+            attrs.record(&mut OutcomeFields(&mut outcome));
         }
         span.extensions_mut().insert(Timing {
             start: Instant::now(),
-            failed: visitor.failed,
+            outcome,
         });
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
-        if !may_fail(span.metadata().fields()) {
+        if !SpanOutcome::reads_any(span.metadata().fields()) {
             return;
         }
-        let mut visitor = FailureVisitor::default();
-        values.record(&mut visitor);
-        if visitor.failed {
-            if let Some(timing) = span.extensions_mut().get_mut::<Timing>() {
-                timing.failed = true;
-            }
+        // Read with no lock held (user `Debug` code runs), then merged under the lock.
+        let mut recorded = SpanOutcome::default();
+        values.record(&mut OutcomeFields(&mut recorded));
+        if recorded == SpanOutcome::default() {
+            return;
+        }
+        let mut extensions = span.extensions_mut();
+        if let Some(timing) = extensions.get_mut::<Timing>() {
+            timing.outcome.merge(recorded);
         }
     }
 
@@ -114,7 +85,7 @@ where
         }
         if let Some(span) = ctx.event_span(event) {
             if let Some(timing) = span.extensions_mut().get_mut::<Timing>() {
-                timing.failed = true;
+                timing.outcome.record_event(Level::ERROR, None, None);
             }
         }
     }
@@ -124,7 +95,11 @@ where
         let Some(timing) = span.extensions_mut().remove::<Timing>() else {
             return;
         };
-        let status = if timing.failed { "error" } else { "ok" };
+        let status = if timing.outcome.failed() {
+            "error"
+        } else {
+            "ok"
+        };
         let elapsed = timing.start.elapsed().as_secs_f64();
         // The span is no longer current: its own trace is the exemplar, when sampled.
         let ids = span

@@ -30,6 +30,7 @@ mod hex;
 mod id;
 pub mod key_values;
 pub mod metric_names;
+pub mod outcome;
 mod panic_message;
 pub mod redact;
 mod secret;

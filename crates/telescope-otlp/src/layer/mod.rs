@@ -8,11 +8,12 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use opentelemetry::trace::{Event, Link, SpanKind, Status};
+use opentelemetry::trace::{Event, Link, SpanKind};
 use opentelemetry::{InstrumentationScope, KeyValue};
+use telescope_core::outcome::SpanOutcome;
 use telescope_core::{IdGenerator, Redaction, SpanContext, TraceFlags};
 use tracing_core::span::{Attributes, Id, Record};
-use tracing_core::{Event as TracingEvent, Level, Subscriber};
+use tracing_core::{Event as TracingEvent, Subscriber};
 use tracing_log::NormalizeEvent;
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
@@ -133,8 +134,9 @@ impl OtlpLayerBuilder {
 /// propagation works even for unsampled spans, which record nothing else: their fields and
 /// events are never visited.
 ///
-/// A sampled span records typed attributes, events (message, level, fields), status (an `error`
-/// field, ERROR-level events, `otel.status_code` / `otel.status_description`), kind
+/// A sampled span records typed attributes, events (message, level, fields), status (by the
+/// rules of [`telescope_core::outcome`], shared with the span metrics: a true `error` field,
+/// ERROR-level events, `otel.status_code` / `otel.status_description`), kind
 /// (`otel.kind`), name (`otel.name`, whenever recorded before close) and links (`follows_from`),
 /// within [`SpanLimits`], and becomes a `SpanData` when it closes. It then goes through a bounded
 /// queue to the [`Pipeline`]'s collector thread, which keeps it in the [`SpanRing`] and gives it to
@@ -272,7 +274,7 @@ where
                 dropped_events: 0,
                 links: Vec::new(),
                 dropped_links: 0,
-                status: Status::Unset,
+                outcome: SpanOutcome::default(),
                 parent_span_id: parent
                     .as_ref()
                     .map_or(opentelemetry::trace::SpanId::INVALID, |p| {
@@ -367,6 +369,11 @@ where
             if full {
                 if let Some(recording) = span.extensions_mut().get_mut::<Recording>() {
                     recording.dropped_events += 1;
+                    // Dropped as an event, still counted as a failure.
+                    let level = event
+                        .normalized_metadata()
+                        .map_or(*event.metadata().level(), |n| *n.level());
+                    recording.outcome.record_event(level, None, None);
                 }
                 return;
             }
@@ -401,14 +408,12 @@ where
         let Some(recording) = extensions.get_mut::<Recording>() else {
             return;
         };
+        recording
+            .outcome
+            .record_event(level, visitor.error.as_deref(), visitor.name.as_deref());
         if recording.events.len() >= self.limits.max_events {
             recording.dropped_events += 1;
             return;
-        }
-        if let Some(error) = &visitor.error {
-            recording.status = Status::error(error.clone());
-        } else if level == Level::ERROR && recording.status == Status::Unset {
-            recording.status = Status::error(visitor.name.clone().unwrap_or_default());
         }
         let name = visitor.name.map_or(Cow::Borrowed("event"), Cow::Owned);
         // Most spans that have events have one: room for exactly one at first keeps the

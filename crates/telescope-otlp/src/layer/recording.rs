@@ -7,6 +7,9 @@ use std::time::SystemTime;
 use opentelemetry::trace::{Event, Link, SpanKind, Status};
 use opentelemetry::{InstrumentationScope, KeyValue, Value};
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
+use telescope_core::outcome::{
+    ErrorValue, SpanOutcome, Verdict, ERROR_FIELD, STATUS_CODE_FIELD, STATUS_DESCRIPTION_FIELDS,
+};
 use telescope_core::{Redaction, REDACTED};
 use tracing_core::field::{Field, Visit};
 
@@ -46,7 +49,8 @@ pub(crate) struct Recording {
     pub(crate) dropped_events: u32,
     pub(crate) links: Vec<Link>,
     pub(crate) dropped_links: u32,
-    pub(crate) status: Status,
+    /// What decides the span's status ([`telescope_core::outcome`]'s rules).
+    pub(crate) outcome: SpanOutcome,
     pub(crate) parent_span_id: opentelemetry::trace::SpanId,
     pub(crate) parent_is_remote: bool,
 }
@@ -76,9 +80,18 @@ impl Recording {
             dropped_attributes_count: self.dropped_attributes,
             events,
             links,
-            status: self.status,
+            status: status_of(&self.outcome),
             instrumentation_scope: scope,
         }
+    }
+}
+
+/// The OpenTelemetry status an outcome comes to.
+pub(crate) fn status_of(outcome: &SpanOutcome) -> Status {
+    match outcome.verdict() {
+        Verdict::Unset => Status::Unset,
+        Verdict::Ok => Status::Ok,
+        Verdict::Error => Status::error(outcome.description().unwrap_or_default().to_owned()),
     }
 }
 
@@ -97,6 +110,8 @@ fn parse_kind(text: &str) -> Option<SpanKind> {
 enum StagedValue {
     /// Text: `otel.*` names and `error` have their OpenTelemetry meaning.
     Text(String),
+    /// A `dyn Error` value's text (always a failure when the field is `error`).
+    Error(String),
     /// A typed attribute, `[REDACTED]` included.
     Attribute(Value),
 }
@@ -201,8 +216,26 @@ impl SpanFields {
 
 fn apply_one(recording: &mut Recording, name: &'static str, value: StagedValue, max: usize) {
     match value {
-        StagedValue::Attribute(value) => set_attribute(recording, name, value, max),
+        StagedValue::Attribute(value) => {
+            if name == ERROR_FIELD {
+                let text = value.as_str();
+                recording.outcome.record_error_field(match &value {
+                    Value::Bool(value) => ErrorValue::Bool(*value),
+                    Value::I64(value) => ErrorValue::Int((*value).into()),
+                    Value::F64(value) => ErrorValue::Float(*value),
+                    _ => ErrorValue::Text(&text),
+                });
+            }
+            set_attribute(recording, name, value, max);
+        }
         StagedValue::Text(text) => apply_text(recording, name, text, max),
+        StagedValue::Error(text) if name == ERROR_FIELD => {
+            recording
+                .outcome
+                .record_error_field(ErrorValue::Error(&text));
+            set_attribute(recording, name, Value::from(text), max);
+        }
+        StagedValue::Error(text) => set_attribute(recording, name, Value::from(text), max),
     }
 }
 
@@ -228,20 +261,15 @@ fn apply_text(recording: &mut Recording, name: &'static str, value: String, max:
                 recording.kind = kind;
             }
         }
-        "otel.status_code" => match value.to_ascii_lowercase().as_str() {
-            "ok" => recording.status = Status::Ok,
-            // A description recorded earlier is kept.
-            "error" if !matches!(recording.status, Status::Error { .. }) => {
-                recording.status = Status::error("");
-            }
-            _ => {}
-        },
-        "otel.status_description" | "otel.status_message" => {
-            recording.status = Status::error(value);
+        STATUS_CODE_FIELD => recording.outcome.record_status_code(&value),
+        name if STATUS_DESCRIPTION_FIELDS.contains(&name) => {
+            recording.outcome.record_status_description(value);
         }
-        "error" => {
-            recording.status = Status::error(value.clone());
-            set_attribute(recording, "error", Value::from(value), max);
+        ERROR_FIELD => {
+            recording
+                .outcome
+                .record_error_field(ErrorValue::Text(&value));
+            set_attribute(recording, ERROR_FIELD, Value::from(value), max);
         }
         name => set_attribute(recording, name, Value::from(value), max),
     }
@@ -262,7 +290,8 @@ impl Visit for SpanVisitor<'_> {
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
         if !self.redacted(field) {
-            self.text(field, value.to_string());
+            let text = self.redaction.scrub_owned(value.to_string());
+            self.push(field.name(), StagedValue::Error(text));
         }
     }
 

@@ -23,6 +23,7 @@
 //!
 //! Supported Rust version: 1.88 or newer.
 
+pub mod baggage;
 mod context;
 mod flags;
 mod generator;
@@ -40,6 +41,10 @@ pub mod time;
 mod traceparent;
 mod tracestate;
 
+pub use baggage::{
+    Baggage, BaggageError, ParsedBaggage, MAX_BYTES as MAX_BAGGAGE_BYTES,
+    MAX_MEMBERS as MAX_BAGGAGE_MEMBERS,
+};
 pub use context::{
     current_context, current_ids, current_sampled_ids, find_ids, with_exemplar_ids, SpanContext,
 };

@@ -7,6 +7,7 @@ use telescope_health::Health;
 use telescope_log::audit::AuditLog;
 use telescope_log::{FlushGuard, NonBlockingStats, Redaction};
 use telescope_metrics::{MetricsHandle, TelescopeRecorder};
+use telescope_otlp::propagation::Propagators;
 use telescope_otlp::Pipeline;
 
 use crate::admin::AdminServer;
@@ -24,6 +25,7 @@ pub(crate) struct Parts {
     /// Up to which level `try_init` should capture records of the `log` crate, if at all.
     pub(crate) log_records: Option<tracing::level_filters::LevelFilter>,
     pub(crate) redaction: Redaction,
+    pub(crate) propagators: Propagators,
 }
 
 /// Keeps telemetry running; when dropped, exports finished spans (for up to half the builder's
@@ -45,6 +47,7 @@ pub struct Telemetry {
     shutdown_timeout: Duration,
     log_records: Option<tracing::level_filters::LevelFilter>,
     redaction: Redaction,
+    propagators: Propagators,
 }
 
 impl Telemetry {
@@ -61,6 +64,7 @@ impl Telemetry {
             shutdown_timeout: parts.shutdown_timeout,
             redaction: parts.redaction,
             log_records: parts.log_records,
+            propagators: parts.propagators,
         }
     }
 
@@ -123,6 +127,12 @@ impl Telemetry {
     /// for them: the most verbose level the log filter lets through.
     pub(crate) fn log_records_up_to(&self) -> Option<tracing::level_filters::LevelFilter> {
         self.log_records
+    }
+
+    /// The trace-context and baggage formats the builder chose (installed process-wide by
+    /// `try_init`, for the HTTP middleware and `inject_context`).
+    pub fn propagators(&self) -> &Propagators {
+        &self.propagators
     }
 
     /// The redaction policy every signal applies: log lines, span and event attributes (and so

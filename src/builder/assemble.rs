@@ -102,7 +102,8 @@ impl TelemetryBuilder {
             let mut layer = JsonLayer::builder()
                 .schema(resolved.schema)
                 .with_redaction(resolved.redaction.clone())
-                .with_static_field("service.name", resolved.service_name.clone());
+                .with_static_field("service.name", resolved.service_name.clone())
+                .with_baggage_fields(resolved.baggage_fields.iter().cloned());
             if let Some(version) = &resolved.service_version {
                 layer = layer.with_static_field("service.version", version.clone());
             }
@@ -119,7 +120,8 @@ impl TelemetryBuilder {
         });
         let mut traces = OtlpLayer::builder()
             .pipeline(resolved.pipeline)
-            .redaction(resolved.redaction.clone());
+            .redaction(resolved.redaction.clone())
+            .baggage_attributes(resolved.baggage_fields.iter().cloned());
         if let Some(sampler) = resolved.sampler.take() {
             traces = traces.boxed_sampler(sampler);
         }
@@ -169,6 +171,7 @@ impl TelemetryBuilder {
             audit,
             shutdown_timeout: resolved.shutdown_timeout,
             log_records,
+            propagators: resolved.propagators.clone(),
             redaction: resolved.redaction.clone(),
         });
         Ok((Dispatch::new(subscriber), telemetry))

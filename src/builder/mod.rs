@@ -14,6 +14,7 @@ use telescope_health::Health;
 use telescope_log::audit::AuditLog;
 use telescope_log::{Redaction, Schema};
 use telescope_metrics::TelescopeRecorderBuilder;
+use telescope_otlp::propagation::Propagators;
 use telescope_otlp::sampler::Sampler;
 use telescope_otlp::OtlpExportConfig;
 use tracing::Dispatch;
@@ -47,6 +48,8 @@ pub enum LogFormat {
 /// | service name | [`service_name`](Self::service_name) | `OTEL_SERVICE_NAME`, else `service.name` in `OTEL_RESOURCE_ATTRIBUTES` | `unknown_service:<executable>` |
 /// | service version | [`service_version`](Self::service_version) | `service.version` in `OTEL_RESOURCE_ATTRIBUTES` | none |
 /// | environment | [`deployment_environment`](Self::deployment_environment) | `deployment.environment.name` (or `deployment.environment`) in `OTEL_RESOURCE_ATTRIBUTES` | none |
+/// | propagation formats | [`propagators`](Self::propagators) | `OTEL_PROPAGATORS` (`tracecontext`, `baggage`, `b3`, `b3multi`, `jaeger`, `none`; unknown names are ignored with a warning) | `tracecontext,baggage` |
+/// | baggage keys on log lines and spans | [`baggage_fields`](Self::baggage_fields) | `TELESCOPE_BAGGAGE_FIELDS` (`tenant,region`) | none |
 /// | span sampler | [`sampler`](Self::sampler) | `OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG` (also `adaptive`, its argument the traces per second) | parent-based, always on |
 /// | OTLP export | [`otlp_export`](Self::otlp_export) | `OTEL_EXPORTER_OTLP_{TRACES_,}ENDPOINT`, `…PROTOCOL` (`http/protobuf`, `grpc`), `…HEADERS`, `…TIMEOUT`, `…COMPRESSION` (`gzip`, `none`) | none: spans stay in the in-process ring |
 /// | span queue and batches | — | `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, `OTEL_BSP_SCHEDULE_DELAY`, `OTEL_BSP_EXPORT_TIMEOUT`, `OTEL_BSP_MAX_CONCURRENT_EXPORTS` | 2048, 512, 5 s, 30 s, 1 |
@@ -93,6 +96,8 @@ pub struct TelemetryBuilder {
     shutdown_timeout: Option<Duration>,
     log_writer: Option<Box<dyn Write + Send>>,
     sampler: Option<Box<dyn Sampler>>,
+    propagators: Option<Propagators>,
+    baggage_fields: Option<Vec<String>>,
     otlp_export: Option<OtlpExportConfig>,
     admin: Option<AdminSetting>,
     admin_token: Option<String>,
@@ -150,6 +155,7 @@ impl fmt::Debug for TelemetryBuilder {
             .field("log_schema", &self.log_schema)
             .field("lossy_logs", &self.lossy_logs)
             .field("sampler", &self.sampler)
+            .field("propagators", &self.propagators)
             .field("otlp_export", &self.otlp_export)
             .field("admin", &self.admin)
             .field(
@@ -271,6 +277,29 @@ impl TelemetryBuilder {
         self
     }
 
+    /// Which trace-context and baggage formats incoming requests are read in and outgoing
+    /// calls written in (default: `OTEL_PROPAGATORS`, else `tracecontext,baggage`).
+    ///
+    /// ```
+    /// use telescope::otlp::propagation::{Format, Propagators};
+    /// let builder = telescope::builder()
+    ///     .propagators(Propagators::new([Format::TraceContext, Format::Baggage, Format::B3Multi]));
+    /// ```
+    pub fn propagators(mut self, propagators: Propagators) -> Self {
+        self.propagators = Some(propagators);
+        self
+    }
+
+    /// Baggage keys (from callers' `baggage` headers, or attached in code with
+    /// [`Baggage::attach_to`](telescope_core::Baggage::attach_to)) written on every JSON log
+    /// line of a request and recorded as attributes of its sampled spans (default:
+    /// `TELESCOPE_BAGGAGE_FIELDS`, else none: baggage comes from callers, so which keys the
+    /// logs and traces keep is the service's choice). Secret names are redacted as any field.
+    pub fn baggage_fields<K: Into<String>>(mut self, keys: impl IntoIterator<Item = K>) -> Self {
+        self.baggage_fields = Some(keys.into_iter().map(Into::into).collect());
+        self
+    }
+
     /// Exports spans to this OTLP endpoint (default: `OTEL_EXPORTER_OTLP_*`; with neither,
     /// spans stay in the in-process ring only). The resource is filled in from the service
     /// settings.
@@ -380,6 +409,7 @@ impl TelemetryBuilder {
         // For what is not built here (the HTTP middleware's `url.query`). A policy set
         // earlier by the application stays.
         let _ = telescope_core::redact::set_global(telemetry.redaction().clone());
+        let _ = telescope_otlp::propagation::set_global(telemetry.propagators().clone());
         tracing::dispatcher::set_global_default(dispatch)
             .map_err(|_| InitError::AlreadyInitialized)?;
         if let Some(level) = telemetry.log_records_up_to() {

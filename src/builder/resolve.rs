@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use telescope_log::{Redaction, Schema};
+use telescope_otlp::propagation::Propagators;
 use telescope_otlp::sampler::{sampler_from_env, Sampler};
 use telescope_otlp::{OtlpExportConfig, PipelineConfig};
 use tracing_subscriber::EnvFilter;
@@ -90,19 +91,25 @@ fn parse_interval(text: &str) -> Result<Option<Duration>, String> {
 }
 
 /// Field names to redact on top of the default list, comma-separated.
-fn parse_redact(text: &str) -> Result<Redaction, String> {
-    let names: Vec<&str> = text
+/// Names separated by commas (spaces around them ignored); at least one.
+fn parse_names(text: &str) -> Result<Vec<String>, String> {
+    let names: Vec<String> = text
         .split(',')
         .map(str::trim)
         .filter(|n| !n.is_empty())
+        .map(str::to_owned)
         .collect();
     if names.is_empty() {
-        return Err("expected field names separated by commas".to_owned());
+        return Err("expected names separated by commas".to_owned());
     }
-    Ok(names
+    Ok(names)
+}
+
+fn parse_redact(text: &str) -> Result<Redaction, String> {
+    Ok(parse_names(text)?
         .into_iter()
         .fold(Redaction::default(), |redaction, name| {
-            redaction.with_name(name)
+            redaction.with_name(&name)
         }))
 }
 
@@ -151,6 +158,9 @@ pub(crate) struct Resolved {
     /// `OTEL_RESOURCE_ATTRIBUTES` with the three above filled in: what exported spans carry.
     pub(crate) resource: Vec<(String, String)>,
     pub(crate) sampler: Option<Box<dyn Sampler>>,
+    pub(crate) propagators: Propagators,
+    /// Baggage keys written on log lines and recorded on spans.
+    pub(crate) baggage_fields: Vec<String>,
     pub(crate) otlp_export: Option<OtlpExportConfig>,
     pub(crate) pipeline: PipelineConfig,
     /// `None`: the default address, where a busy port is not fatal.
@@ -246,6 +256,25 @@ impl TelemetryBuilder {
         set("deployment.environment.name", environment.as_ref());
 
         let get = |name: &str| env.get(name);
+        let propagators = match self.propagators.take() {
+            Some(propagators) => propagators,
+            None => match env.get("OTEL_PROPAGATORS") {
+                Some(text) => {
+                    let (propagators, unknown) = Propagators::parse(&text);
+                    // The specification asks unknown names to be ignored, not to fail: a
+                    // setting shared with services in other languages may name theirs.
+                    for name in unknown {
+                        eprintln!("telescope: OTEL_PROPAGATORS: {name}; ignored");
+                    }
+                    propagators
+                }
+                None => Propagators::default(),
+            },
+        };
+        let baggage_fields = match self.baggage_fields.take() {
+            Some(keys) => keys,
+            None => env::parse(env, "TELESCOPE_BAGGAGE_FIELDS", parse_names)?.unwrap_or_default(),
+        };
         let sampler = match self.sampler.take() {
             Some(sampler) => Some(sampler),
             None => match sampler_from_env(get) {
@@ -327,6 +356,8 @@ impl TelemetryBuilder {
             environment,
             resource,
             sampler,
+            propagators,
+            baggage_fields,
             otlp_export,
             pipeline,
             admin,
@@ -602,6 +633,7 @@ mod tests {
             ("TELESCOPE_METRICS_CARDINALITY_LIMIT", "lots"),
             ("TELESCOPE_METRICS_SERIES_LIMIT", "0"),
             ("TELESCOPE_REDACT", " , "),
+            ("TELESCOPE_BAGGAGE_FIELDS", ","),
         ] {
             match resolve(&[(var, value)]) {
                 Err(InitError::InvalidEnv { var: named, .. }) => assert_eq!(named, var),
@@ -624,6 +656,25 @@ mod tests {
         assert!(in_code.lossy_logs);
         assert_eq!(in_code.exemplar_interval, Some(Duration::from_secs(2)));
         assert_eq!(in_code.cardinality_limit, None);
+    }
+
+    #[test]
+    fn otel_propagators_chooses_the_formats_and_unknown_names_are_ignored() {
+        use telescope_otlp::propagation::{Format, Propagators};
+        let defaults = resolve(&[]).expect("valid");
+        assert_eq!(defaults.propagators, Propagators::default());
+        let chosen = resolve(&[("OTEL_PROPAGATORS", "b3multi, xray ,jaeger")]).expect("valid");
+        assert_eq!(
+            chosen.propagators.formats(),
+            [Format::B3Multi, Format::Jaeger]
+        );
+        let none = resolve(&[("OTEL_PROPAGATORS", "none")]).expect("valid");
+        assert!(none.propagators.formats().is_empty());
+        let in_code = TelemetryBuilder::default()
+            .propagators(Propagators::new([Format::B3]))
+            .resolve(&[("OTEL_PROPAGATORS", "jaeger")][..])
+            .expect("valid");
+        assert_eq!(in_code.propagators.formats(), [Format::B3]);
     }
 
     #[test]

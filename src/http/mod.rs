@@ -189,8 +189,9 @@ where
             .query()
             .map(|query| query::redacted_query(query, telescope_core::redact::global()));
         let span = {
-            let has_parent = headers.contains_key("traceparent");
-            // Continues the caller's trace; an invalid header starts a new one (counted).
+            let has_parent = telescope_otlp::propagation::global().carries_context(headers);
+            // Continues the caller's trace (in any configured format) and takes its baggage;
+            // an invalid header starts a new trace (counted).
             let _remote = has_parent.then(|| telescope_otlp::propagation::remote_parent(headers));
             macro_rules! server_span {
                 ($($parent:tt)*) => {

@@ -46,6 +46,7 @@ pub struct JsonLayerBuilder<W = fn() -> io::Stdout> {
     pub(super) span_list: bool,
     pub(super) flatten_span_fields: bool,
     pub(super) static_fields: Vec<(Cow<'static, str>, Cow<'static, str>)>,
+    pub(super) baggage_fields: Vec<String>,
     pub(super) redaction: Redaction,
     pub(super) clock: Option<Clock>,
 }
@@ -81,6 +82,7 @@ impl Default for JsonLayerBuilder {
             span_list: true,
             flatten_span_fields: false,
             static_fields: Vec::new(),
+            baggage_fields: Vec::new(),
             redaction: Redaction::default(),
             clock: None,
         }
@@ -109,6 +111,7 @@ impl<W> JsonLayerBuilder<W> {
             span_list: self.span_list,
             flatten_span_fields: self.flatten_span_fields,
             static_fields: self.static_fields,
+            baggage_fields: self.baggage_fields,
             redaction: self.redaction,
             clock: self.clock,
         }
@@ -217,6 +220,19 @@ impl<W> JsonLayerBuilder<W> {
         value: impl Into<Cow<'static, str>>,
     ) -> Self {
         self.static_fields.push((key.into(), value.into()));
+        self
+    }
+
+    /// Baggage keys written on every line of a request that carries them (`"tenant":"acme"`),
+    /// from the baggage of the event's span or its nearest ancestor with some
+    /// ([`telescope_core::Baggage`]). A secret key's value is `[REDACTED]`; a name that
+    /// collides with a key already written becomes `fields.<name>`. None by default: baggage
+    /// comes from callers, and which keys a log may hold is the service's decision.
+    pub fn with_baggage_fields<K: Into<String>>(
+        mut self,
+        keys: impl IntoIterator<Item = K>,
+    ) -> Self {
+        self.baggage_fields.extend(keys.into_iter().map(Into::into));
         self
     }
 

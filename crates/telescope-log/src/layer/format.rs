@@ -23,6 +23,8 @@ pub(super) struct LineFormat {
     pub(super) thread_name_key: Option<Box<[u8]>>,
     pub(super) thread_id_key: Option<Box<[u8]>>,
     pub(super) static_fields: Box<[u8]>,
+    /// Baggage keys to write, each with its quoted form (`"tenant"`).
+    pub(super) baggage_fields: Box<[(String, Box<[u8]>)]>,
     pub(super) trace_id_key: Box<[u8]>,
     pub(super) span_id_key: Box<[u8]>,
     pub(super) current_span_key: Option<Box<[u8]>>,
@@ -120,6 +122,11 @@ impl LineFormat {
             thread_name_key: when(config.thread_names, Key::ThreadName),
             thread_id_key: when(config.thread_ids, Key::ThreadId),
             static_fields: static_fields[1..].into(),
+            baggage_fields: config
+                .baggage_fields
+                .iter()
+                .map(|key| (key.clone(), quoted(key).into_boxed_slice()))
+                .collect(),
             trace_id_key: key(Key::TraceId),
             span_id_key: key(Key::SpanId),
             current_span_key: when(config.current_span, Key::Span),

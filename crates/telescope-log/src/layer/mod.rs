@@ -380,6 +380,11 @@ where
                 }
             }
         }
+        if !format.baggage_fields.is_empty() {
+            if let Some(leaf) = ctx.event_span(event) {
+                self.write_baggage(line, written_keys, &leaf);
+            }
+        }
         line.extend_from_slice(b"}\n");
         if line[1] == b',' {
             line[1] = b'{';
@@ -387,6 +392,40 @@ where
         } else {
             // No member at all: the buffer already reads "{}\n".
             0
+        }
+    }
+
+    /// The configured baggage keys that the baggage of `leaf`'s scope holds.
+    fn write_baggage<'a, S>(
+        &self,
+        line: &mut Vec<u8>,
+        written_keys: &mut Vec<(u32, u32)>,
+        leaf: &SpanRef<'a, S>,
+    ) where
+        S: Subscriber + for<'l> LookupSpan<'l>,
+    {
+        let format = &self.format;
+        let Some(baggage) = telescope_core::Baggage::find(leaf) else {
+            return;
+        };
+        let mut ledger = KeyLedger {
+            written: written_keys,
+            reserved: &format.reserved,
+        };
+        for (key, quoted_key) in format.baggage_fields.iter() {
+            let Some(value) = baggage.get(key) else {
+                continue;
+            };
+            line.push(b',');
+            let start = line.len();
+            line.extend_from_slice(quoted_key);
+            ledger.settle(line, start, true);
+            line.push(b':');
+            if format.redaction.matches(key) {
+                quoted_into(line, telescope_core::REDACTED);
+            } else {
+                quoted_into(line, &format.redaction.scrub(value));
+            }
         }
     }
 

@@ -11,6 +11,7 @@ use std::time::SystemTime;
 use opentelemetry::trace::{Event, Link, SpanKind};
 use opentelemetry::{InstrumentationScope, KeyValue};
 use telescope_core::outcome::SpanOutcome;
+use telescope_core::Baggage;
 use telescope_core::{IdGenerator, Redaction, SpanContext, TraceFlags};
 use tracing_core::span::{Attributes, Id, Record};
 use tracing_core::{Event as TracingEvent, Subscriber};
@@ -39,6 +40,7 @@ pub struct OtlpLayerBuilder {
     sinks: Vec<Arc<dyn SpanSink>>,
     exporters: Vec<Box<dyn SpanExport>>,
     pipeline: PipelineConfig,
+    baggage_attributes: Vec<String>,
 }
 
 impl std::fmt::Debug for OtlpLayerBuilder {
@@ -78,6 +80,18 @@ impl OtlpLayerBuilder {
         self
     }
 
+    /// Baggage keys recorded as attributes of every sampled span whose request carries them
+    /// (the span's baggage, or its nearest ancestor's), under the key's own name; a secret
+    /// key's value is `[REDACTED]`. None by default.
+    pub fn baggage_attributes<K: Into<String>>(
+        mut self,
+        keys: impl IntoIterator<Item = K>,
+    ) -> Self {
+        self.baggage_attributes
+            .extend(keys.into_iter().map(Into::into));
+        self
+    }
+
     /// How many finished spans the in-process ring keeps (default 2048).
     pub fn ring_capacity(mut self, spans: usize) -> Self {
         self.ring_capacity = spans;
@@ -113,6 +127,7 @@ impl OtlpLayerBuilder {
             sampler: self.sampler,
             limits: self.limits,
             redaction: self.redaction,
+            baggage_attributes: self.baggage_attributes.into(),
             ids: IdGenerator::default(),
             threads: ThreadState::new(),
             pipeline,
@@ -162,6 +177,7 @@ pub struct OtlpLayer {
     sampler: Box<dyn Sampler>,
     limits: SpanLimits,
     redaction: Redaction,
+    baggage_attributes: Box<[String]>,
     ids: IdGenerator,
     threads: ThreadState,
     pipeline: Pipeline,
@@ -189,6 +205,7 @@ impl OtlpLayer {
             sinks: Vec::new(),
             exporters: Vec::new(),
             pipeline: PipelineConfig::default(),
+            baggage_attributes: Vec::new(),
         }
     }
 
@@ -232,6 +249,24 @@ where
     ctx.span(id)?.extensions().get::<SpanContext>().cloned()
 }
 
+impl OtlpLayer {
+    /// The configured baggage keys that `baggage` holds, as attributes (redacted by name and
+    /// scanned like any attribute text).
+    fn record_baggage(&self, recording: &mut Recording, baggage: &Baggage) {
+        for key in self.baggage_attributes.iter() {
+            let Some(value) = baggage.get(key) else {
+                continue;
+            };
+            let value = if self.redaction.matches(key) {
+                telescope_core::REDACTED.to_owned()
+            } else {
+                self.redaction.scrub(value).into_owned()
+            };
+            recording.set_attribute_owned(key.clone(), value, self.limits.max_attributes);
+        }
+    }
+}
+
 impl<S> Layer<S> for OtlpLayer
 where
     S: Subscriber + for<'l> LookupSpan<'l>,
@@ -246,7 +281,16 @@ where
             ctx.lookup_current()
                 .and_then(|parent| parent.extensions().get::<SpanContext>().cloned())
         };
-        let parent = local_parent.or_else(crate::propagation::take_remote_parent);
+        // A root continues the remote parent the HTTP layer extracted, and takes its baggage.
+        let remote = match local_parent {
+            None => crate::propagation::take_remote_parent(),
+            Some(_) => None,
+        };
+        let (remote_parent, baggage) = match remote {
+            Some(extracted) => (extracted.context, extracted.baggage),
+            None => (None, telescope_core::Baggage::new()),
+        };
+        let parent = local_parent.or(remote_parent);
         let (trace_id, random) = match &parent {
             Some(parent) => (parent.trace_id(), parent.flags().is_random()),
             None => (self.ids.trace_id(), true),
@@ -287,6 +331,15 @@ where
                 self.limits.max_attributes,
                 &self.redaction,
             ));
+            if !self.baggage_attributes.is_empty() {
+                let inherited = || span.parent().and_then(|parent| Baggage::find(&parent));
+                let baggage = (!baggage.is_empty())
+                    .then(|| baggage.clone())
+                    .or_else(inherited);
+                if let Some(baggage) = baggage {
+                    self.record_baggage(&mut recording, &baggage);
+                }
+            }
             recording
         });
         let mut extensions = span.extensions_mut();
@@ -294,6 +347,9 @@ where
             extensions.insert(recording);
         }
         extensions.insert(context);
+        if !baggage.is_empty() {
+            extensions.insert(baggage);
+        }
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {

@@ -56,6 +56,19 @@ pub(crate) struct Recording {
 }
 
 impl Recording {
+    /// Sets an attribute whose key is not static (a baggage key), unless one of that name is
+    /// already there; past `max`, counted as dropped.
+    pub(crate) fn set_attribute_owned(&mut self, key: String, value: String, max: usize) {
+        if self.attributes.iter().any(|kv| kv.key.as_str() == key) {
+            return;
+        }
+        if self.attributes.len() < max {
+            self.attributes.push(KeyValue::new(key, value));
+        } else {
+            self.dropped_attributes += 1;
+        }
+    }
+
     pub(crate) fn into_span_data(
         self,
         context: opentelemetry::trace::SpanContext,

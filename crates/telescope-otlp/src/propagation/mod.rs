@@ -1,11 +1,20 @@
-//! W3C Trace Context over `http::HeaderMap`: extract a remote parent, inject the current
-//! context. A malformed header starts a new trace and is counted in
+//! Trace context and baggage over `http::HeaderMap`, in the formats the ecosystem uses: W3C
+//! Trace Context and Baggage, Zipkin's B3 (single and multiple headers) and Jaeger, chosen
+//! with [`Propagators`] (`OTEL_PROPAGATORS`). A malformed header of any format is ignored
+//! (a new trace starts, or the next format is tried) and counted in
 //! `telescope_propagation_invalid_total{header}`; it never panics.
+
+mod b3;
+mod formats;
+mod hex_id;
+mod jaeger;
 
 use std::cell::RefCell;
 
 use http::{HeaderMap, HeaderValue};
-use telescope_core::{SpanContext, TraceParent, TraceState};
+use telescope_core::{Baggage, SpanContext, TraceParent, TraceState};
+
+pub use formats::{global, set_global, Extracted, Format, Propagators, UnknownFormat};
 
 /// Why no remote parent came from the headers.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -18,12 +27,18 @@ pub enum ExtractError {
     Invalid(String),
 }
 
+/// Decodes `%XX` escapes (Jaeger's URL-encoded values).
+fn url_decode(text: &str) -> Option<String> {
+    telescope_core::baggage::percent_decode(text)
+}
+
 fn count_invalid(header: &'static str) {
     metrics::counter!("telescope_propagation_invalid_total", "header" => header).increment(1);
 }
 
-/// The remote parent in `headers`. An invalid `tracestate` is dropped (counted) and the
-/// `traceparent` kept, as the spec says; several `tracestate` lines are joined.
+/// The W3C Trace Context remote parent in `headers` (see [`Propagators::extract`] for every
+/// configured format). An invalid `tracestate` is dropped (counted) and the `traceparent`
+/// kept, as the spec says; several `tracestate` lines are joined.
 ///
 /// # Errors
 /// [`ExtractError::Missing`] without `traceparent`; [`ExtractError::Invalid`] (counted) for a
@@ -65,7 +80,8 @@ pub fn extract(headers: &HeaderMap) -> Result<SpanContext, ExtractError> {
     Ok(SpanContext::remote(parent, state))
 }
 
-/// Writes `context` as `traceparent` (and `tracestate` when not empty) into `headers`.
+/// Writes `context` as `traceparent` (and `tracestate` when not empty) into `headers` (see
+/// [`Propagators::inject`] for every configured format).
 pub fn inject(context: &SpanContext, headers: &mut HeaderMap) {
     let traceparent = context.traceparent().to_bytes();
     if let Ok(value) = HeaderValue::from_bytes(&traceparent) {
@@ -79,11 +95,12 @@ pub fn inject(context: &SpanContext, headers: &mut HeaderMap) {
     }
 }
 
-/// Injects the current span's context; returns whether there was one.
+/// Injects the current span's context and baggage in every format of the [`global`]
+/// propagators; returns whether there was a context.
 pub fn inject_current(headers: &mut HeaderMap) -> bool {
     match telescope_core::current_context() {
         Some(context) => {
-            inject(&context, headers);
+            global().inject(&context, &Baggage::current(), headers);
             true
         }
         None => false,
@@ -91,11 +108,12 @@ pub fn inject_current(headers: &mut HeaderMap) -> bool {
 }
 
 thread_local! {
-    static REMOTE_PARENT: RefCell<Option<SpanContext>> = const { RefCell::new(None) };
+    static REMOTE_PARENT: RefCell<Option<Extracted>> = const { RefCell::new(None) };
 }
 
-/// Makes the context in `headers` the parent of the next root span created on this thread
-/// while the guard lives; an invalid or missing header leaves the span a new trace.
+/// Makes the context in `headers` (read by the [`global`] propagators) the parent of the next
+/// root span created on this thread while the guard lives, and the baggage in them that
+/// span's baggage; an invalid or missing header leaves the span a new trace.
 ///
 /// ```
 /// let mut headers = http::HeaderMap::new();
@@ -104,7 +122,7 @@ thread_local! {
 /// // let span = tracing::info_span!("GET /orders"); // continues trace 4bf92f35…
 /// ```
 pub fn remote_parent(headers: &HeaderMap) -> RemoteParentGuard {
-    let previous = REMOTE_PARENT.with(|slot| slot.replace(extract(headers).ok()));
+    let previous = REMOTE_PARENT.with(|slot| slot.replace(Some(global().extract(headers))));
     RemoteParentGuard { previous }
 }
 
@@ -112,7 +130,7 @@ pub fn remote_parent(headers: &HeaderMap) -> RemoteParentGuard {
 #[derive(Debug)]
 #[must_use = "the remote parent applies only while the guard lives"]
 pub struct RemoteParentGuard {
-    previous: Option<SpanContext>,
+    previous: Option<Extracted>,
 }
 
 impl Drop for RemoteParentGuard {
@@ -122,8 +140,8 @@ impl Drop for RemoteParentGuard {
     }
 }
 
-/// The pending remote parent for a root span on this thread, consumed.
-pub(crate) fn take_remote_parent() -> Option<SpanContext> {
+/// The pending remote parent and baggage for a root span on this thread, consumed.
+pub(crate) fn take_remote_parent() -> Option<Extracted> {
     REMOTE_PARENT
         .try_with(|slot| slot.borrow_mut().take())
         .ok()

@@ -79,7 +79,7 @@ impl Drop for RequestMetrics {
 }
 
 /// Status codes as static strings, so the common ones do not allocate.
-fn status_label(status: StatusCode) -> SharedString {
+pub(crate) fn status_label(status: StatusCode) -> SharedString {
     match status.as_u16() {
         200 => "200".into(),
         201 => "201".into(),

@@ -17,6 +17,7 @@
 //! # drop(app);
 //! ```
 
+pub mod client;
 mod future;
 mod metrics;
 mod query;

@@ -37,6 +37,7 @@
 pub mod admin;
 mod builder;
 mod env;
+pub mod grpc;
 pub mod http;
 mod resource;
 mod signal_filter;

@@ -1,0 +1,75 @@
+//! [`GrpcBody`]: a response body that ends its call when it ends, with the status its
+//! trailers carry.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use http::Response;
+use http_body::{Body, Frame, SizeHint};
+use pin_project_lite::pin_project;
+
+use super::call::{status_in, status_of_http, GrpcCall, UNKNOWN};
+
+pin_project! {
+    /// A gRPC response body that finishes the call's telemetry when its trailers arrive, when
+    /// it ends, or (as `CANCELLED`) when it is dropped before that.
+    #[derive(Debug)]
+    pub struct GrpcBody<B> {
+        #[pin]
+        inner: B,
+        call: Option<GrpcCall>,
+    }
+}
+
+impl<B> GrpcBody<B> {
+    /// `response` with its body wrapped: the call ends now if the headers say how (a
+    /// trailers-only answer, or an HTTP error without a gRPC status), else when the body does.
+    pub(super) fn wrap(response: Response<B>, mut call: Option<GrpcCall>) -> Response<Self> {
+        let code = status_in(response.headers()).or_else(|| {
+            (!response.status().is_success()).then(|| status_of_http(response.status()))
+        });
+        if let Some(code) = code {
+            if let Some(mut ended) = call.take() {
+                ended.finish(code);
+            }
+        }
+        response.map(|inner| Self { inner, call })
+    }
+}
+
+impl<B: Body> Body for GrpcBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = self.project();
+        let frame = {
+            let _entered = this.call.as_ref().map(|call| call.span.enter());
+            std::task::ready!(this.inner.poll_frame(cx))
+        };
+        let finished = match &frame {
+            Some(Ok(frame)) => frame
+                .trailers_ref()
+                .map(|trailers| status_in(trailers).unwrap_or(UNKNOWN)),
+            // A stream that fails, or ends without trailers, carries no status.
+            Some(Err(_)) | None => Some(UNKNOWN),
+        };
+        if let Some(code) = finished {
+            if let Some(mut call) = this.call.take() {
+                call.finish(code);
+            }
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}

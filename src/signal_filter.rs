@@ -16,7 +16,7 @@
 use tracing::level_filters::LevelFilter;
 use tracing::span::{Attributes, Id, Record};
 use tracing::subscriber::Interest;
-use tracing::{Event, Metadata, Subscriber};
+use tracing::{Metadata, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::EnvFilter;
@@ -27,15 +27,36 @@ use tracing_subscriber::EnvFilter;
 /// that span directives in the log filter (`warn,[request]=debug`: debug events inside
 /// `request` spans) follow the spans they match. Such a directive selects events only: whether
 /// the span itself exists is the span filter's decision alone.
+///
+/// A filter without span directives (no `[`) is told nothing of spans' lives: `EnvFilter`
+/// takes a lock for each, and most services have none.
 #[derive(Debug)]
 pub(crate) struct SignalFilter {
     spans: EnvFilter,
     events: EnvFilter,
+    /// Whether each filter has span directives, and so follows spans.
+    spans_follow: bool,
+    events_follow: bool,
 }
 
 impl SignalFilter {
-    pub(crate) fn new(spans: EnvFilter, events: EnvFilter) -> Self {
-        Self { spans, events }
+    /// The filter for these span and event directives (`RUST_LOG` syntax).
+    ///
+    /// # Errors
+    /// The parser's message for directives that do not parse.
+    pub(crate) fn parse(spans: &str, events: &str) -> Result<Self, String> {
+        let parse = |text: &str| {
+            EnvFilter::builder()
+                .parse(text)
+                .map_err(|error| error.to_string())
+        };
+        Ok(Self {
+            spans: parse(spans)?,
+            events: parse(events)?,
+            // Span and field directives are the bracketed ones.
+            spans_follow: spans.contains('['),
+            events_follow: events.contains('['),
+        })
     }
 
     /// The most verbose level any event can pass at (what the `log` crate bridge may skip).
@@ -69,10 +90,6 @@ where
         Layer::<S>::enabled(self.for_callsite(metadata), metadata, ctx)
     }
 
-    fn event_enabled(&self, event: &Event<'_>, ctx: Context<'_, S>) -> bool {
-        Layer::<S>::event_enabled(&self.events, event, ctx)
-    }
-
     fn max_level_hint(&self) -> Option<LevelFilter> {
         // `None` (anything may pass) wins.
         Some(
@@ -81,28 +98,48 @@ where
     }
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        self.spans.on_new_span(attrs, id, ctx.clone());
-        self.events.on_new_span(attrs, id, ctx);
+        if self.spans_follow {
+            self.spans.on_new_span(attrs, id, ctx.clone());
+        }
+        if self.events_follow {
+            self.events.on_new_span(attrs, id, ctx);
+        }
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
-        self.spans.on_record(id, values, ctx.clone());
-        self.events.on_record(id, values, ctx);
+        if self.spans_follow {
+            self.spans.on_record(id, values, ctx.clone());
+        }
+        if self.events_follow {
+            self.events.on_record(id, values, ctx);
+        }
     }
 
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
-        self.spans.on_enter(id, ctx.clone());
-        self.events.on_enter(id, ctx);
+        if self.spans_follow {
+            self.spans.on_enter(id, ctx.clone());
+        }
+        if self.events_follow {
+            self.events.on_enter(id, ctx);
+        }
     }
 
     fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
-        self.spans.on_exit(id, ctx.clone());
-        self.events.on_exit(id, ctx);
+        if self.spans_follow {
+            self.spans.on_exit(id, ctx.clone());
+        }
+        if self.events_follow {
+            self.events.on_exit(id, ctx);
+        }
     }
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
-        self.spans.on_close(id.clone(), ctx.clone());
-        self.events.on_close(id, ctx);
+        if self.spans_follow {
+            self.spans.on_close(id.clone(), ctx.clone());
+        }
+        if self.events_follow {
+            self.events.on_close(id, ctx);
+        }
     }
 }
 
@@ -123,7 +160,7 @@ mod tests {
             self.push(format!("span {}", attrs.metadata().name()));
         }
 
-        fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        fn on_event(&self, event: &tracing::Event<'_>, ctx: Context<'_, S>) {
             let parent = ctx
                 .event_span(event)
                 .map_or("-".to_owned(), |span| span.name().to_owned());
@@ -143,7 +180,7 @@ mod tests {
 
     fn seen_with(spans: &str, events: &str, work: impl FnOnce()) -> Vec<String> {
         let seen = Seen::default();
-        let filter = SignalFilter::new(EnvFilter::new(spans), EnvFilter::new(events));
+        let filter = SignalFilter::parse(spans, events).expect("valid directives");
         let subscriber = tracing_subscriber::registry()
             .with(filter)
             .with(seen.clone());
@@ -207,11 +244,11 @@ mod tests {
 
     #[test]
     fn the_hint_is_the_more_verbose_of_the_two() {
-        let filter = SignalFilter::new(EnvFilter::new("info"), EnvFilter::new("warn"));
+        let filter = SignalFilter::parse("info", "warn").expect("valid");
         let hint = Layer::<tracing_subscriber::Registry>::max_level_hint(&filter);
         assert_eq!(hint, Some(LevelFilter::INFO));
         assert_eq!(filter.events_max_level(), LevelFilter::WARN);
-        let filter = SignalFilter::new(EnvFilter::new("error"), EnvFilter::new("debug"));
+        let filter = SignalFilter::parse("error", "debug").expect("valid");
         let hint = Layer::<tracing_subscriber::Registry>::max_level_hint(&filter);
         assert_eq!(hint, Some(LevelFilter::DEBUG));
     }

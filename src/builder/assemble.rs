@@ -10,9 +10,8 @@ use telescope_metrics::TelescopeRecorder;
 use telescope_otlp::{OtlpExport, OtlpLayer};
 use tracing::Dispatch;
 use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::EnvFilter;
 
-use super::resolve::{parse_filter, AdminSetting, Resolved, DEFAULT_FILTER};
+use super::resolve::{AdminSetting, Resolved, DEFAULT_FILTER};
 use super::{LogFormat, TelemetryBuilder};
 use crate::admin::{AdminServer, DEFAULT_ADMIN_ADDRESS};
 use crate::signal_filter::SignalFilter;
@@ -93,10 +92,12 @@ impl TelemetryBuilder {
             Some(_) => format!("{},audit=trace", resolved.filter),
             None => resolved.filter.clone(),
         };
-        let parsed = |directives: &str| {
-            parse_filter(directives).unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER))
-        };
-        let filter = SignalFilter::new(parsed(&resolved.span_filter), parsed(&directives));
+        let filter = SignalFilter::parse(&resolved.span_filter, &directives)
+            .or_else(|_| SignalFilter::parse(DEFAULT_FILTER, DEFAULT_FILTER))
+            .map_err(|reason| InitError::InvalidFilter {
+                directives: directives.clone(),
+                reason,
+            })?;
         let log_records = resolved.log_records.then(|| filter.events_max_level());
         let json = (resolved.format == LogFormat::Json).then(|| {
             let mut layer = JsonLayer::builder()

@@ -53,10 +53,12 @@ impl Member {
     }
 }
 
-/// Baggage: an ordered set of keys with values. Cheap to clone.
+/// Baggage: an ordered set of keys with values. Cheap to clone; empty baggage (what most
+/// spans have) allocates nothing.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Baggage {
-    members: Arc<[Member]>,
+    /// `None` when empty.
+    members: Option<Arc<[Member]>>,
 }
 
 /// What [`Baggage::parse`] made of a header.
@@ -86,6 +88,16 @@ impl Baggage {
     /// No baggage.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    fn from_members(members: Vec<Member>) -> Self {
+        Self {
+            members: (!members.is_empty()).then(|| members.into()),
+        }
+    }
+
+    fn members(&self) -> &[Member] {
+        self.members.as_deref().unwrap_or_default()
     }
 
     /// Parses a `baggage` header value (several header lines joined with `,`).
@@ -121,9 +133,7 @@ impl Baggage {
             members.push(member);
         }
         ParsedBaggage {
-            baggage: Self {
-                members: members.into(),
-            },
+            baggage: Self::from_members(members),
             invalid,
             over_limit,
         }
@@ -131,7 +141,7 @@ impl Baggage {
 
     /// The value of `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.members
+        self.members()
             .iter()
             .find(|member| member.key == key)
             .map(|member| member.value.as_str())
@@ -139,19 +149,19 @@ impl Baggage {
 
     /// The pairs, in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.members
+        self.members()
             .iter()
             .map(|member| (member.key.as_str(), member.value.as_str()))
     }
 
     /// How many keys.
     pub fn len(&self) -> usize {
-        self.members.len()
+        self.members().len()
     }
 
     /// Whether there is no key.
     pub fn is_empty(&self) -> bool {
-        self.members.is_empty()
+        self.members.is_none()
     }
 
     /// This baggage with `key` set to `value` (replacing an earlier value).
@@ -168,14 +178,12 @@ impl Baggage {
             value: value.to_owned(),
             properties: String::new(),
         };
-        let mut members: Vec<Member> = self.members.to_vec();
+        let mut members: Vec<Member> = self.members().to_vec();
         match members.iter_mut().find(|known| known.key == key) {
             Some(known) => *known = member,
             None => members.push(member),
         }
-        let candidate = Self {
-            members: members.into(),
-        };
+        let candidate = Self::from_members(members);
         if candidate.len() > MAX_MEMBERS || candidate.header().len() > MAX_BYTES {
             return Err(BaggageError::TooLarge);
         }
@@ -185,7 +193,7 @@ impl Baggage {
     /// The `baggage` header value: `key=value;properties,…`, values percent-encoded.
     pub fn header(&self) -> String {
         let mut out = String::new();
-        for (index, member) in self.members.iter().enumerate() {
+        for (index, member) in self.members().iter().enumerate() {
             if index > 0 {
                 out.push(',');
             }

@@ -41,6 +41,7 @@ pub mod grpc;
 pub mod http;
 mod resource;
 mod signal_filter;
+pub mod slo;
 mod span_metrics;
 mod telemetry;
 

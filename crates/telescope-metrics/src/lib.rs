@@ -53,6 +53,20 @@ pub use render::Format;
 /// The label that marks the series where label sets beyond the cardinality limit are folded.
 pub const OVERFLOW_LABEL: &str = "otel_metric_overflow";
 
+/// A bucket bound as the `le` label of a scrape writes it (`0.25`, `1.0`, `+Inf`): what a
+/// PromQL selector must match, e.g. in generated SLO rules.
+///
+/// ```
+/// assert_eq!(telescope_metrics::bucket_label(1.0), "1.0");
+/// assert_eq!(telescope_metrics::bucket_label(0.25), "0.25");
+/// assert_eq!(telescope_metrics::bucket_label(f64::INFINITY), "+Inf");
+/// ```
+pub fn bucket_label(bound: f64) -> String {
+    let mut label = String::new();
+    names::push_float(&mut label, bound);
+    label
+}
+
 /// Selects metric names for per-name settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Matcher {

@@ -328,6 +328,12 @@ impl MetricsHandle {
         Ok((!(gzipped && body.is_empty())).then_some(body))
     }
 
+    /// The bucket bounds histograms named `name` get (those configured for it, else the
+    /// default ones), `+Inf` not included.
+    pub fn buckets_for(&self, name: &str) -> Vec<f64> {
+        self.registry.settings.buckets_for(name).to_vec()
+    }
+
     /// Every series in `format`, families sorted by name and series by labels. Runs the
     /// idle expiry first, if configured.
     pub fn render(&self, format: Format) -> String {

@@ -442,7 +442,7 @@ impl Settings {
             .map_or(self.default_limit, |(_, l)| *l)
     }
 
-    fn buckets_for(&self, name: &str) -> Arc<[f64]> {
+    pub(crate) fn buckets_for(&self, name: &str) -> Arc<[f64]> {
         self.buckets
             .iter()
             .find(|(m, _)| m.matches(name))

@@ -1,0 +1,130 @@
+//! The little PromQL the rules need: series selectors with escaped label values, and the
+//! name rules of Prometheus.
+
+/// How a selector's label matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Equal,
+    Regex,
+}
+
+/// `metric{label="value",label=~"regex"}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Selector {
+    metric: String,
+    matchers: Vec<(String, Op, String)>,
+}
+
+impl Selector {
+    pub(crate) fn new(metric: impl Into<String>) -> Self {
+        Self {
+            metric: metric.into(),
+            matchers: Vec::new(),
+        }
+    }
+
+    /// Also `label="value"`.
+    pub(crate) fn equal(mut self, label: &str, value: &str) -> Self {
+        self.matchers
+            .push((label.to_owned(), Op::Equal, value.to_owned()));
+        self
+    }
+
+    /// Also `label=~"regex"`.
+    pub(crate) fn matching(mut self, label: &str, regex: &str) -> Self {
+        self.matchers
+            .push((label.to_owned(), Op::Regex, regex.to_owned()));
+        self
+    }
+
+    pub(crate) fn metric(&self) -> &str {
+        &self.metric
+    }
+
+    /// The label values of the equality matchers, as series of a test must carry them.
+    pub(crate) fn equalities(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.matchers
+            .iter()
+            .filter(|(_, op, _)| *op == Op::Equal)
+            .map(|(label, _, value)| (label.as_str(), value.as_str()))
+    }
+
+    pub(crate) fn promql(&self) -> String {
+        let mut out = self.metric.clone();
+        if self.matchers.is_empty() {
+            return out;
+        }
+        out.push('{');
+        for (index, (label, op, value)) in self.matchers.iter().enumerate() {
+            if index > 0 {
+                out.push(',');
+            }
+            out.push_str(label);
+            out.push_str(match op {
+                Op::Equal => "=",
+                Op::Regex => "=~",
+            });
+            push_quoted(&mut out, value);
+        }
+        out.push('}');
+        out
+    }
+}
+
+/// `value` as a PromQL double-quoted string.
+pub(crate) fn push_quoted(out: &mut String, value: &str) {
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// `[a-zA-Z_:][a-zA-Z0-9_:]*`.
+pub(crate) fn is_metric_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+}
+
+/// `[a-zA-Z_][a-zA-Z0-9_]*`.
+pub(crate) fn is_label_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// A duration as Prometheus writes it, in its largest whole unit (`30d`, `90m`).
+pub(crate) fn duration(seconds: u64) -> String {
+    for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60)] {
+        if seconds >= size && seconds.is_multiple_of(size) {
+            return format!("{}{unit}", seconds / size);
+        }
+    }
+    format!("{seconds}s")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_durations() {
+        assert!(is_metric_name("slo:sli_error:ratio_rate5m"));
+        assert!(!is_metric_name("5m") && !is_metric_name("a-b") && !is_metric_name(""));
+        assert!(is_label_name("_team") && !is_label_name("a:b"));
+        assert_eq!(duration(30 * 86_400), "30d");
+        assert_eq!(duration(5_400), "90m");
+        assert_eq!(duration(7_200), "2h");
+        assert_eq!(duration(45), "45s");
+    }
+}

@@ -5,12 +5,13 @@
 //! cargo run --example slo_rules -- target/slo
 //! promtool check rules target/slo/rules.yml
 //! promtool test rules target/slo/tests.yml
+//! amtool check-config target/slo/alertmanager.yml
 //! ```
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use telescope::slo::{Alert, Rules, Slo, SloError};
+use telescope::slo::{Alert, Receiver, Routing, Rules, Slo, SloError};
 
 fn shop_slos() -> Result<(Vec<Slo>, Vec<Alert>), SloError> {
     let slos = vec![
@@ -46,6 +47,41 @@ fn shop_slos() -> Result<(Vec<Slo>, Vec<Alert>), SloError> {
     Ok((slos, alerts))
 }
 
+/// Pages go to PagerDuty, the payments team's tickets to its Slack channel, the shop team's
+/// to e-mail, the rest to a webhook. Secrets stay in files the deployment mounts.
+fn shop_routing() -> Result<Routing, SloError> {
+    Routing::new(Receiver::webhook(
+        "default",
+        "http://127.0.0.1:5001/alerts",
+    )?)
+    .receiver(Receiver::pagerduty(
+        "oncall",
+        "/etc/alertmanager/secrets/pagerduty-routing-key",
+    )?)
+    .receiver(Receiver::slack(
+        "payments-slack",
+        "/etc/alertmanager/secrets/slack-payments-url",
+        "#payments-alerts",
+    )?)
+    .receiver(Receiver::email(
+        "shop-mail",
+        "shop-team@example.com",
+        "alertmanager@example.com",
+        "smtp.example.com:587",
+        "alertmanager",
+        "/etc/alertmanager/secrets/smtp-password",
+    )?)
+    .receiver(Receiver::webhook_with_token(
+        "platform-hook",
+        "https://hooks.example.com/alerts",
+        "/etc/alertmanager/secrets/platform-hook-token",
+    )?)
+    .route_severity("page", "oncall")?
+    .route_team("payments", "payments-slack")?
+    .route_team("shop", "shop-mail")?
+    .route_team("platform", "platform-hook")
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let directory = std::env::args()
         .nth(1)
@@ -59,6 +95,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         directory.join("tests.yml"),
         rules.promtool_tests("rules.yml"),
     )?;
-    println!("wrote {0}/rules.yml and {0}/tests.yml", directory.display());
+    std::fs::write(
+        directory.join("alertmanager.yml"),
+        shop_routing()?.alertmanager_config(),
+    )?;
+    println!(
+        "wrote {0}/rules.yml, {0}/tests.yml and {0}/alertmanager.yml",
+        directory.display()
+    );
     Ok(())
 }

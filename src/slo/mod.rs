@@ -24,6 +24,7 @@
 //!
 //! Then `promtool check rules slo-rules.yml` and `promtool test rules slo-tests.yml`.
 
+mod alertmanager;
 mod promql;
 mod rules;
 mod spec;
@@ -31,6 +32,7 @@ mod spec;
 use std::fmt::Write as _;
 use std::time::Duration;
 
+pub use alertmanager::{Receiver, Routing};
 pub use rules::{error_ratio_record, Rules, FAST_BURN_ALERT, SLOW_BURN_ALERT};
 pub use spec::{Slo, SloError};
 

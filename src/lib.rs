@@ -90,6 +90,17 @@ pub enum InitError {
     /// The audit log could not be opened (or its keys read).
     #[error("audit log: {0}")]
     Audit(#[from] telescope_log::audit::AuditError),
+    /// An SLO cannot be monitored (a latency threshold that is no bucket bound).
+    #[error("SLO: {0}")]
+    Slo(#[from] slo::SloError),
+    /// A thread telemetry needs could not start.
+    #[error("could not start the {what} thread: {source}")]
+    Thread {
+        /// Which thread.
+        what: &'static str,
+        /// Why.
+        source: std::io::Error,
+    },
 }
 
 /// A builder with nothing set: every setting comes from the environment or its default

@@ -1,6 +1,7 @@
 //! [`Telemetry`]: the guard `init()` returns, which flushes everything when dropped.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use telescope_health::Health;
@@ -11,6 +12,8 @@ use telescope_otlp::propagation::Propagators;
 use telescope_otlp::Pipeline;
 
 use crate::admin::AdminServer;
+use crate::slo::sampler::SloSampler;
+use crate::slo::SloMonitor;
 
 /// What the builder made, handed to [`Telemetry`].
 pub(crate) struct Parts {
@@ -26,6 +29,7 @@ pub(crate) struct Parts {
     pub(crate) log_records: Option<tracing::level_filters::LevelFilter>,
     pub(crate) redaction: Redaction,
     pub(crate) propagators: Propagators,
+    pub(crate) slo: Option<(Arc<SloMonitor>, SloSampler)>,
 }
 
 /// Keeps telemetry running; when dropped, exports finished spans (for up to half the builder's
@@ -48,6 +52,7 @@ pub struct Telemetry {
     log_records: Option<tracing::level_filters::LevelFilter>,
     redaction: Redaction,
     propagators: Propagators,
+    slo: Option<(Arc<SloMonitor>, SloSampler)>,
 }
 
 impl Telemetry {
@@ -65,6 +70,7 @@ impl Telemetry {
             redaction: parts.redaction,
             log_records: parts.log_records,
             propagators: parts.propagators,
+            slo: parts.slo,
         }
     }
 
@@ -92,6 +98,9 @@ impl Telemetry {
         let Some(logs) = self.logs.take() else {
             return;
         };
+        if let Some((_, sampler)) = &mut self.slo {
+            sampler.stop();
+        }
         let deadline = telescope_core::time::deadline_after(self.shutdown_timeout);
         let budget = self.shutdown_timeout / 2;
         if !self.traces.shutdown(budget) {
@@ -127,6 +136,11 @@ impl Telemetry {
     /// for them: the most verbose level the log filter lets through.
     pub(crate) fn log_records_up_to(&self) -> Option<tracing::level_filters::LevelFilter> {
         self.log_records
+    }
+
+    /// The SLO monitor, when the builder was given SLOs: their status now.
+    pub fn slo_monitor(&self) -> Option<&SloMonitor> {
+        self.slo.as_ref().map(|(monitor, _)| &**monitor)
     }
 
     /// The trace-context and baggage formats the builder chose (installed process-wide by

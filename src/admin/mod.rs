@@ -3,6 +3,7 @@
 //! application is busy.
 
 mod query;
+mod slo_page;
 mod trace_filter;
 mod traces;
 mod traces_page;
@@ -11,6 +12,7 @@ use std::fmt;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http::header::{
@@ -23,6 +25,8 @@ use telescope_core::server::BackgroundServer;
 use telescope_health::Health;
 use telescope_metrics::MetricsHandle;
 use telescope_otlp::SpanRing;
+
+use crate::slo::SloMonitor;
 
 use query::Query;
 use trace_filter::TraceFilter;
@@ -60,6 +64,8 @@ pub struct AdminServerBuilder {
     metrics: Option<MetricsHandle>,
     health: Option<Health>,
     traces: Option<SpanRing>,
+    /// The SLO monitor and the rules text served at `/slo/rules.yml`.
+    slo: Option<(Arc<SloMonitor>, Arc<str>)>,
     service_name: String,
 }
 
@@ -97,6 +103,13 @@ impl AdminServerBuilder {
         self
     }
 
+    /// Serve these SLOs' status on `/slo` and `rules` (their Prometheus rules) on
+    /// `/slo/rules.yml`.
+    pub fn slo(mut self, monitor: Arc<SloMonitor>, rules: String) -> Self {
+        self.slo = Some((monitor, Arc::from(rules)));
+        self
+    }
+
     /// The service name shown in page titles.
     pub fn service_name(mut self, name: impl Into<String>) -> Self {
         self.service_name = name.into();
@@ -125,6 +138,7 @@ impl AdminServerBuilder {
             metrics: self.metrics,
             health: self.health,
             traces: self.traces,
+            slo: self.slo,
             service_name: self.service_name,
         };
         let server = BackgroundServer::start(listener, "telescope-admin", move |request| {
@@ -185,6 +199,7 @@ struct Routes {
     metrics: Option<MetricsHandle>,
     health: Option<Health>,
     traces: Option<SpanRing>,
+    slo: Option<(Arc<SloMonitor>, Arc<str>)>,
     service_name: String,
 }
 
@@ -223,7 +238,7 @@ fn guarded(path: &str, handler: impl FnOnce() -> Response<Full<Bytes>>) -> Respo
         .collect();
     // Known paths only: a label per requested path would be unbounded.
     let label = match path {
-        "/" | "/metrics" | "/debug/traces" | "/debug/traces/" => path,
+        "/" | "/metrics" | "/debug/traces" | "/debug/traces/" | "/slo" | "/slo/rules.yml" => path,
         _ if telescope_health::is_endpoint(path) => path,
         _ => "other",
     };
@@ -260,7 +275,10 @@ impl Routes {
                 );
             }
         }
-        let known = matches!(path, "/" | "/metrics" | "/debug/traces" | "/debug/traces/");
+        let known = matches!(
+            path,
+            "/" | "/metrics" | "/debug/traces" | "/debug/traces/" | "/slo" | "/slo/rules.yml"
+        );
         if !known {
             return not_found();
         }
@@ -300,13 +318,23 @@ impl Routes {
                 .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
             return refused;
         }
-        let mut response = if path == "/" {
-            self.index()
-        } else {
-            match &self.traces {
+        let mut response = match (path, &self.slo) {
+            ("/", _) => self.index(),
+            ("/slo", Some((monitor, _))) => text(
+                StatusCode::OK,
+                "text/html; charset=utf-8",
+                slo_page::render(&self.service_name, monitor),
+            ),
+            ("/slo/rules.yml", Some((_, rules))) => text(
+                StatusCode::OK,
+                "application/yaml",
+                Bytes::from(rules.as_bytes().to_vec()),
+            ),
+            ("/slo" | "/slo/rules.yml", None) => not_found(),
+            _ => match &self.traces {
                 Some(ring) => self.traces_page(ring, request.uri.query()),
                 None => not_found(),
-            }
+            },
         };
         if request.method == Method::HEAD {
             *response.body_mut() = Full::new(Bytes::new());
@@ -321,6 +349,9 @@ impl Routes {
         }
         if self.health.is_some() {
             links.push_str("<li><a href=\"/livez?verbose\">/livez</a>, <a href=\"/readyz?verbose\">/readyz</a>, <a href=\"/startupz?verbose\">/startupz</a>, <a href=\"/healthz?verbose\">/healthz</a>: health probes</li>");
+        }
+        if self.slo.is_some() {
+            links.push_str("<li><a href=\"/slo\">/slo</a>: SLOs, error budgets and burn rates; <a href=\"/slo/rules.yml\">their Prometheus rules</a></li>");
         }
         if self.traces.is_some() {
             links.push_str("<li><a href=\"/debug/traces\">/debug/traces</a>: recent traces, failed and slowest first, filtered by span name, status or duration (<a href=\"/debug/traces?format=json\">JSON</a>); <a href=\"/debug/traces?status=error\">failed only</a></li>");

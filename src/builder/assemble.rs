@@ -2,6 +2,7 @@
 //! admin server, the audit log, and the guard that stops them.
 
 use std::io::{self, IsTerminal, Write};
+use std::sync::Arc;
 
 use telescope_health::Health;
 use telescope_log::audit::{AuditLayer, AuditLog};
@@ -15,6 +16,11 @@ use super::resolve::{AdminSetting, Resolved, DEFAULT_FILTER};
 use super::{LogFormat, TelemetryBuilder};
 use crate::admin::{AdminServer, DEFAULT_ADMIN_ADDRESS};
 use crate::signal_filter::SignalFilter;
+use crate::slo::sampler::SloSampler;
+use crate::slo::{Rules, SloMonitor};
+
+/// How often SLO events are sampled unless the builder says otherwise.
+const DEFAULT_SLO_SAMPLE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
 use crate::telemetry::Parts;
 use crate::{InitError, SpanMetricsLayer, Telemetry};
 
@@ -148,7 +154,8 @@ impl TelemetryBuilder {
         }
         let (recorder, metrics) = recorder.build();
         let health = self.health.take().unwrap_or_default();
-        let admin = self.start_admin(&resolved, &metrics, &health, &pipeline)?;
+        let slo = self.start_slo(&metrics, &recorder)?;
+        let admin = self.start_admin(&resolved, &metrics, &health, &pipeline, slo.as_ref())?;
         // The OTLP layer sits below the log layers so that a span's ids exist before they
         // are written.
         let subscriber = tracing_subscriber::registry()
@@ -173,9 +180,36 @@ impl TelemetryBuilder {
             shutdown_timeout: resolved.shutdown_timeout,
             log_records,
             propagators: resolved.propagators.clone(),
+            slo,
             redaction: resolved.redaction.clone(),
         });
         Ok((Dispatch::new(subscriber), telemetry))
+    }
+
+    /// The SLO monitor and its sampling thread, when SLOs were given; their latency
+    /// thresholds checked against the recorder's buckets first.
+    fn start_slo(
+        &mut self,
+        metrics: &telescope_metrics::MetricsHandle,
+        recorder: &TelescopeRecorder,
+    ) -> Result<Option<(Arc<SloMonitor>, SloSampler)>, InitError> {
+        if self.slos.is_empty() {
+            return Ok(None);
+        }
+        let slos = std::mem::take(&mut self.slos);
+        Rules::new(&slos, &self.alerts).check_buckets(|metric| metrics.buckets_for(metric))?;
+        let monitor = Arc::new(SloMonitor::new(slos, metrics.clone()));
+        let interval = self
+            .slo_sample_interval
+            .unwrap_or(DEFAULT_SLO_SAMPLE_INTERVAL);
+        let sampler =
+            SloSampler::start(monitor.clone(), recorder.clone(), interval).map_err(|source| {
+                InitError::Thread {
+                    what: "SLO sampling",
+                    source,
+                }
+            })?;
+        Ok(Some((monitor, sampler)))
     }
 
     fn start_admin(
@@ -184,6 +218,7 @@ impl TelemetryBuilder {
         metrics: &telescope_metrics::MetricsHandle,
         health: &Health,
         pipeline: &telescope_otlp::Pipeline,
+        slo: Option<&(Arc<SloMonitor>, SloSampler)>,
     ) -> Result<Option<AdminServer>, InitError> {
         let (address, explicit) = match &resolved.admin {
             Some(AdminSetting::Off) => return Ok(None),
@@ -196,6 +231,10 @@ impl TelemetryBuilder {
             .metrics(metrics.clone())
             .health(health.clone())
             .traces(pipeline.ring());
+        if let Some((monitor, _)) = slo {
+            let rules = Rules::new(monitor.slos(), &self.alerts).prometheus_rules();
+            admin = admin.slo(monitor.clone(), rules);
+        }
         if let Some(token) = &resolved.admin_token {
             admin = admin.bearer_token(token.clone());
         }

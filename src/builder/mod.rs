@@ -108,6 +108,9 @@ pub struct TelemetryBuilder {
     /// `Some(None)`: no exemplars; `None`: not set in code.
     exemplar_interval: Option<Option<Duration>>,
     log_records: Option<bool>,
+    slos: Vec<crate::slo::Slo>,
+    alerts: Vec<crate::slo::Alert>,
+    slo_sample_interval: Option<Duration>,
 }
 
 /// Sends records of the `log` crate to the global `tracing` subscriber, up to `level` (the
@@ -369,6 +372,28 @@ impl TelemetryBuilder {
     /// target, file and line, filtered by the same `RUST_LOG`.
     pub fn log_records(mut self, capture: bool) -> Self {
         self.log_records = Some(capture);
+        self
+    }
+
+    /// Monitors these SLOs: `/slo` on the admin server shows each one's SLI, error budget
+    /// left and burn rates, computed in the process from its own metrics (no Prometheus
+    /// needed); `/slo/rules.yml` serves their Prometheus rules (with [`alerts`](Self::alerts));
+    /// `telescope_slo_burn_rate{slo,window}` publishes the burn rates. Latency thresholds are
+    /// checked against the recorder's buckets when the builder finishes.
+    pub fn slos(mut self, slos: impl IntoIterator<Item = crate::slo::Slo>) -> Self {
+        self.slos.extend(slos);
+        self
+    }
+
+    /// Threshold alerts served in `/slo/rules.yml` with the SLOs' rules.
+    pub fn alerts(mut self, alerts: impl IntoIterator<Item = crate::slo::Alert>) -> Self {
+        self.alerts.extend(alerts);
+        self
+    }
+
+    /// How often the SLOs' events are sampled for `/slo` (default 30 s).
+    pub fn slo_sample_interval(mut self, interval: Duration) -> Self {
+        self.slo_sample_interval = Some(interval);
         self
     }
 

@@ -27,7 +27,9 @@
 mod alertmanager;
 mod promql;
 mod rules;
+pub(crate) mod sampler;
 mod spec;
+mod status;
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -35,6 +37,7 @@ use std::time::Duration;
 pub use alertmanager::{Receiver, Routing};
 pub use rules::{error_ratio_record, Rules, FAST_BURN_ALERT, SLOW_BURN_ALERT};
 pub use spec::{Slo, SloError};
+pub use status::{SloMonitor, SloStatus, BURN_RATE_GAUGE, STATUS_WINDOWS};
 
 /// A plain alert: a PromQL condition held for a while, with a severity, labels and
 /// annotations (`HighErrorRate`, `SlowResponses`, pool exhaustion).

@@ -49,6 +49,26 @@ impl Selector {
             .map(|(label, _, value)| (label.as_str(), value.as_str()))
     }
 
+    /// Whether a series with `labels` is selected; `None` when a regex uses more than `.`
+    /// and literal characters (the in-process reader does not evaluate full regexes).
+    pub(crate) fn matches(&self, labels: &[(&str, &str)]) -> Option<bool> {
+        let value_of = |name: &str| {
+            labels
+                .iter()
+                .find(|(label, _)| *label == name)
+                .map_or("", |(_, value)| *value)
+        };
+        let mut all = true;
+        for (label, op, wanted) in &self.matchers {
+            let value = value_of(label);
+            all &= match op {
+                Op::Equal => value == wanted,
+                Op::Regex => simple_regex_matches(wanted, value)?,
+            };
+        }
+        Some(all)
+    }
+
     pub(crate) fn promql(&self) -> String {
         let mut out = self.metric.clone();
         if self.matchers.is_empty() {
@@ -69,6 +89,23 @@ impl Selector {
         out.push('}');
         out
     }
+}
+
+/// Whether `value` matches the anchored `pattern` made of literals and `.`; `None` for any
+/// other regex syntax.
+fn simple_regex_matches(pattern: &str, value: &str) -> Option<bool> {
+    if pattern
+        .chars()
+        .any(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/' | ' ')))
+    {
+        return None;
+    }
+    let (pattern, value): (Vec<char>, Vec<char>) =
+        (pattern.chars().collect(), value.chars().collect());
+    Some(
+        pattern.len() == value.len()
+            && pattern.iter().zip(&value).all(|(p, v)| *p == '.' || p == v),
+    )
 }
 
 /// `value` as a PromQL double-quoted string.
@@ -116,6 +153,32 @@ pub(crate) fn duration(seconds: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn selectors_match_label_sets_and_say_when_they_cannot() {
+        let errors = Selector::new("x")
+            .equal("route", "/a")
+            .matching("status", "5..");
+        assert_eq!(
+            errors.matches(&[("route", "/a"), ("status", "503")]),
+            Some(true)
+        );
+        assert_eq!(
+            errors.matches(&[("route", "/a"), ("status", "200")]),
+            Some(false)
+        );
+        assert_eq!(
+            errors.matches(&[("route", "/b"), ("status", "500")]),
+            Some(false)
+        );
+        assert_eq!(
+            errors.matches(&[("route", "/a"), ("status", "5000")]),
+            Some(false)
+        );
+        assert_eq!(errors.matches(&[("route", "/a")]), Some(false));
+        let complex = Selector::new("x").matching("status", "5..|429");
+        assert_eq!(complex.matches(&[("status", "500")]), None);
+    }
 
     #[test]
     fn names_and_durations() {

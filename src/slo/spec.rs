@@ -323,6 +323,51 @@ impl Slo {
         })
     }
 
+    /// The bad and all events counted so far, read from the recorder's series the way the
+    /// rules' PromQL selects them; `None` when the SLI's selectors are beyond the in-process
+    /// reader.
+    pub(crate) fn read_totals(
+        &self,
+        metrics: &telescope_metrics::MetricsHandle,
+    ) -> Option<(f64, f64)> {
+        use telescope_metrics::SeriesValue;
+        match &self.indicator {
+            Indicator::Availability { total, errors, .. } => {
+                Some((sum_of(metrics, errors)?, sum_of(metrics, total)?))
+            }
+            Indicator::Latency {
+                histogram,
+                filters,
+                threshold,
+            } => {
+                let (mut bad, mut all) = (0.0, 0.0);
+                metrics.for_each_series(histogram, |labels, value| {
+                    let selected = filters
+                        .iter()
+                        .all(|(name, wanted)| labels.contains(&(name.as_str(), wanted.as_str())));
+                    if let (
+                        true,
+                        SeriesValue::Histogram {
+                            bounds,
+                            buckets,
+                            count,
+                        },
+                    ) = (selected, value)
+                    {
+                        let within = bounds
+                            .iter()
+                            .take_while(|bound| *bound <= threshold)
+                            .count();
+                        let good: u64 = buckets.iter().take(within).sum();
+                        all += count as f64;
+                        bad += count.saturating_sub(good) as f64;
+                    }
+                });
+                Some((bad, all))
+            }
+        }
+    }
+
     /// PromQL for the share of bad events over `range` (`5m`).
     pub(crate) fn error_ratio(&self, range: &str) -> String {
         match &self.indicator {
@@ -351,6 +396,32 @@ impl Slo {
             }
         }
     }
+}
+
+/// The sum of the series `selector` picks: counters by their name, or a histogram's counts
+/// for `<histogram>_count`.
+fn sum_of(metrics: &telescope_metrics::MetricsHandle, selector: &Selector) -> Option<f64> {
+    use telescope_metrics::SeriesValue;
+    let mut sum = 0.0;
+    let mut unreadable = false;
+    let mut add = |labels: &[(&str, &str)], amount: u64| match selector.matches(labels) {
+        Some(true) => sum += amount as f64,
+        Some(false) => {}
+        None => unreadable = true,
+    };
+    metrics.for_each_series(selector.metric(), |labels, value| {
+        if let SeriesValue::Counter(count) = value {
+            add(labels, count);
+        }
+    });
+    if let Some(histogram) = selector.metric().strip_suffix("_count") {
+        metrics.for_each_series(histogram, |labels, value| {
+            if let SeriesValue::Histogram { count, .. } = value {
+                add(labels, count);
+            }
+        });
+    }
+    (!unreadable).then_some(sum)
 }
 
 #[cfg(test)]

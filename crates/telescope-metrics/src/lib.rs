@@ -45,8 +45,8 @@ pub use exporter::{
     scrape_response, ExporterError, MetricsServer, MetricsServerBuilder, DEFAULT_ADDRESS,
 };
 pub use recorder::{
-    BuildError, InstallError, MetricsHandle, TelescopeRecorder, TelescopeRecorderBuilder,
-    DEFAULT_BUCKETS, DEFAULT_CARDINALITY_LIMIT, DEFAULT_SERIES_LIMIT,
+    BuildError, InstallError, MetricsHandle, SeriesValue, TelescopeRecorder,
+    TelescopeRecorderBuilder, DEFAULT_BUCKETS, DEFAULT_CARDINALITY_LIMIT, DEFAULT_SERIES_LIMIT,
 };
 pub use render::Format;
 

@@ -298,6 +298,26 @@ impl metrics::Recorder for TelescopeRecorder {
     }
 }
 
+/// A series' current value, as [`MetricsHandle::for_each_series`] gives it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub enum SeriesValue<'a> {
+    /// A counter's total.
+    Counter(u64),
+    /// A gauge's value.
+    Gauge(f64),
+    /// A histogram: its bucket bounds, the count in each bucket (not cumulative; one more
+    /// than the bounds, the last above them all) and the count of observations.
+    Histogram {
+        /// The upper bounds, `+Inf` not included.
+        bounds: &'a [f64],
+        /// Observations per bucket.
+        buckets: &'a [u64],
+        /// Observations in all.
+        count: u64,
+    },
+}
+
 /// Renders what a [`TelescopeRecorder`] holds. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct MetricsHandle {
@@ -326,6 +346,54 @@ impl MetricsHandle {
             }
         })?;
         Ok((!(gzipped && body.is_empty())).then_some(body))
+    }
+
+    /// Calls `visit` with the labels and current value of every series of `name` (the
+    /// overflow series included, with its `otel_metric_overflow` label): for readers in the
+    /// process, such as SLO status, that need sums over series without a scrape.
+    ///
+    /// ```
+    /// use telescope_metrics::{SeriesValue, TelescopeRecorder};
+    ///
+    /// let (recorder, handle) = TelescopeRecorder::builder().build();
+    /// metrics::with_local_recorder(&recorder, || {
+    ///     metrics::counter!("orders_total", "outcome" => "placed").increment(3);
+    ///     metrics::counter!("orders_total", "outcome" => "declined").increment(1);
+    /// });
+    /// let mut placed = 0;
+    /// handle.for_each_series("orders_total", |labels, value| {
+    ///     if let (true, SeriesValue::Counter(count)) = (labels.contains(&("outcome", "placed")), value) {
+    ///         placed += count;
+    ///     }
+    /// });
+    /// assert_eq!(placed, 3);
+    /// ```
+    pub fn for_each_series(
+        &self,
+        name: &str,
+        mut visit: impl FnMut(&[(&str, &str)], SeriesValue<'_>),
+    ) {
+        use crate::registry::AnySeries;
+        for series in self.registry.series_of(name) {
+            let labels: Vec<(&str, &str)> = series.labels().pairs().collect();
+            match &series {
+                AnySeries::Counter(counter) => {
+                    visit(&labels, SeriesValue::Counter(counter.cell.value()));
+                }
+                AnySeries::Gauge(gauge) => visit(&labels, SeriesValue::Gauge(gauge.cell.value())),
+                AnySeries::Histogram(histogram) => {
+                    let snapshot = histogram.cell.snapshot();
+                    visit(
+                        &labels,
+                        SeriesValue::Histogram {
+                            bounds: histogram.cell.bounds(),
+                            buckets: &snapshot.classic,
+                            count: snapshot.count,
+                        },
+                    );
+                }
+            }
+        }
     }
 
     /// The bucket bounds histograms named `name` get (those configured for it, else the

@@ -395,6 +395,15 @@ impl Families {
     fn iter(&self) -> impl Iterator<Item = &Family> {
         self.table.iter()
     }
+
+    /// The series of `name` (overflow included), cloned out.
+    fn series_of(&self, name: &str) -> Vec<AnySeries> {
+        use std::hash::BuildHasher;
+        self.table
+            .find(self.hasher.hash_one(name), |family| *family.name == *name)
+            .map(|family| family.index.clone())
+            .unwrap_or_default()
+    }
 }
 
 /// A family as a render sees it.
@@ -679,6 +688,14 @@ impl Registry {
         if unit.is_some() {
             entry.unit = unit;
         }
+    }
+
+    /// The series of `name` (a reference-count bump each, under the lock).
+    pub(crate) fn series_of(&self, name: &str) -> Vec<AnySeries> {
+        self.families
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .series_of(name)
     }
 
     /// (name, series, folds) for every name with at least one series.

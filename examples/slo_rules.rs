@@ -9,43 +9,11 @@
 //! ```
 
 use std::path::PathBuf;
-use std::time::Duration;
 
-use telescope::slo::{Alert, Receiver, Routing, Rules, Slo, SloError};
+use telescope::slo::{Receiver, Routing, Rules, SloError};
 
-fn shop_slos() -> Result<(Vec<Slo>, Vec<Alert>), SloError> {
-    let slos = vec![
-        Slo::http_availability("shop-availability", 0.995)?
-            .label("team", "shop")?
-            .runbook("https://runbooks.example/shop/availability"),
-        Slo::http_latency("products-latency", 0.99, 0.25)?
-            .route("/products")
-            .label("team", "shop")?,
-        Slo::http_latency("orders-latency", 0.95, 1.0)?
-            .route("/orders")
-            .window(Duration::from_secs(7 * 86_400))?
-            .label("team", "payments")?,
-        Slo::counters("orders-placed", 0.99, "orders_total", "orders_total")?
-            .errors_where("outcome", "unavailable")?
-            .label("team", "payments")?,
-    ];
-    let alerts = vec![
-        Alert::new(
-            "HighErrorRate",
-            "sum(rate(http_server_request_duration_seconds_count{status=~\"5..\"}[5m])) / sum(rate(http_server_request_duration_seconds_count[5m])) > 0.05",
-        )?
-        .for_duration(Duration::from_secs(300))
-        .severity("page")
-        .annotation("summary", "More than 5% of requests fail: {{ $value | humanizePercentage }}"),
-        Alert::new(
-            "SlowResponses",
-            "histogram_quantile(0.99, sum by (le) (rate(http_server_request_duration_seconds_bucket[5m]))) > 1",
-        )?
-        .for_duration(Duration::from_secs(600))
-        .annotation("summary", "p99 latency above 1 s"),
-    ];
-    Ok((slos, alerts))
-}
+#[path = "quickstart/slos.rs"]
+mod slos;
 
 /// Pages go to PagerDuty, the payments team's tickets to its Slack channel, the shop team's
 /// to e-mail, the rest to a webhook. Secrets stay in files the deployment mounts.
@@ -86,7 +54,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let directory = std::env::args()
         .nth(1)
         .map_or_else(|| PathBuf::from("target/slo"), PathBuf::from);
-    let (slos, alerts) = shop_slos()?;
+    let (slos, alerts) = slos::shop_slos()?;
     let rules = Rules::new(&slos, &alerts);
     rules.check_buckets(|_| telescope::metrics::DEFAULT_BUCKETS.to_vec())?;
     std::fs::create_dir_all(&directory)?;

@@ -17,6 +17,7 @@ mod api;
 mod audit_trail;
 mod inventory;
 mod load;
+mod slos;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -55,9 +56,20 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let (shop_slos, shop_alerts) = match slos::shop_slos() {
+        Ok(declared) => declared,
+        Err(error) => {
+            eprintln!("quickstart: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
     let mut builder = telescope::builder()
         .service_name("quickstart")
-        .service_version(env!("CARGO_PKG_VERSION"));
+        .service_version(env!("CARGO_PKG_VERSION"))
+        // Watch the injected failures burn the error budget on /slo.
+        .slos(shop_slos)
+        .alerts(shop_alerts)
+        .slo_sample_interval(Duration::from_secs(5));
     // Unless told otherwise, a keyed, signed audit trail in a fresh directory, keys beside it.
     let trail = match std::env::var_os("TELESCOPE_AUDIT_FILE") {
         Some(_) => None,
@@ -117,6 +129,7 @@ async fn main() -> ExitCode {
             eprintln!("  traces         http://{admin}/debug/traces");
             eprintln!("  metrics        http://{admin}/metrics");
             eprintln!("  readiness      http://{admin}/readyz?verbose");
+            eprintln!("  SLOs           http://{admin}/slo");
         }
         None => eprintln!("  (admin server not running: see the message above)"),
     }

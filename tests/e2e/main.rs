@@ -14,6 +14,8 @@ mod inventory;
 mod setup;
 
 #[cfg(feature = "interop")]
+mod alerting;
+#[cfg(feature = "interop")]
 #[path = "../support/hostile_metrics.rs"]
 mod hostile_metrics;
 #[cfg(feature = "interop")]

@@ -15,9 +15,9 @@ use crate::promtool_support::promtool_check;
 use crate::setup::setup;
 
 /// Stops the Prometheus server when dropped.
-struct Prometheus {
+pub(crate) struct Prometheus {
     child: Child,
-    addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
     _dir: tempfile::TempDir,
 }
 
@@ -28,19 +28,32 @@ impl Drop for Prometheus {
     }
 }
 
-fn free_addr() -> SocketAddr {
+pub(crate) fn free_addr() -> SocketAddr {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     listener.local_addr().expect("addr")
 }
 
 fn start_prometheus(target: SocketAddr) -> Prometheus {
+    start_prometheus_with(target, "", &[])
+}
+
+/// Prometheus scraping `target` every second, with `extra` appended to its configuration
+/// and `files` (name, content) written beside it (rule files).
+pub(crate) fn start_prometheus_with(
+    target: SocketAddr,
+    extra: &str,
+    files: &[(&str, &str)],
+) -> Prometheus {
     let dir = tempfile::tempdir().expect("tempdir");
+    for (name, content) in files {
+        std::fs::write(dir.path().join(name), content).expect("a file beside the config");
+    }
     let config = dir.path().join("prometheus.yml");
     std::fs::write(
         &config,
         format!(
             "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
-             scrape_configs:\n  - job_name: telescope\n    static_configs:\n      - targets: ['{target}']\n"
+             scrape_configs:\n  - job_name: telescope\n    static_configs:\n      - targets: ['{target}']\n{extra}"
         ),
     )
     .expect("config");
@@ -65,7 +78,7 @@ fn start_prometheus(target: SocketAddr) -> Prometheus {
 }
 
 /// Percent-encodes a query parameter.
-fn encode(text: &str) -> String {
+pub(crate) fn encode(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
             b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b'-' | b'.' => (b as char).to_string(),
@@ -75,7 +88,11 @@ fn encode(text: &str) -> String {
 }
 
 /// Asks Prometheus until `accept` finds what it wants in the answer's `data`, or 60 s pass.
-fn poll<T>(prometheus: &Prometheus, path: &str, accept: impl Fn(&Value) -> Option<T>) -> T {
+pub(crate) fn poll<T>(
+    prometheus: &Prometheus,
+    path: &str,
+    accept: impl Fn(&Value) -> Option<T>,
+) -> T {
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut last = String::new();
     while Instant::now() < deadline {
@@ -94,7 +111,7 @@ fn poll<T>(prometheus: &Prometheus, path: &str, accept: impl Fn(&Value) -> Optio
 }
 
 /// Waits until Prometheus scraped the target successfully (`up` is 1).
-fn wait_until_up(prometheus: &Prometheus) {
+pub(crate) fn wait_until_up(prometheus: &Prometheus) {
     poll(
         prometheus,
         &format!("/api/v1/query?query={}", encode("up{job=\"telescope\"}")),

@@ -144,6 +144,11 @@ impl Receiver {
         )
     }
 
+    /// The receiver's name, as routes name it.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     fn write(&self, out: &mut String) {
         let _ = writeln!(out, "  - name: {}", quoted(&self.name));
         let path = |path: &Path| quoted(&path.to_string_lossy());

@@ -25,6 +25,7 @@
 //! Then `promtool check rules slo-rules.yml` and `promtool test rules slo-tests.yml`.
 
 mod alertmanager;
+mod file;
 mod promql;
 mod rules;
 pub(crate) mod sampler;
@@ -35,6 +36,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 pub use alertmanager::{Receiver, Routing};
+pub use file::{SloFile, SloFileError};
 pub use rules::{error_ratio_record, Rules, FAST_BURN_ALERT, SLOW_BURN_ALERT};
 pub use spec::{Slo, SloError};
 pub use status::{SloMonitor, SloStatus, BURN_RATE_GAUGE, STATUS_WINDOWS};

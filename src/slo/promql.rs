@@ -150,6 +150,23 @@ pub(crate) fn duration(seconds: u64) -> String {
     format!("{seconds}s")
 }
 
+/// A Prometheus-style duration of one unit (`30d`, `6h`, `5m`, `90s`).
+pub(crate) fn parse_duration(text: &str) -> Option<std::time::Duration> {
+    let text = text.trim();
+    let unit_at = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(unit_at);
+    let number: u64 = number.parse().ok()?;
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        "w" => 604_800,
+        _ => return None,
+    };
+    Some(std::time::Duration::from_secs(number.checked_mul(seconds)?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,5 +206,16 @@ mod tests {
         assert_eq!(duration(5_400), "90m");
         assert_eq!(duration(7_200), "2h");
         assert_eq!(duration(45), "45s");
+        assert_eq!(
+            parse_duration("30d"),
+            Some(std::time::Duration::from_secs(2_592_000))
+        );
+        assert_eq!(
+            parse_duration(" 5m "),
+            Some(std::time::Duration::from_secs(300))
+        );
+        for bad in ["", "5", "m", "5x", "1h30m", "-5m", "99999999999999999999d"] {
+            assert_eq!(parse_duration(bad), None, "{bad:?}");
+        }
     }
 }

@@ -293,6 +293,14 @@ impl Slo {
         self.objective
     }
 
+    /// The histogram a latency SLO reads.
+    pub(crate) fn histogram(&self) -> Option<&str> {
+        match &self.indicator {
+            Indicator::Latency { histogram, .. } => Some(histogram),
+            Indicator::Availability { .. } => None,
+        }
+    }
+
     /// The share of events allowed to be bad: `1 - objective`.
     pub fn error_budget(&self) -> f64 {
         1.0 - self.objective

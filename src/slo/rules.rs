@@ -77,14 +77,6 @@ impl Burn {
     }
 }
 
-/// The smallest burn rate among `burns`: what makes at least one of them fire.
-fn lowest_rate(burns: &[Burn], window: u64) -> f64 {
-    burns
-        .iter()
-        .map(|burn| burn.rate(window))
-        .fold(f64::INFINITY, f64::min)
-}
-
 /// The rules and tests for a set of SLOs and alerts.
 ///
 /// ```
@@ -342,17 +334,37 @@ fn input_series(slo: &Slo, bad: f64) -> Vec<(String, f64)> {
 fn write_slo_tests(out: &mut String, slo: &Slo) {
     let budget = slo.error_budget();
     let window = slo.window.as_secs();
-    let (page, ticket) = (lowest_rate(&PAGE, window), lowest_rate(&TICKET, window));
-    // Half the events bad: a fast burn, if the budget is small enough for it to page at all
-    // (an objective under about 97% can never burn 14.4 times its budget).
-    let fast = (0.5 / budget > PAGE[0].rate(window)).then_some(0.5);
-    // Between the lowest ticket rate and the lowest page rate, where there is room.
-    let steady = (ticket < page).then_some((ticket + page) / 2.0 * budget);
-    let cases: [(&str, Option<f64>, bool, bool); 3] = [
-        ("a fast burn pages (and opens a ticket)", fast, true, true),
+    let [page_fast, page_slow] = [&PAGE[0], &PAGE[1]].map(|burn| burn.rate(window));
+    let [ticket_fast, ticket_slow] = [&TICKET[0], &TICKET[1]].map(|burn| burn.rate(window));
+    // A burn rate between `low` and `high`, as a share of bad events, where there is room
+    // between them and the share is possible (under 1).
+    let between = |low: f64, high: f64| {
+        let bad = (low + high) / 2.0 * budget;
+        (low < high && bad < 1.0).then_some(bad)
+    };
+    // One case per alerting window pair: each fires exactly the alerts it must.
+    let cases: [(&str, Option<f64>, bool, bool); 5] = [
         (
-            "a steady burn opens a ticket, and does not page",
-            steady,
+            "a burn over the 1h/5m rate pages (and opens a ticket)",
+            between(page_fast, page_fast * 2.0),
+            true,
+            true,
+        ),
+        (
+            "a burn over the 6h/30m rate only pages (and opens a ticket)",
+            between(page_slow, page_fast),
+            true,
+            true,
+        ),
+        (
+            "a burn over the 1d/2h rate opens a ticket, and does not page",
+            between(ticket_fast, page_slow),
+            false,
+            true,
+        ),
+        (
+            "a burn over the 3d/6h rate only opens a ticket, and does not page",
+            between(ticket_slow, ticket_fast),
             false,
             true,
         ),
@@ -452,8 +464,15 @@ mod tests {
     fn a_loose_objective_gets_no_page_test_it_could_never_pass() {
         let slos = [Slo::http_availability("loose", 0.9).expect("valid")];
         let tests = Rules::new(&slos, &[]).promtool_tests("rules.yml");
-        assert!(!tests.contains("a fast burn pages"), "{tests}");
-        assert!(tests.contains("a steady burn opens a ticket"));
+        assert!(!tests.contains("1h/5m rate pages"), "{tests}");
+        assert!(tests.contains("1d/2h rate opens a ticket"), "{tests}");
+        let strict = [Slo::http_availability("strict", 0.999).expect("valid")];
+        let tests = Rules::new(&strict, &[]).promtool_tests("rules.yml");
+        assert_eq!(
+            tests.matches("  - name:").count(),
+            5,
+            "one case per window pair, and none: {tests}"
+        );
     }
 
     #[test]

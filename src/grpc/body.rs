@@ -1,6 +1,7 @@
 //! [`GrpcBody`]: a response body that ends its call when it ends, with the status its
 //! trailers carry.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -71,5 +72,51 @@ impl<B: Body> Body for GrpcBody<B> {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+pin_project! {
+    /// Runs a gRPC service's (or channel's) future inside the call's span; the call then lives
+    /// on in the response body, or ends with `failed` when no response came.
+    #[derive(Debug)]
+    pub struct GrpcFuture<F> {
+        #[pin]
+        inner: F,
+        call: Option<GrpcCall>,
+        failed: u16,
+    }
+}
+
+impl<F> GrpcFuture<F> {
+    pub(super) fn new(inner: F, call: GrpcCall, failed: u16) -> Self {
+        Self {
+            inner,
+            call: Some(call),
+            failed,
+        }
+    }
+}
+
+impl<F, B, E> Future for GrpcFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = Result<Response<GrpcBody<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let result = {
+            let _entered = this.call.as_ref().map(|call| call.span.enter());
+            std::task::ready!(this.inner.poll(cx))
+        };
+        Poll::Ready(match result {
+            Ok(response) => Ok(GrpcBody::wrap(response, this.call.take())),
+            Err(error) => {
+                if let Some(mut call) = this.call.take() {
+                    call.finish(*this.failed);
+                }
+                Err(error)
+            }
+        })
     }
 }

@@ -1,17 +1,14 @@
 //! [`GrpcClientLayer`]: a client span and duration for every call a gRPC client makes, and the
 //! trace context in its metadata.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
-use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 use tracing::field::Empty;
 
-use super::body::GrpcBody;
+use super::body::{GrpcBody, GrpcFuture};
 use super::call::{GrpcCall, Side, UNAVAILABLE};
 
 /// Adds client telemetry to a gRPC channel (`tower::ServiceBuilder::new().layer(…)
@@ -50,7 +47,7 @@ where
 {
     type Response = Response<GrpcBody<ResBody>>;
     type Error = S::Error;
-    type Future = GrpcClientFuture<S::Future>;
+    type Future = GrpcFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -80,45 +77,6 @@ where
             telescope_otlp::propagation::inject_current(request.headers_mut());
             self.inner.call(request)
         });
-        GrpcClientFuture {
-            inner,
-            call: Some(call),
-        }
-    }
-}
-
-pin_project! {
-    /// Runs the channel's future inside the call's span; the call then lives on in the
-    /// response body.
-    #[derive(Debug)]
-    pub struct GrpcClientFuture<F> {
-        #[pin]
-        inner: F,
-        call: Option<GrpcCall>,
-    }
-}
-
-impl<F, B, E> Future for GrpcClientFuture<F>
-where
-    F: Future<Output = Result<Response<B>, E>>,
-{
-    type Output = Result<Response<GrpcBody<B>>, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let result = {
-            let _entered = this.call.as_ref().map(|call| call.span.enter());
-            std::task::ready!(this.inner.poll(cx))
-        };
-        Poll::Ready(match result {
-            Ok(response) => Ok(GrpcBody::wrap(response, this.call.take())),
-            Err(error) => {
-                // No answer: the transport failed.
-                if let Some(mut call) = this.call.take() {
-                    call.finish(UNAVAILABLE);
-                }
-                Err(error)
-            }
-        })
+        GrpcFuture::new(inner, call, UNAVAILABLE)
     }
 }

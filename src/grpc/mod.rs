@@ -30,7 +30,7 @@ mod call;
 mod client;
 mod server;
 
-pub use body::GrpcBody;
+pub use body::{GrpcBody, GrpcFuture};
 pub use call::{CLIENT_DURATION, SERVER_DURATION};
-pub use client::{GrpcClientFuture, GrpcClientLayer, GrpcClientService};
-pub use server::{GrpcServerFuture, GrpcServerLayer, GrpcServerService};
+pub use client::{GrpcClientLayer, GrpcClientService};
+pub use server::{GrpcServerLayer, GrpcServerService};

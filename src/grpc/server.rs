@@ -1,16 +1,13 @@
 //! [`GrpcServerLayer`]: a server span and duration for every call a gRPC server answers.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
-use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 use tracing::field::Empty;
 
-use super::body::GrpcBody;
+use super::body::{GrpcBody, GrpcFuture};
 use super::call::{GrpcCall, Side, UNKNOWN};
 
 /// Adds server telemetry to a gRPC service (`tonic::transport::Server::builder().layer(…)`);
@@ -48,7 +45,7 @@ where
 {
     type Response = Response<GrpcBody<ResBody>>;
     type Error = S::Error;
-    type Future = GrpcServerFuture<S::Future>;
+    type Future = GrpcFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -87,43 +84,6 @@ where
             },
         );
         let inner = call.span.in_scope(|| self.inner.call(request));
-        GrpcServerFuture {
-            inner,
-            call: Some(call),
-        }
-    }
-}
-
-pin_project! {
-    /// Runs the service inside the call's span; the call then lives on in the response body.
-    #[derive(Debug)]
-    pub struct GrpcServerFuture<F> {
-        #[pin]
-        inner: F,
-        call: Option<GrpcCall>,
-    }
-}
-
-impl<F, B, E> Future for GrpcServerFuture<F>
-where
-    F: Future<Output = Result<Response<B>, E>>,
-{
-    type Output = Result<Response<GrpcBody<B>>, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let result = {
-            let _entered = this.call.as_ref().map(|call| call.span.enter());
-            std::task::ready!(this.inner.poll(cx))
-        };
-        Poll::Ready(match result {
-            Ok(response) => Ok(GrpcBody::wrap(response, this.call.take())),
-            Err(error) => {
-                if let Some(mut call) = this.call.take() {
-                    call.finish(UNKNOWN);
-                }
-                Err(error)
-            }
-        })
+        GrpcFuture::new(inner, call, UNKNOWN)
     }
 }

@@ -39,20 +39,10 @@ enum ReceiverKind {
     },
 }
 
-fn checked_receiver(name: &str) -> Result<String, SloError> {
-    let valid = !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
-    valid
-        .then(|| name.to_owned())
-        .ok_or_else(|| SloError::InvalidName(name.to_owned()))
-}
-
 impl Receiver {
     fn new(name: &str, kind: ReceiverKind) -> Result<Self, SloError> {
         Ok(Self {
-            name: checked_receiver(name)?,
+            name: super::spec::checked_name(name)?,
             kind,
         })
     }

@@ -92,7 +92,8 @@ pub struct Slo {
     pub(crate) runbook: Option<String>,
 }
 
-fn checked_name(name: &str) -> Result<String, SloError> {
+/// `name` if it is letters, digits, `_`, `-` and `.` (SLO and receiver names).
+pub(crate) fn checked_name(name: &str) -> Result<String, SloError> {
     let valid = !name.is_empty()
         && name
             .chars()

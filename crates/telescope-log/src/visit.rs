@@ -232,6 +232,15 @@ impl KeyLedger<'_> {
                 .any(|&(start, end)| buf.get(start as usize..end as usize) == Some(key))
     }
 
+    /// Writes `,"key":` for the quoted `key`, made unique as [`settle`](Self::settle) does.
+    pub(crate) fn open_member(&mut self, line: &mut Vec<u8>, quoted_key: &[u8]) {
+        line.push(b',');
+        let start = line.len();
+        line.extend_from_slice(quoted_key);
+        self.settle(line, start, true);
+        line.push(b':');
+    }
+
     /// Makes the quoted key that starts at `buf[start]` unique: if it collides with a reserved
     /// key or one already written, it becomes `fields.<key>`, then `fields.<key>.2`, and so on.
     /// Returns whether the key was renamed.

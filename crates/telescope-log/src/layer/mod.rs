@@ -416,11 +416,7 @@ where
             let Some(value) = baggage.get(key) else {
                 continue;
             };
-            line.push(b',');
-            let start = line.len();
-            line.extend_from_slice(quoted_key);
-            ledger.settle(line, start, true);
-            line.push(b':');
+            ledger.open_member(line, quoted_key);
             if format.redaction.matches(key) {
                 quoted_into(line, telescope_core::REDACTED);
             } else {
@@ -450,11 +446,7 @@ where
                     if ledger.was_written(line, &key[1..key.len() - 1]) {
                         continue;
                     }
-                    line.push(b',');
-                    let start = line.len();
-                    line.extend_from_slice(key);
-                    ledger.settle(line, start, true);
-                    line.push(b':');
+                    ledger.open_member(line, key);
                     line.extend_from_slice(value);
                 }
             });

@@ -22,7 +22,7 @@ pin_project! {
     }
 }
 
-impl<B> GrpcBody<B> {
+impl<B: Body> GrpcBody<B> {
     /// `response` with its body wrapped: the call ends now if the headers say how (a
     /// trailers-only answer, or an HTTP error without a gRPC status), else when the body does.
     pub(super) fn wrap(response: Response<B>, mut call: Option<GrpcCall>) -> Response<Self> {
@@ -32,6 +32,12 @@ impl<B> GrpcBody<B> {
         if let Some(code) = code {
             if let Some(mut ended) = call.take() {
                 ended.finish(code);
+            }
+        }
+        // A body that is already over will not be polled for trailers it does not have.
+        if response.body().is_end_stream() {
+            if let Some(mut ended) = call.take() {
+                ended.finish(UNKNOWN);
             }
         }
         response.map(|inner| Self { inner, call })
@@ -100,6 +106,7 @@ impl<F> GrpcFuture<F> {
 impl<F, B, E> Future for GrpcFuture<F>
 where
     F: Future<Output = Result<Response<B>, E>>,
+    B: Body,
 {
     type Output = Result<Response<GrpcBody<B>>, E>;
 
@@ -118,5 +125,87 @@ where
                 Err(error)
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+
+    use bytes::Bytes;
+    use http_body_util::{BodyExt, Empty};
+
+    use super::super::call::Side;
+    use super::*;
+
+    /// The codes the calls ended with, from `rpc_client_duration_seconds`.
+    fn codes(handle: &telescope_metrics::MetricsHandle) -> Vec<String> {
+        let mut codes = Vec::new();
+        handle.for_each_series(super::super::CLIENT_DURATION, |labels, _| {
+            for (name, value) in labels {
+                if *name == "rpc_grpc_status_code" {
+                    codes.push((*value).to_owned());
+                }
+            }
+        });
+        codes.sort();
+        codes
+    }
+
+    fn call() -> GrpcCall {
+        GrpcCall::start(Side::Client, "/pkg.Svc/Do", |_, _, _| tracing::Span::none())
+    }
+
+    #[test]
+    fn every_way_a_response_ends_gives_its_code() {
+        let (recorder, handle) = telescope_metrics::TelescopeRecorder::builder().build();
+        metrics::with_local_recorder(&recorder, || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .expect("runtime");
+            // Trailers-only: the status is in the headers.
+            let trailers_only = Response::builder()
+                .header("grpc-status", "5")
+                .body(Empty::<Bytes>::new())
+                .expect("response");
+            drop(GrpcBody::wrap(trailers_only, Some(call())));
+            // Over before it began, with no status: unknown.
+            let empty = Response::new(Empty::<Bytes>::new());
+            drop(GrpcBody::wrap(empty, Some(call())));
+            // Trailers at the end of the body.
+            let mut trailers = http::HeaderMap::new();
+            trailers.insert("grpc-status", http::HeaderValue::from_static("0"));
+            let body = frames(vec![
+                Frame::data(Bytes::from_static(b"x")),
+                Frame::trailers(trailers),
+            ]);
+            let streamed = GrpcBody::wrap(Response::new(body), Some(call()));
+            runtime.block_on(async {
+                let _ = streamed.into_body().collect().await;
+            });
+            // Dropped half-read: cancelled.
+            let body = frames(vec![Frame::data(Bytes::from_static(b"x"))]);
+            drop(GrpcBody::wrap(Response::new(body), Some(call())));
+        });
+        assert_eq!(codes(&handle), ["0", "1", "2", "5"]);
+    }
+
+    /// A body that gives these frames, then ends.
+    struct Frames(std::collections::VecDeque<Frame<Bytes>>);
+
+    impl Body for Frames {
+        type Data = Bytes;
+        type Error = Infallible;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+            Poll::Ready(self.0.pop_front().map(Ok))
+        }
+    }
+
+    fn frames(frames: Vec<Frame<Bytes>>) -> Frames {
+        Frames(frames.into())
     }
 }

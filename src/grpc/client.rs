@@ -44,6 +44,7 @@ pub struct GrpcClientService<S> {
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for GrpcClientService<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: http_body::Body,
 {
     type Response = Response<GrpcBody<ResBody>>;
     type Error = S::Error;

@@ -42,6 +42,7 @@ pub struct GrpcServerService<S> {
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for GrpcServerService<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: http_body::Body,
 {
     type Response = Response<GrpcBody<ResBody>>;
     type Error = S::Error;

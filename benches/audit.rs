@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use telescope::log::audit::{
+use telescope::logs::audit::{
     AuditLayer, AuditLog, AuditRecord, CheckpointSink, Durability, Outcome,
 };
 use tracing_subscriber::layer::SubscriberExt;

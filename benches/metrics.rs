@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use metrics::{Key, Label, Metadata, Recorder};
 use metrics_exporter_prometheus::PrometheusBuilder;
-use telescope::metrics::{Format, TelescopeRecorder, DEFAULT_BUCKETS};
+use telescope::recorder::{Format, TelescopeRecorder, DEFAULT_BUCKETS};
 
 static METADATA: Metadata<'static> = Metadata::new(module_path!(), metrics::Level::INFO, None);
 

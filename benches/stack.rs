@@ -158,7 +158,7 @@ fn stack(name: &str) -> Stack {
                         .with_writer(writer),
                 );
             let recorder = metrics_exporter_prometheus::PrometheusBuilder::new()
-                .set_buckets(&telescope::metrics::DEFAULT_BUCKETS)
+                .set_buckets(&telescope::recorder::DEFAULT_BUCKETS)
                 .expect("buckets")
                 .build_recorder();
             Stack {

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use telescope::log::audit::{
+use telescope::logs::audit::{
     verify_files, AuditLayer, AuditLog, AuditRecord, CheckpointSink, Outcome, VerifyOptions,
 };
 use tracing_subscriber::layer::SubscriberExt;

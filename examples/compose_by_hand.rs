@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use telescope::admin::AdminServer;
 use telescope::health::Health;
-use telescope::log::{JsonLayer, NonBlocking};
-use telescope::metrics::TelescopeRecorder;
+use telescope::logs::{JsonLayer, NonBlocking};
 use telescope::otlp::sampler::{ConsistentProbability, ParentBased};
 use telescope::otlp::OtlpLayer;
+use telescope::recorder::TelescopeRecorder;
 use telescope::SpanMetricsLayer;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -20,7 +20,10 @@ use tracing_subscriber::util::SubscriberInitExt;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Metrics: the recorder, with exemplars from sampled spans.
     let metrics = TelescopeRecorder::builder()
-        .exemplars(Duration::from_secs(1), telescope::core::current_sampled_ids)
+        .exemplars(
+            Duration::from_secs(1),
+            telescope::context::current_sampled_ids,
+        )
         .global_label("service", "by-hand")?
         .install()?;
 

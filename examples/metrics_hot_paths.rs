@@ -14,7 +14,7 @@
 //! `create` (a new label value each time).
 
 use metrics::{Key, Label, Metadata};
-use telescope::metrics::TelescopeRecorder;
+use telescope::recorder::TelescopeRecorder;
 
 static METADATA: Metadata<'static> = Metadata::new(module_path!(), metrics::Level::INFO, None);
 

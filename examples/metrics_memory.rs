@@ -85,26 +85,26 @@ fn measure(recorder: &dyn Recorder, kind: Kind, render: &dyn Fn() -> usize) {
     );
 }
 
-fn telescope_builder() -> telescope::metrics::TelescopeRecorderBuilder {
-    telescope::metrics::TelescopeRecorder::builder()
+fn telescope_builder() -> telescope::recorder::TelescopeRecorderBuilder {
+    telescope::recorder::TelescopeRecorder::builder()
         .cardinality_limit(LABEL_VALUES as usize)
         .series_limit(LABEL_VALUES as usize)
 }
 
 fn run_one(which: &str, kind: Kind) {
-    let telescope = |builder: telescope::metrics::TelescopeRecorderBuilder| {
+    let telescope = |builder: telescope::recorder::TelescopeRecorderBuilder| {
         let (recorder, handle) = builder.build();
         measure(&recorder, kind, &|| {
-            handle.render(telescope::metrics::Format::Prometheus).len()
+            handle.render(telescope::recorder::Format::Prometheus).len()
         });
     };
     match which {
         "telescope" => telescope(telescope_builder()),
         "telescope64" => telescope(telescope_builder().shards(64)),
-        "telescope_folded" => telescope(telescope::metrics::TelescopeRecorder::builder()),
+        "telescope_folded" => telescope(telescope::recorder::TelescopeRecorder::builder()),
         "peer" => {
             let recorder = metrics_exporter_prometheus::PrometheusBuilder::new()
-                .set_buckets(&telescope::metrics::DEFAULT_BUCKETS)
+                .set_buckets(&telescope::recorder::DEFAULT_BUCKETS)
                 .expect("buckets")
                 .build_recorder();
             let handle = recorder.handle();

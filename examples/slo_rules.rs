@@ -56,7 +56,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map_or_else(|| PathBuf::from("target/slo"), PathBuf::from);
     let (slos, alerts) = slos::shop_slos()?;
     let rules = Rules::new(&slos, &alerts);
-    rules.check_buckets(|_| telescope::metrics::DEFAULT_BUCKETS.to_vec())?;
+    rules.check_buckets(|_| telescope::recorder::DEFAULT_BUCKETS.to_vec())?;
     std::fs::create_dir_all(&directory)?;
     std::fs::write(directory.join("rules.yml"), rules.prometheus_rules())?;
     std::fs::write(

@@ -1,12 +1,20 @@
 //! Production observability for Rust services in one line of `main`.
 //!
 //! ```no_run
+//! use telescope::metrics::counter;
+//! use telescope::tracing::info;
+//!
 //! fn main() -> Result<(), telescope::InitError> {
 //!     let _telemetry = telescope::try_init()?; // flushes spans, audit records and logs when dropped
-//!     tracing::info!(port = 8080, "listening");
+//!     info!(port = 8080, "listening");
+//!     counter!("starts_total").increment(1);
 //!     Ok(())
 //! }
 //! ```
+//!
+//! The [`tracing`] and [`metrics`] facades are re-exported, so a service needs only
+//! `telescope` in its `Cargo.toml` for events, spans and metrics (`#[instrument]` still needs
+//! `tracing` as a dependency of its own: the attribute expands to paths of the `tracing` crate).
 //!
 //! `init()` installs a `tracing` subscriber (events filtered by `RUST_LOG`, spans by
 //! `TELESCOPE_SPAN_FILTER`, both `info` by default, so a quiet log level keeps traces whole;
@@ -19,16 +27,17 @@
 //! [`TelemetryBuilder`] for every setting and its environment variable.
 //!
 //! The component crates can be composed by hand instead; they are re-exported here as
-//! [`core`] (trace context), [`log`] (JSON layer and writers), [`otlp`] (span layer,
-//! samplers, propagation), [`metrics`] (recorder and `/metrics` server) and [`health`]
-//! (health probes):
+//! [`context`] (trace context, ids, baggage, redaction: `telescope-core`), [`logs`] (JSON
+//! layer, writers, audit trail: `telescope-log`), [`otlp`] (span layer, samplers,
+//! propagation), [`recorder`] (the `metrics` recorder and `/metrics` server:
+//! `telescope-metrics`) and [`health`] (health probes):
 //!
 //! ```
 //! use tracing_subscriber::layer::SubscriberExt;
-//! let (writer, _guard) = telescope::log::NonBlocking::new(std::io::stdout());
+//! let (writer, _guard) = telescope::logs::NonBlocking::new(std::io::stdout());
 //! let subscriber = tracing_subscriber::registry()
 //!     .with(tracing_subscriber::EnvFilter::new("info"))
-//!     .with(telescope::log::JsonLayer::builder().with_writer(writer).build());
+//!     .with(telescope::logs::JsonLayer::builder().with_writer(writer).build());
 //! tracing::subscriber::with_default(subscriber, || tracing::info!("composed by hand"));
 //! ```
 //!
@@ -45,14 +54,18 @@ pub mod slo;
 mod span_metrics;
 mod telemetry;
 
+/// The `metrics` facade: `telescope::metrics::counter!` and the rest.
+pub use ::metrics;
+/// The `tracing` facade: `telescope::tracing::info!`, spans, `Instrument`.
+pub use ::tracing;
 pub use builder::{LogFormat, TelemetryBuilder};
 pub use span_metrics::SpanMetricsLayer;
 pub use telemetry::Telemetry;
-pub use telescope_core as core;
+pub use telescope_core as context;
 pub use telescope_core::{Redaction, Secret};
 pub use telescope_health as health;
-pub use telescope_log as log;
-pub use telescope_metrics as metrics;
+pub use telescope_log as logs;
+pub use telescope_metrics as recorder;
 pub use telescope_otlp as otlp;
 
 /// Why telemetry could not be set up.

@@ -4,7 +4,7 @@
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
-use telescope::log::audit::{public_key_hex, AuditLog};
+use telescope::logs::audit::{public_key_hex, AuditLog};
 
 /// The open trail and where its pieces are.
 pub(crate) struct Trail {

@@ -153,7 +153,7 @@ impl AdminServerBuilder {
 ///
 /// ```
 /// use telescope::admin::AdminServer;
-/// let (_recorder, metrics) = telescope::metrics::TelescopeRecorder::builder().build();
+/// let (_recorder, metrics) = telescope::recorder::TelescopeRecorder::builder().build();
 /// let server = AdminServer::builder()
 ///     .address("127.0.0.1:0")
 ///     .metrics(metrics)

@@ -16,7 +16,7 @@
 //!     .severity("ticket")];
 //! let rules = Rules::new(&slos, &alerts);
 //! // Latency thresholds must be bucket bounds of the histogram the recorder really keeps:
-//! rules.check_buckets(|_| telescope::metrics::DEFAULT_BUCKETS.to_vec())?;
+//! rules.check_buckets(|_| telescope::recorder::DEFAULT_BUCKETS.to_vec())?;
 //! std::fs::write(std::env::temp_dir().join("slo-rules.yml"), rules.prometheus_rules()).unwrap();
 //! std::fs::write(std::env::temp_dir().join("slo-tests.yml"), rules.promtool_tests("slo-rules.yml")).unwrap();
 //! # Ok::<(), telescope::slo::SloError>(())

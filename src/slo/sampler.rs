@@ -17,20 +17,23 @@ pub(crate) struct SloSampler {
 }
 
 impl SloSampler {
+    /// Takes the first sample now (the baseline: events from here on count), then one every
+    /// `interval` on a thread of its own.
     pub(crate) fn start(
         monitor: Arc<SloMonitor>,
         recorder: TelescopeRecorder,
         interval: Duration,
     ) -> std::io::Result<Self> {
+        metrics::with_local_recorder(&recorder, || monitor.sample());
         let (stop, stopped) = mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("telescope-slo".to_owned())
             .spawn(move || loop {
-                metrics::with_local_recorder(&recorder, || monitor.sample());
                 match stopped.recv_timeout(interval) {
                     Err(RecvTimeoutError::Timeout) => {}
                     Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
                 }
+                metrics::with_local_recorder(&recorder, || monitor.sample());
             })?;
         Ok(Self {
             stop: Some(stop),

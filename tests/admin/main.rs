@@ -374,7 +374,7 @@ fn the_trace_page_renders_a_child_starting_at_the_end_of_its_trace() {
 fn a_probe_answers_while_a_large_scrape_renders() {
     let (_dispatch, telemetry) = local_builder()
         .metrics(
-            telescope::metrics::TelescopeRecorder::builder()
+            telescope::recorder::TelescopeRecorder::builder()
                 .cardinality_limit(2_000)
                 .series_limit(200_000),
         )

@@ -182,7 +182,7 @@ fn one_trace_across_client_server_client_server() {
 
     let metrics = telemetry
         .metrics()
-        .render(telescope::metrics::Format::Prometheus);
+        .render(telescope::recorder::Format::Prometheus);
     for status in ["200", "404"] {
         let series = format!(
             "http_client_request_duration_seconds_count{{method=\"GET\",server_address=\"127.0.0.1\",status=\"{status}\"}} 1"

@@ -1,6 +1,6 @@
 //! Logs and traces line up: the JSON layer writes the ids the OTLP layer gives each span.
 
-use telescope::log::JsonLayer;
+use telescope::logs::JsonLayer;
 use telescope::otlp::sampler::{AlwaysOff, ParentBased};
 use telescope::otlp::OtlpLayer;
 use tracing_subscriber::layer::SubscriberExt;

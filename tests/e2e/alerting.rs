@@ -152,7 +152,7 @@ fn start_alertmanager(binary: &str, config: &str) -> Option<Alertmanager> {
 /// Records requests to `/checkout` in the recorder until stopped, half of them failing while
 /// `failing` is set.
 fn traffic(
-    recorder: telescope::metrics::TelescopeRecorder,
+    recorder: telescope::recorder::TelescopeRecorder,
     failing: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
 ) -> std::thread::JoinHandle<()> {

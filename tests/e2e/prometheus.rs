@@ -209,7 +209,7 @@ fn prometheus_scrapes_the_admin_server_and_sees_the_request_rate_and_exemplars()
 /// the scrape succeeds (`up` is 1) and every sample of the exposition is ingested.
 #[test]
 fn prometheus_ingests_every_sample_of_a_hostile_metric_set() {
-    use telescope::metrics::{Format, Matcher, MetricsServer, TelescopeRecorder};
+    use telescope::recorder::{Format, Matcher, MetricsServer, TelescopeRecorder};
     let (recorder, handle) = TelescopeRecorder::builder()
         .summary_for(Matcher::Full("s_summary".into()), &[0.5])
         .expect("valid quantiles")

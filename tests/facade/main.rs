@@ -157,7 +157,7 @@ fn audit_events_reach_the_audit_file_whatever_the_log_filter() {
         !text.contains("hunter2"),
         "sensitive fields are hashed: {text}"
     );
-    let report = telescope::log::audit::verify_files(&[path], &Default::default())
+    let report = telescope::logs::audit::verify_files(&[path], &Default::default())
         .expect("the sealed log verifies");
     assert!(report.records >= 1);
 }

@@ -167,7 +167,7 @@ fn client_and_server_spans_of_one_trace_with_statuses_and_metrics() {
 
     let metrics = telemetry
         .metrics()
-        .render(telescope::metrics::Format::Prometheus);
+        .render(telescope::recorder::Format::Prometheus);
     for series in [
         r#"rpc_server_duration_seconds_count{rpc_service="grpc.health.v1.Health",rpc_method="Check",rpc_grpc_status_code="0"} 1"#,
         r#"rpc_server_duration_seconds_count{rpc_service="grpc.health.v1.Health",rpc_method="Check",rpc_grpc_status_code="5"} 1"#,

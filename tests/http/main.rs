@@ -95,10 +95,10 @@ fn run_with(builder: telescope::TelemetryBuilder, requests: Vec<Request<Body>>) 
         logs: logs.json_lines(),
         metrics: telemetry
             .metrics()
-            .render(telescope::metrics::Format::Prometheus),
+            .render(telescope::recorder::Format::Prometheus),
         open_metrics: telemetry
             .metrics()
-            .render(telescope::metrics::Format::OpenMetrics),
+            .render(telescope::recorder::Format::OpenMetrics),
     }
 }
 
@@ -355,7 +355,7 @@ fn a_cancelled_request_leaves_nothing_in_flight() {
     });
     let metrics = telemetry
         .metrics()
-        .render(telescope::metrics::Format::Prometheus);
+        .render(telescope::recorder::Format::Prometheus);
     assert!(
         metrics.contains(r#"http_server_active_requests{method="GET"} 0"#),
         "{metrics}"
@@ -474,7 +474,7 @@ fn without_axum_routing_the_resolver_names_the_route() {
     });
     let metrics = telemetry
         .metrics()
-        .render(telescope::metrics::Format::Prometheus);
+        .render(telescope::recorder::Format::Prometheus);
     assert!(
         metrics.contains(r#"http_server_request_duration_seconds_count{method="GET",route="/items/{id}",status="200"} 2"#),
         "{metrics}"

@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::process::Command;
 
-use telescope::metrics::{Format, Matcher, TelescopeRecorder};
+use telescope::recorder::{Format, Matcher, TelescopeRecorder};
 
 use crate::promtool_support::promtool_parses;
 

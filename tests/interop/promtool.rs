@@ -1,7 +1,7 @@
 //! `promtool check metrics` accepts what the recorder renders: every metric kind, label values
 //! that need escaping, an overflow series, global labels, NaN and infinities.
 
-use telescope::metrics::{Format, Matcher, TelescopeRecorder};
+use telescope::recorder::{Format, Matcher, TelescopeRecorder};
 
 use crate::promtool_support::promtool_check;
 

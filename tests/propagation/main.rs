@@ -24,7 +24,7 @@ fn router() -> Router {
         .route(
             "/call",
             get(|| async {
-                let tenant = telescope::core::Baggage::current()
+                let tenant = telescope::context::Baggage::current()
                     .get("tenant")
                     .unwrap_or("-")
                     .to_owned();
@@ -151,7 +151,7 @@ fn every_format_is_read_continued_and_written_on() {
     assert_eq!(header_of(&answers[3], "tenant"), Some("globex"));
     let metrics = telemetry
         .metrics()
-        .render(telescope::metrics::Format::Prometheus);
+        .render(telescope::recorder::Format::Prometheus);
     assert!(
         metrics.contains(r#"telescope_propagation_invalid_total{header="b3"} 1"#),
         "{metrics}"

@@ -91,10 +91,10 @@ fn every_span_gets_a_duration_and_failures_are_labelled() {
 
 #[test]
 fn a_sampled_spans_duration_points_at_its_own_trace() {
-    let (recorder, handle) = telescope::metrics::TelescopeRecorder::builder()
+    let (recorder, handle) = telescope::recorder::TelescopeRecorder::builder()
         .exemplars(
             std::time::Duration::from_secs(3600),
-            telescope::core::current_sampled_ids,
+            telescope::context::current_sampled_ids,
         )
         .build();
     let traces = OtlpLayer::builder().build();
@@ -111,7 +111,7 @@ fn a_sampled_spans_duration_points_at_its_own_trace() {
     assert!(pipeline.force_flush(std::time::Duration::from_secs(5)));
     let spans = pipeline.ring().spans();
     let checkout = spans.last().expect("the span was kept");
-    let text = handle.render(telescope::metrics::Format::OpenMetrics);
+    let text = handle.render(telescope::recorder::Format::OpenMetrics);
     let exemplar = text
         .lines()
         .filter(|l| l.starts_with("telescope_span_duration_seconds_bucket"))
@@ -126,7 +126,7 @@ fn a_sampled_spans_duration_points_at_its_own_trace() {
         "{exemplar}"
     );
     assert_eq!(
-        telescope::core::current_sampled_ids(),
+        telescope::context::current_sampled_ids(),
         None,
         "the override ends with the observation"
     );
@@ -165,7 +165,7 @@ macro_rules! marking {
 
 /// Every way of marking a span, through the real layers: the exported span's status, the
 /// span metric's `status` label (and so `/debug/traces?status=error`, which reads the span's
-/// status) agree with the rules of `telescope::core::outcome`.
+/// status) agree with the rules of `telescope::context::outcome`.
 #[test]
 fn the_exported_status_and_the_metric_agree_on_every_marking() {
     use tracing::field::{debug, display};

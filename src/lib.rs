@@ -1,16 +1,31 @@
 //! Production observability for Rust services in one line of `main`.
 //!
 //! ```no_run
+//! use std::process::ExitCode;
+//!
 //! use telescope::metrics::counter;
 //! use telescope::tracing::info;
 //!
-//! fn main() -> Result<(), telescope::InitError> {
-//!     let _telemetry = telescope::try_init()?; // flushes spans, audit records and logs when dropped
+//! fn main() -> ExitCode {
+//!     // Keep the guard: it flushes spans, audit records and logs when dropped.
+//!     let _telemetry = match telescope::try_init() {
+//!         Ok(telemetry) => telemetry,
+//!         Err(error) => {
+//!             // Display says what is wrong and where: "environment variable
+//!             // OTEL_BSP_MAX_QUEUE_SIZE="lots" is invalid: expected a whole number".
+//!             eprintln!("telemetry: {error}");
+//!             return ExitCode::FAILURE;
+//!         }
+//!     };
 //!     info!(port = 8080, "listening");
 //!     counter!("starts_total").increment(1);
-//!     Ok(())
+//!     ExitCode::SUCCESS
 //! }
 //! ```
+//!
+//! Built for Unix (the rolling file writer and the disk-space check use Unix APIs). Cargo
+//! features: `axum` (on by default) reads route templates from axum's `MatchedPath` in
+//! [`http::TelemetryLayer`]; `interop` only turns on the interoperability tests.
 //!
 //! The [`tracing`] and [`metrics`] facades are re-exported, so a service needs only
 //! `telescope` in its `Cargo.toml` for events, spans and metrics (`#[instrument]` still needs

@@ -63,9 +63,12 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let mut builder = telescope::builder()
-        .service_name("quickstart")
-        .service_version(env!("CARGO_PKG_VERSION"))
+    let mut builder = telescope::builder().service_version(env!("CARGO_PKG_VERSION"));
+    // Named in code only when the environment does not name it (OTEL_SERVICE_NAME wins).
+    if std::env::var_os("OTEL_SERVICE_NAME").is_none() {
+        builder = builder.service_name("quickstart");
+    }
+    builder = builder
         // Watch the injected failures burn the error budget on /slo.
         .slos(shop_slos)
         .alerts(shop_alerts)
@@ -131,7 +134,16 @@ async fn main() -> ExitCode {
             eprintln!("  readiness      http://{admin}/readyz?verbose");
             eprintln!("  SLOs           http://{admin}/slo");
         }
-        None => eprintln!("  (admin server not running: see the message above)"),
+        None => match std::env::var("TELESCOPE_ADMIN_ADDR") {
+            Ok(setting)
+                if ["off", "none", "disabled", "false", "0"]
+                    .iter()
+                    .any(|word| setting.trim().eq_ignore_ascii_case(word)) =>
+            {
+                eprintln!("  (no admin server: TELESCOPE_ADMIN_ADDR=off)");
+            }
+            _ => eprintln!("  (admin server not running: see the message above)"),
+        },
     }
     if let Some(path) = telemetry.audit().and(audit_file.as_ref()) {
         eprintln!("  audit trail    {}", path.display());

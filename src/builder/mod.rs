@@ -410,9 +410,11 @@ impl TelemetryBuilder {
     /// [`Telemetry::metrics_recorder`].
     ///
     /// # Errors
-    /// [`InitError::InvalidEnv`] for a bad environment variable, [`InitError::Admin`] if a
-    /// configured admin address cannot be bound, [`InitError::Audit`] if the audit log
-    /// cannot be opened.
+    /// [`InitError::InvalidEnv`] for a bad environment variable, [`InitError::InvalidFilter`]
+    /// for filter directives that stopped parsing, [`InitError::Admin`] if a configured admin
+    /// address cannot be bound, [`InitError::Audit`] if the audit log cannot be opened,
+    /// [`InitError::Slo`] for an SLO whose latency threshold is no bucket bound,
+    /// [`InitError::Thread`] if a thread telemetry needs cannot start.
     pub fn build(mut self) -> Result<(Dispatch, Telemetry), InitError> {
         let resolved = self.resolve(&ProcessEnv)?;
         self.build_resolved(resolved)

@@ -98,6 +98,14 @@ async fn main() -> ExitCode {
         }
     };
 
+    // What the shop's own metrics mean, for every scrape's # HELP lines.
+    metrics::describe_counter!(
+        "orders_total",
+        "Orders by outcome (placed, declined, unavailable, out_of_stock)."
+    );
+    metrics::describe_counter!("logins_total", "Login attempts by outcome.");
+    metrics::describe_gauge!("inventory_stock_units", "Units in stock, by product.");
+    metrics::describe_histogram!("order_value_dollars", "Value of placed orders, in dollars.");
     let inventory = Inventory::new(5);
     if let Err(error) = inventory.register_check(telemetry.health()) {
         eprintln!("quickstart: {error}");

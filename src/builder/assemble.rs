@@ -46,6 +46,25 @@ fn redacting_fields(
     .delimited(" ")
 }
 
+/// Gives every metric telescope records a `# HELP` text.
+fn describe_own_metrics(recorder: &TelescopeRecorder) {
+    use metrics::Recorder;
+    use telescope_core::metric_names::{MetricKind, DESCRIPTIONS};
+    for (name, kind, help) in DESCRIPTIONS {
+        let (name, help) = (
+            metrics::KeyName::from_const_str(name),
+            metrics::SharedString::const_str(help),
+        );
+        match kind {
+            MetricKind::Counter => recorder.describe_counter(name, None, help),
+            MetricKind::Gauge => recorder.describe_gauge(name, None, help),
+            MetricKind::Histogram => {
+                recorder.describe_histogram(name, Some(metrics::Unit::Seconds), help)
+            }
+        }
+    }
+}
+
 /// Whether a global `tracing` subscriber is installed. `has_been_set` also counts scoped
 /// defaults, so look from a fresh thread, where only the global one can be current.
 pub(super) fn global_subscriber_exists() -> bool {
@@ -160,6 +179,7 @@ impl TelemetryBuilder {
             recorder = recorder.exemplars(interval, telescope_core::current_sampled_ids);
         }
         let (recorder, metrics) = recorder.build();
+        describe_own_metrics(&recorder);
         let health = self.health.take().unwrap_or_default();
         let slo = self.start_slo(&metrics, &recorder)?;
         let admin = self.start_admin(&resolved, &metrics, &health, &pipeline, slo.as_ref())?;

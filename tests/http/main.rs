@@ -327,6 +327,16 @@ fn at_log_level_warn_traces_propagation_and_span_metrics_stay_whole() {
         "{}",
         seen.metrics
     );
+    // Every metric telescope records has a description of its own.
+    let undescribed: Vec<&str> = seen
+        .metrics
+        .lines()
+        .filter(|line| line.starts_with("# HELP") && line.ends_with("(no description registered)"))
+        .collect();
+    assert!(undescribed.is_empty(), "{undescribed:?}");
+    assert!(seen
+        .metrics
+        .contains("# HELP http_server_request_duration_seconds Duration of HTTP requests served"));
 }
 
 #[test]

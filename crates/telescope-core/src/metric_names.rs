@@ -34,3 +34,40 @@ pub const SPAN_DURATION_SECONDS: &str = "telescope_span_duration_seconds";
 
 /// Counter: admin server requests whose handler failed (panicked) and answered 500, by `path`.
 pub const ADMIN_ERRORS_TOTAL: &str = "telescope_admin_errors_total";
+
+/// What a metric is, for its `# HELP` line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricKind {
+    /// A counter.
+    Counter,
+    /// A gauge.
+    Gauge,
+    /// A histogram.
+    Histogram,
+}
+
+/// The help text of every metric telescope records itself (its own health, and the HTTP,
+/// gRPC, span and SLO metrics it records for the service): what `init()` describes, so no
+/// scrape says "(no description registered)" for them.
+pub const DESCRIPTIONS: &[(&str, MetricKind, &str)] = &[
+    (LOG_DROPPED_TOTAL, MetricKind::Counter, "Log lines not written, by reason (queue_full, write_error, worker_failed, shutdown)."),
+    (LOG_WRITE_ERRORS_TOTAL, MetricKind::Counter, "Log lines or batches a writer failed to write."),
+    (HEALTH_STATUS, MetricKind::Gauge, "Health check result by check and probe: 1 pass, 0.5 warn, 0 fail."),
+    (HEALTH_CHECK_DURATION_SECONDS, MetricKind::Histogram, "Duration of each health check run, in seconds."),
+    (AUDIT_RECORDS_TOTAL, MetricKind::Counter, "Audit records written and acknowledged under the durability policy."),
+    (AUDIT_WRITE_FAILURES_TOTAL, MetricKind::Counter, "Failed audit batch writes or syncs."),
+    (AUDIT_INCOMPLETE_TOTAL, MetricKind::Counter, "Audit records written without a required field (marked incomplete)."),
+    (AUDIT_TORN_LINES_TOTAL, MetricKind::Counter, "Torn last audit lines set aside when reopening after a crash."),
+    (SPANS_DROPPED_TOTAL, MetricKind::Counter, "Finished sampled spans not exported, by reason (queue_full, shutdown, rejected, export_failed, worker_failed)."),
+    (SPANS_EXPORTED_TOTAL, MetricKind::Counter, "Spans the OTLP receiver accepted."),
+    (EXPORT_ERRORS_TOTAL, MetricKind::Counter, "Failed span export attempts, retried or not."),
+    (SPAN_DURATION_SECONDS, MetricKind::Histogram, "Duration of every span, sampled or not, by span name and status (ok, error), in seconds."),
+    (ADMIN_ERRORS_TOTAL, MetricKind::Counter, "Admin server requests whose handler failed and answered 500, by path."),
+    ("telescope_propagation_invalid_total", MetricKind::Counter, "Incoming propagation headers that did not parse, by header."),
+    ("telescope_slo_burn_rate", MetricKind::Gauge, "Error budget burn rate of each SLO over each window, computed in the process (1 spends the budget exactly over the SLO's window)."),
+    ("http_server_request_duration_seconds", MetricKind::Histogram, "Duration of HTTP requests served, by method, route template and status, in seconds."),
+    ("http_server_active_requests", MetricKind::Gauge, "HTTP requests being served, by method."),
+    ("http_client_request_duration_seconds", MetricKind::Histogram, "Duration of outgoing HTTP requests, by method, server address and status (error without a response), in seconds."),
+    ("rpc_server_duration_seconds", MetricKind::Histogram, "Duration of gRPC calls served, by service, method and gRPC status code, in seconds."),
+    ("rpc_client_duration_seconds", MetricKind::Histogram, "Duration of outgoing gRPC calls, by service, method and gRPC status code, in seconds."),
+];

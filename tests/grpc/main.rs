@@ -178,3 +178,124 @@ fn client_and_server_spans_of_one_trace_with_statuses_and_metrics() {
         assert!(metrics.contains(series), "{series}\n{metrics}");
     }
 }
+
+/// HTTP client -> HTTP server -> gRPC client -> gRPC server: one trace across protocols.
+#[test]
+fn one_trace_from_an_http_call_through_a_grpc_call() {
+    use std::future::IntoFuture;
+
+    use axum::routing::get;
+    use http_body_util::{BodyExt, Empty};
+    use telescope::http::client::ClientLayer;
+    use tower::ServiceExt;
+
+    let (dispatch, telemetry) = telescope::builder()
+        .without_admin_server()
+        .log_writer(std::io::sink())
+        .build()
+        .expect("builds");
+    let recorder = telemetry.metrics_recorder();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let answer = metrics::with_local_recorder(&recorder, || {
+        tracing::dispatcher::with_default(&dispatch, || {
+            runtime.block_on(async {
+                let (reporter, health) = tonic_health::server::health_reporter();
+                reporter
+                    .set_service_status("shop", ServingStatus::Serving)
+                    .await;
+                let grpc_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("bind");
+                let grpc_address = grpc_listener.local_addr().expect("address");
+                let grpc_server = tokio::spawn(
+                    tonic::transport::Server::builder()
+                        .layer(GrpcServerLayer::new())
+                        .add_service(health)
+                        .serve_with_incoming(tonic::transport::server::TcpIncoming::from(
+                            grpc_listener,
+                        )),
+                );
+                let channel =
+                    tonic::transport::Channel::from_shared(format!("http://{grpc_address}"))
+                        .expect("uri")
+                        .connect_lazy();
+                let app = axum::Router::new()
+                    .route(
+                        "/stock",
+                        get(move || {
+                            let mut health =
+                                HealthClient::new(GrpcClientLayer::new().layer(channel.clone()));
+                            async move {
+                                match health.check(check("shop")).await {
+                                    Ok(reply) => format!("{}", reply.into_inner().status),
+                                    Err(status) => format!("{:?}", status.code()),
+                                }
+                            }
+                        }),
+                    )
+                    .layer(telescope::http::TelemetryLayer::new());
+                let http_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("bind");
+                let http_address = http_listener.local_addr().expect("address");
+                let http_server = tokio::spawn(axum::serve(http_listener, app).into_future());
+                let client = hyper_util::client::legacy::Client::builder(
+                    hyper_util::rt::TokioExecutor::new(),
+                )
+                .build_http::<Empty<bytes::Bytes>>();
+                let request = http::Request::get(format!("http://{http_address}/stock"))
+                    .body(Empty::new())
+                    .expect("request");
+                let response = ClientLayer::new()
+                    .layer(client)
+                    .oneshot(request)
+                    .instrument(tracing::info_span!("storefront"))
+                    .await
+                    .expect("an answer");
+                let body = response.into_body().collect().await.expect("body");
+                http_server.abort();
+                grpc_server.abort();
+                String::from_utf8(body.to_bytes().to_vec()).expect("utf8")
+            })
+        })
+    });
+    assert_eq!(answer, (ServingStatus::Serving as i32).to_string());
+    assert!(telemetry.flush(Duration::from_secs(5)));
+    let spans = telemetry.traces().ring().spans();
+    let find = |kind: SpanKind, name: &str| -> &SpanData {
+        spans
+            .iter()
+            .map(AsRef::as_ref)
+            .find(|s| s.span_kind == kind && s.name == name)
+            .unwrap_or_else(|| panic!("no {kind:?} span {name}: {spans:#?}"))
+    };
+    let root = spans
+        .iter()
+        .find(|s| s.name == "storefront")
+        .expect("the root");
+    let chain = [
+        find(SpanKind::Client, "GET"),
+        find(SpanKind::Server, "GET /stock"),
+        find(SpanKind::Client, "grpc.health.v1.Health/Check"),
+        find(SpanKind::Server, "grpc.health.v1.Health/Check"),
+    ];
+    let mut parent = root.span_context.span_id();
+    for span in chain {
+        assert_eq!(
+            span.span_context.trace_id(),
+            root.span_context.trace_id(),
+            "{}",
+            span.name
+        );
+        assert_eq!(
+            span.parent_span_id, parent,
+            "{} is the child of the one before",
+            span.name
+        );
+        assert_eq!(span.status, Status::Unset, "{}", span.name);
+        parent = span.span_context.span_id();
+    }
+}

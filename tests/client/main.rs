@@ -18,6 +18,11 @@ use telescope::http::client::{ClientCall, ClientLayer};
 use tower::{Layer, ServiceExt};
 use tracing::Instrument;
 
+#[path = "../support/traced.rs"]
+mod traced;
+
+use traced::Traced;
+
 /// `/a` calls `/missing` on the same server with reqwest and answers with that status.
 fn app(address: SocketAddr) -> Router {
     Router::new()
@@ -53,44 +58,31 @@ fn attribute<'s>(span: &'s SpanData, key: &str) -> Option<&'s Value> {
 
 #[test]
 fn one_trace_across_client_server_client_server() {
-    let (dispatch, telemetry) = telescope::builder()
-        .without_admin_server()
-        .log_writer(std::io::sink())
-        .build()
-        .expect("builds");
-    let recorder = telemetry.metrics_recorder();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let (answer, address) = metrics::with_local_recorder(&recorder, || {
-        tracing::dispatcher::with_default(&dispatch, || {
-            runtime.block_on(async {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                    .await
-                    .expect("bind");
-                let address = listener.local_addr().expect("address");
-                let server = tokio::spawn(axum::serve(listener, app(address)).into_future());
-                let client = hyper_util::client::legacy::Client::builder(
-                    hyper_util::rt::TokioExecutor::new(),
-                )
+    let traced = Traced::new();
+    let telemetry = &traced.telemetry;
+    let (answer, address) = traced.run(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = listener.local_addr().expect("address");
+        let server = tokio::spawn(axum::serve(listener, app(address)).into_future());
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
                 .build_http::<Empty<bytes::Bytes>>();
-                let traced = ClientLayer::new().layer(client);
-                let request = http::Request::get(format!("http://{address}/a?page=1"))
-                    .body(Empty::new())
-                    .expect("request");
-                let job = tracing::info_span!("nightly job");
-                let response = traced
-                    .oneshot(request)
-                    .instrument(job)
-                    .await
-                    .expect("an answer");
-                let body = response.into_body().collect().await.expect("body");
-                server.abort();
-                let answer = String::from_utf8(body.to_bytes().to_vec()).expect("utf8");
-                (answer, address)
-            })
-        })
+        let traced = ClientLayer::new().layer(client);
+        let request = http::Request::get(format!("http://{address}/a?page=1"))
+            .body(Empty::new())
+            .expect("request");
+        let job = tracing::info_span!("nightly job");
+        let response = traced
+            .oneshot(request)
+            .instrument(job)
+            .await
+            .expect("an answer");
+        let body = response.into_body().collect().await.expect("body");
+        server.abort();
+        let answer = String::from_utf8(body.to_bytes().to_vec()).expect("utf8");
+        (answer, address)
     });
     assert_eq!(answer, "Some(404)");
     assert!(telemetry.flush(Duration::from_secs(5)));

@@ -14,11 +14,38 @@ use tonic_health::ServingStatus;
 use tower::Layer;
 use tracing::Instrument;
 
+#[path = "../support/traced.rs"]
+mod traced;
+
+use traced::Traced;
+
 fn attribute<'s>(span: &'s SpanData, key: &str) -> Option<&'s Value> {
     span.attributes
         .iter()
         .find(|kv| kv.key.as_str() == key)
         .map(|kv| &kv.value)
+}
+
+/// tonic-health's service behind `GrpcServerLayer` on 127.0.0.1, with `shop` serving.
+async fn health_server() -> (
+    std::net::SocketAddr,
+    tokio::task::JoinHandle<Result<(), tonic::transport::Error>>,
+) {
+    let (reporter, health) = tonic_health::server::health_reporter();
+    reporter
+        .set_service_status("shop", ServingStatus::Serving)
+        .await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    let server = tokio::spawn(
+        tonic::transport::Server::builder()
+            .layer(GrpcServerLayer::new())
+            .add_service(health)
+            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
+    );
+    (address, server)
 }
 
 fn check(service: &str) -> HealthCheckRequest {
@@ -29,68 +56,42 @@ fn check(service: &str) -> HealthCheckRequest {
 
 #[test]
 fn client_and_server_spans_of_one_trace_with_statuses_and_metrics() {
-    let (dispatch, telemetry) = telescope::builder()
-        .without_admin_server()
-        .log_writer(std::io::sink())
-        .build()
-        .expect("builds");
-    let recorder = telemetry.metrics_recorder();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let answers = metrics::with_local_recorder(&recorder, || {
-        tracing::dispatcher::with_default(&dispatch, || {
-            runtime.block_on(async {
-                let (reporter, health) = tonic_health::server::health_reporter();
-                reporter
-                    .set_service_status("shop", ServingStatus::Serving)
-                    .await;
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                    .await
-                    .expect("bind");
-                let address = listener.local_addr().expect("address");
-                let server = tokio::spawn(
-                    tonic::transport::Server::builder()
-                        .layer(GrpcServerLayer::new())
-                        .add_service(health)
-                        .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
-                );
-                let channel = tonic::transport::Channel::from_shared(format!("http://{address}"))
-                    .expect("uri")
-                    .connect_lazy();
-                let mut client = HealthClient::new(GrpcClientLayer::new().layer(channel));
-                // Nothing listens on port 9 of 127.0.0.1: the transport fails.
-                let dead =
-                    tonic::transport::Channel::from_static("http://127.0.0.1:9").connect_lazy();
-                let mut unreachable = HealthClient::new(GrpcClientLayer::new().layer(dead));
+    let traced = Traced::new();
+    let telemetry = &traced.telemetry;
+    let answers = traced.run(async {
+        let (address, server) = health_server().await;
+        let channel = tonic::transport::Channel::from_shared(format!("http://{address}"))
+            .expect("uri")
+            .connect_lazy();
+        let mut client = HealthClient::new(GrpcClientLayer::new().layer(channel));
+        // Nothing listens on port 9 of 127.0.0.1: the transport fails.
+        let dead = tonic::transport::Channel::from_static("http://127.0.0.1:9").connect_lazy();
+        let mut unreachable = HealthClient::new(GrpcClientLayer::new().layer(dead));
 
-                let job = tracing::info_span!("nightly job");
-                let answers = async {
-                    let serving = client
-                        .check(check("shop"))
-                        .await
-                        .map(|r| r.into_inner().status);
-                    let missing = client
-                        .check(check("nope"))
-                        .await
-                        .map(|r| r.into_inner().status);
-                    let down = unreachable
-                        .check(check("shop"))
-                        .await
-                        .map(|r| r.into_inner().status);
-                    (
-                        serving,
-                        missing.map_err(|s| s.code()),
-                        down.map_err(|s| s.code()),
-                    )
-                }
-                .instrument(job)
-                .await;
-                server.abort();
-                answers
-            })
-        })
+        let job = tracing::info_span!("nightly job");
+        let answers = async {
+            let serving = client
+                .check(check("shop"))
+                .await
+                .map(|r| r.into_inner().status);
+            let missing = client
+                .check(check("nope"))
+                .await
+                .map(|r| r.into_inner().status);
+            let down = unreachable
+                .check(check("shop"))
+                .await
+                .map(|r| r.into_inner().status);
+            (
+                serving,
+                missing.map_err(|s| s.code()),
+                down.map_err(|s| s.code()),
+            )
+        }
+        .instrument(job)
+        .await;
+        server.abort();
+        answers
     });
     assert_eq!(answers.0.ok(), Some(ServingStatus::Serving as i32));
     assert_eq!(answers.1.err(), Some(tonic::Code::NotFound));
@@ -189,78 +190,49 @@ fn one_trace_from_an_http_call_through_a_grpc_call() {
     use telescope::http::client::ClientLayer;
     use tower::ServiceExt;
 
-    let (dispatch, telemetry) = telescope::builder()
-        .without_admin_server()
-        .log_writer(std::io::sink())
-        .build()
-        .expect("builds");
-    let recorder = telemetry.metrics_recorder();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let answer = metrics::with_local_recorder(&recorder, || {
-        tracing::dispatcher::with_default(&dispatch, || {
-            runtime.block_on(async {
-                let (reporter, health) = tonic_health::server::health_reporter();
-                reporter
-                    .set_service_status("shop", ServingStatus::Serving)
-                    .await;
-                let grpc_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                    .await
-                    .expect("bind");
-                let grpc_address = grpc_listener.local_addr().expect("address");
-                let grpc_server = tokio::spawn(
-                    tonic::transport::Server::builder()
-                        .layer(GrpcServerLayer::new())
-                        .add_service(health)
-                        .serve_with_incoming(tonic::transport::server::TcpIncoming::from(
-                            grpc_listener,
-                        )),
-                );
-                let channel =
-                    tonic::transport::Channel::from_shared(format!("http://{grpc_address}"))
-                        .expect("uri")
-                        .connect_lazy();
-                let app = axum::Router::new()
-                    .route(
-                        "/stock",
-                        get(move || {
-                            let mut health =
-                                HealthClient::new(GrpcClientLayer::new().layer(channel.clone()));
-                            async move {
-                                match health.check(check("shop")).await {
-                                    Ok(reply) => format!("{}", reply.into_inner().status),
-                                    Err(status) => format!("{:?}", status.code()),
-                                }
-                            }
-                        }),
-                    )
-                    .layer(telescope::http::TelemetryLayer::new());
-                let http_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                    .await
-                    .expect("bind");
-                let http_address = http_listener.local_addr().expect("address");
-                let http_server = tokio::spawn(axum::serve(http_listener, app).into_future());
-                let client = hyper_util::client::legacy::Client::builder(
-                    hyper_util::rt::TokioExecutor::new(),
-                )
+    let traced = Traced::new();
+    let telemetry = &traced.telemetry;
+    let answer = traced.run(async {
+        let (grpc_address, grpc_server) = health_server().await;
+        let channel = tonic::transport::Channel::from_shared(format!("http://{grpc_address}"))
+            .expect("uri")
+            .connect_lazy();
+        let app = axum::Router::new()
+            .route(
+                "/stock",
+                get(move || {
+                    let mut health =
+                        HealthClient::new(GrpcClientLayer::new().layer(channel.clone()));
+                    async move {
+                        match health.check(check("shop")).await {
+                            Ok(reply) => format!("{}", reply.into_inner().status),
+                            Err(status) => format!("{:?}", status.code()),
+                        }
+                    }
+                }),
+            )
+            .layer(telescope::http::TelemetryLayer::new());
+        let http_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let http_address = http_listener.local_addr().expect("address");
+        let http_server = tokio::spawn(axum::serve(http_listener, app).into_future());
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
                 .build_http::<Empty<bytes::Bytes>>();
-                let request = http::Request::get(format!("http://{http_address}/stock"))
-                    .body(Empty::new())
-                    .expect("request");
-                let response = ClientLayer::new()
-                    .layer(client)
-                    .oneshot(request)
-                    .instrument(tracing::info_span!("storefront"))
-                    .await
-                    .expect("an answer");
-                let body = response.into_body().collect().await.expect("body");
-                http_server.abort();
-                grpc_server.abort();
-                String::from_utf8(body.to_bytes().to_vec()).expect("utf8")
-            })
-        })
+        let request = http::Request::get(format!("http://{http_address}/stock"))
+            .body(Empty::new())
+            .expect("request");
+        let response = ClientLayer::new()
+            .layer(client)
+            .oneshot(request)
+            .instrument(tracing::info_span!("storefront"))
+            .await
+            .expect("an answer");
+        let body = response.into_body().collect().await.expect("body");
+        http_server.abort();
+        grpc_server.abort();
+        String::from_utf8(body.to_bytes().to_vec()).expect("utf8")
     });
     assert_eq!(answer, (ServingStatus::Serving as i32).to_string());
     assert!(telemetry.flush(Duration::from_secs(5)));

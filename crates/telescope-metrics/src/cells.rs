@@ -81,7 +81,7 @@ impl CounterCells {
     }
 
     /// Bytes held besides the struct itself.
-    #[cfg(test)]
+    #[cfg(all(test, not(telescope_loom)))]
     pub(crate) fn heap_bytes(&self) -> usize {
         self.shards.get().map_or(0, std::mem::size_of_val)
     }

@@ -12,7 +12,7 @@ pub(crate) fn metric_name(name: &str) -> String {
 }
 
 /// `name` as a valid label name.
-#[cfg(test)]
+#[cfg(all(test, not(telescope_loom)))]
 pub(crate) fn label_name(name: &str) -> String {
     let mut clean = String::with_capacity(name.len() + 1);
     push_label_name(&mut clean, name);

@@ -169,17 +169,23 @@ fn a_shutdown_that_gives_up_counts_what_waits_and_the_batch_in_flight_by_its_out
     );
     let stats = pipeline.stats();
     assert_eq!(stats.exported, 0);
-    assert_eq!(stats.pending, 4, "the batch in flight: {stats:?}");
+    // The batch in flight: full (4), or less when the 1 ms schedule delay sent what had come
+    // while the spans were still being emitted.
+    let in_flight = stats.pending;
+    assert!(
+        (1..=4).contains(&in_flight),
+        "the batch in flight: {stats:?}"
+    );
     assert_eq!(
         stats.abandoned_at_shutdown + stats.dropped_queue_full,
-        16,
+        20 - in_flight,
         "everything else is accounted for: {stats:?}"
     );
     drop(held);
     // The receiver took the batch in flight after all: it is exported, not lost.
     wait_until(|| pipeline.stats().pending == 0);
     let stats = pipeline.stats();
-    assert_eq!(stats.exported, 4, "{stats:?}");
+    assert_eq!(stats.exported, in_flight, "{stats:?}");
     assert_eq!(
         stats.exported + stats.abandoned_at_shutdown + stats.dropped_queue_full,
         20,

@@ -52,3 +52,18 @@ pub(crate) fn parse<T>(
             .map_err(|reason| invalid(var, &value, reason)),
     }
 }
+
+/// A setting: the value given in code, else `var` parsed with `parse` (a bad value is an
+/// error naming it), else `default`.
+pub(crate) fn setting<T>(
+    in_code: Option<T>,
+    env: &(impl Env + ?Sized),
+    var: &'static str,
+    parse_with: impl FnOnce(&str) -> Result<T, String>,
+    default: impl FnOnce() -> T,
+) -> Result<T, InitError> {
+    match in_code {
+        Some(value) => Ok(value),
+        None => Ok(parse(env, var, parse_with)?.unwrap_or_else(default)),
+    }
+}

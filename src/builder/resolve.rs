@@ -11,7 +11,7 @@ use telescope_otlp::{OtlpExportConfig, PipelineConfig};
 use tracing_subscriber::EnvFilter;
 
 use super::{LogFormat, TelemetryBuilder};
-use crate::env::{self, Env};
+use crate::env::{self, setting, Env};
 use crate::resource;
 use crate::InitError;
 
@@ -181,6 +181,37 @@ pub(crate) struct Resolved {
     pub(crate) log_records: bool,
 }
 
+/// What is logged and how, as resolved.
+struct Logs {
+    filter: String,
+    span_filter: String,
+    format: LogFormat,
+    schema: Schema,
+    redaction: Redaction,
+    lossy_logs: bool,
+    log_queue_lines: usize,
+    log_queue_bytes: usize,
+    log_records: bool,
+    baggage_fields: Vec<String>,
+}
+
+/// How spans are propagated, sampled and exported, as resolved.
+struct Traces {
+    propagators: Propagators,
+    sampler: Option<Box<dyn Sampler>>,
+    otlp_export: Option<OtlpExportConfig>,
+    pipeline: PipelineConfig,
+}
+
+/// Who the service is, as resolved.
+struct Service {
+    name: String,
+    version: Option<String>,
+    environment: Option<String>,
+    /// `OTEL_RESOURCE_ATTRIBUTES` with the three above filled in.
+    resource: Vec<(String, String)>,
+}
+
 /// The audit trail's files, from code or the environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct AuditFiles {
@@ -190,30 +221,9 @@ pub(crate) struct AuditFiles {
 }
 
 impl TelemetryBuilder {
-    /// Fills what was not set from `env`.
-    pub(crate) fn resolve(&mut self, env: &(impl Env + ?Sized)) -> Result<Resolved, InitError> {
-        let filter = match &self.log_filter {
-            Some(directives) => directives.clone(),
-            None => env::parse(env, "RUST_LOG", |text| {
-                parse_filter(text).map(|_| text.to_owned())
-            })?
-            .unwrap_or_else(|| DEFAULT_FILTER.to_owned()),
-        };
-        let span_filter = match &self.span_filter {
-            Some(directives) => directives.clone(),
-            None => env::parse(env, "TELESCOPE_SPAN_FILTER", |text| {
-                parse_filter(text).map(|_| text.to_owned())
-            })?
-            .unwrap_or_else(|| DEFAULT_FILTER.to_owned()),
-        };
-        let format = match self.log_format {
-            Some(format) => format,
-            None => env::parse(env, "TELESCOPE_LOG_FORMAT", LogFormat::parse)?.unwrap_or_default(),
-        };
-        let schema = match self.log_schema {
-            Some(schema) => schema,
-            None => env::parse(env, "TELESCOPE_LOG_SCHEMA", parse_schema)?.unwrap_or_default(),
-        };
+    /// The service's name, version and environment (code, then `OTEL_SERVICE_NAME` and
+    /// `OTEL_RESOURCE_ATTRIBUTES`), and the resource with them filled in.
+    fn service(&self, env: &(impl Env + ?Sized)) -> Result<Service, InitError> {
         let attributes = env::parse(
             env,
             "OTEL_RESOURCE_ATTRIBUTES",
@@ -254,7 +264,16 @@ impl TelemetryBuilder {
         set("service.name", Some(&service_name));
         set("service.version", service_version.as_ref());
         set("deployment.environment.name", environment.as_ref());
+        Ok(Service {
+            name: service_name,
+            version: service_version,
+            environment,
+            resource,
+        })
+    }
 
+    /// How spans are propagated, sampled and exported.
+    fn traces(&mut self, env: &(impl Env + ?Sized)) -> Result<Traces, InitError> {
         let get = |name: &str| env.get(name);
         let propagators = match self.propagators.take() {
             Some(propagators) => propagators,
@@ -271,10 +290,6 @@ impl TelemetryBuilder {
                 None => Propagators::default(),
             },
         };
-        let baggage_fields = match self.baggage_fields.take() {
-            Some(keys) => keys,
-            None => env::parse(env, "TELESCOPE_BAGGAGE_FIELDS", parse_names)?.unwrap_or_default(),
-        };
         let sampler = match self.sampler.take() {
             Some(sampler) => Some(sampler),
             None => match sampler_from_env(get) {
@@ -287,6 +302,20 @@ impl TelemetryBuilder {
             None => OtlpExportConfig::from_env(get).map_err(otlp_error)?,
         };
         let pipeline = PipelineConfig::from_env(get).map_err(otlp_error)?;
+        Ok(Traces {
+            propagators,
+            sampler,
+            otlp_export,
+            pipeline,
+        })
+    }
+
+    /// The admin server's address and token, and the audit trail's files.
+    #[allow(clippy::type_complexity)] // three settings, each with its own type
+    fn admin_and_audit(
+        &self,
+        env: &(impl Env + ?Sized),
+    ) -> Result<(Option<AdminSetting>, Option<String>, Option<AuditFiles>), InitError> {
         let admin = match &self.admin {
             Some(setting) => Some(setting.clone()),
             None => env::parse(env, "TELESCOPE_ADMIN_ADDR", parse_admin)?,
@@ -306,38 +335,140 @@ impl TelemetryBuilder {
                 .get("TELESCOPE_AUDIT_SIGNING_KEY_FILE")
                 .map(PathBuf::from),
         });
-        let redaction = match &self.redaction {
-            Some(redaction) => redaction.clone(),
-            None => env::parse(env, "TELESCOPE_REDACT", parse_redact)?.unwrap_or_default(),
-        };
-        let lossy_logs = match self.lossy_logs {
-            Some(lossy) => lossy,
-            None => env::parse(env, "TELESCOPE_LOG_LOSSY", parse_bool)?.unwrap_or(true),
-        };
-        let log_queue_lines = match self.log_queue_lines {
-            Some(lines) => lines,
-            None => env::parse(env, "TELESCOPE_LOG_QUEUE_LINES", parse_count)?
-                .unwrap_or(telescope_log::DEFAULT_QUEUE_LINES),
-        };
-        let log_queue_bytes = match self.log_queue_bytes {
-            Some(bytes) => bytes,
-            None => env::parse(env, "TELESCOPE_LOG_QUEUE_BYTES", parse_count)?
-                .unwrap_or(telescope_log::DEFAULT_QUEUE_BYTES),
-        };
-        let shutdown_timeout = match self.shutdown_timeout {
-            Some(timeout) => timeout,
-            None => env::parse(env, "TELESCOPE_SHUTDOWN_TIMEOUT", parse_millis)?
-                .unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT),
-        };
-        let exemplar_interval = match self.exemplar_interval {
-            Some(interval) => interval,
-            None => env::parse(env, "TELESCOPE_EXEMPLAR_INTERVAL", parse_interval)?
-                .unwrap_or(Some(DEFAULT_EXEMPLAR_INTERVAL)),
-        };
-        let log_records = match self.log_records {
-            Some(capture) => capture,
-            None => env::parse(env, "TELESCOPE_LOG_RECORDS", parse_bool)?.unwrap_or(true),
-        };
+        Ok((admin, admin_token, audit))
+    }
+
+    /// What is logged and how: filters, format, redaction, the log queue. (Over 80 lines:
+    /// one `setting` per knob, each written over several lines.)
+    fn logs(&mut self, env: &(impl Env + ?Sized)) -> Result<Logs, InitError> {
+        let directives = |text: &str| parse_filter(text).map(|_| text.to_owned());
+        let default_filter = || DEFAULT_FILTER.to_owned();
+        let filter = setting(
+            self.log_filter.clone(),
+            env,
+            "RUST_LOG",
+            directives,
+            default_filter,
+        )?;
+        let span_filter = setting(
+            self.span_filter.clone(),
+            env,
+            "TELESCOPE_SPAN_FILTER",
+            directives,
+            default_filter,
+        )?;
+        let format = setting(
+            self.log_format,
+            env,
+            "TELESCOPE_LOG_FORMAT",
+            LogFormat::parse,
+            LogFormat::default,
+        )?;
+        let schema = setting(
+            self.log_schema,
+            env,
+            "TELESCOPE_LOG_SCHEMA",
+            parse_schema,
+            Schema::default,
+        )?;
+        let baggage_fields = setting(
+            self.baggage_fields.take(),
+            env,
+            "TELESCOPE_BAGGAGE_FIELDS",
+            parse_names,
+            Vec::new,
+        )?;
+        let redaction = setting(
+            self.redaction.clone(),
+            env,
+            "TELESCOPE_REDACT",
+            parse_redact,
+            Redaction::default,
+        )?;
+        let lossy_logs = setting(
+            self.lossy_logs,
+            env,
+            "TELESCOPE_LOG_LOSSY",
+            parse_bool,
+            || true,
+        )?;
+        let log_queue_lines = setting(
+            self.log_queue_lines,
+            env,
+            "TELESCOPE_LOG_QUEUE_LINES",
+            parse_count,
+            || telescope_log::DEFAULT_QUEUE_LINES,
+        )?;
+        let log_queue_bytes = setting(
+            self.log_queue_bytes,
+            env,
+            "TELESCOPE_LOG_QUEUE_BYTES",
+            parse_count,
+            || telescope_log::DEFAULT_QUEUE_BYTES,
+        )?;
+        let log_records = setting(
+            self.log_records,
+            env,
+            "TELESCOPE_LOG_RECORDS",
+            parse_bool,
+            || true,
+        )?;
+        Ok(Logs {
+            filter,
+            span_filter,
+            format,
+            schema,
+            redaction,
+            lossy_logs,
+            log_queue_lines,
+            log_queue_bytes,
+            log_records,
+            baggage_fields,
+        })
+    }
+
+    /// Fills what was not set from `env`.
+    pub(crate) fn resolve(&mut self, env: &(impl Env + ?Sized)) -> Result<Resolved, InitError> {
+        let Logs {
+            filter,
+            span_filter,
+            format,
+            schema,
+            redaction,
+            lossy_logs,
+            log_queue_lines,
+            log_queue_bytes,
+            log_records,
+            baggage_fields,
+        } = self.logs(env)?;
+        let Service {
+            name: service_name,
+            version: service_version,
+            environment,
+            resource,
+        } = self.service(env)?;
+
+        let Traces {
+            propagators,
+            sampler,
+            otlp_export,
+            pipeline,
+        } = self.traces(env)?;
+        let (admin, admin_token, audit) = self.admin_and_audit(env)?;
+        let shutdown_timeout = setting(
+            self.shutdown_timeout,
+            env,
+            "TELESCOPE_SHUTDOWN_TIMEOUT",
+            parse_millis,
+            || DEFAULT_SHUTDOWN_TIMEOUT,
+        )?;
+        let exemplar_interval = setting(
+            self.exemplar_interval,
+            env,
+            "TELESCOPE_EXEMPLAR_INTERVAL",
+            parse_interval,
+            || Some(DEFAULT_EXEMPLAR_INTERVAL),
+        )?;
         let cardinality_limit = match &self.metrics {
             Some(_) => None,
             None => env::parse(env, "TELESCOPE_METRICS_CARDINALITY_LIMIT", parse_count)?,

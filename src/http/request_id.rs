@@ -19,11 +19,10 @@ fn usable(bytes: &[u8]) -> bool {
 
 /// 32 random lowercase hex digits.
 fn generate() -> HeaderValue {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let random = fastrand::u128(..);
     let mut text = [0u8; 32];
     for (index, byte) in text.iter_mut().enumerate() {
-        *byte = HEX[((random >> (index * 4)) & 0xf) as usize];
+        *byte = telescope_core::hex::digit((random >> (index * 4)) as u8);
     }
     HeaderValue::from_bytes(&text).unwrap_or_else(|_| HeaderValue::from_static("unknown"))
 }

@@ -1,13 +1,37 @@
-//! Lowercase hexadecimal encoding and strict decoding, as W3C Trace Context requires.
+//! Lowercase hexadecimal encoding and strict decoding, as W3C Trace Context requires; the one
+//! hex alphabet every telescope crate writes with.
 
 const DIGITS: &[u8; 16] = b"0123456789abcdef";
+
+/// The lowercase hex digit of the low four bits of `nibble`.
+///
+/// ```
+/// assert_eq!(telescope_core::hex::digit(0x3c), b'c');
+/// ```
+pub fn digit(nibble: u8) -> u8 {
+    DIGITS[usize::from(nibble & 0x0f)]
+}
+
+/// `bytes` as lowercase hex.
+///
+/// ```
+/// assert_eq!(telescope_core::hex::encode(&[0x00, 0xab]), "00ab");
+/// ```
+pub fn encode(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        out.push(char::from(digit(byte >> 4)));
+        out.push(char::from(digit(*byte)));
+    }
+    out
+}
 
 /// Writes `bytes` as lowercase hex into `out`, which must be exactly twice as long.
 pub(crate) fn encode_into(bytes: &[u8], out: &mut [u8]) {
     debug_assert_eq!(out.len(), bytes.len() * 2);
     for (byte, pair) in bytes.iter().zip(out.chunks_exact_mut(2)) {
-        pair[0] = DIGITS[usize::from(byte >> 4)];
-        pair[1] = DIGITS[usize::from(byte & 0x0f)];
+        pair[0] = digit(byte >> 4);
+        pair[1] = digit(*byte);
     }
 }
 

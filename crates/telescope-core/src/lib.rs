@@ -27,7 +27,7 @@ pub mod baggage;
 mod context;
 mod flags;
 mod generator;
-mod hex;
+pub mod hex;
 mod id;
 pub mod key_values;
 pub mod metric_names;

@@ -24,8 +24,6 @@ static ESCAPES: [u8; 256] = {
     table
 };
 
-const HEX: &[u8; 16] = b"0123456789abcdef";
-
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
 
@@ -61,8 +59,8 @@ pub(crate) fn escape_into(out: &mut Vec<u8>, text: &str) {
             out.extend_from_slice(&bytes[start..index]);
             if escape == b'u' {
                 out.extend_from_slice(b"\\u00");
-                out.push(HEX[usize::from(byte >> 4)]);
-                out.push(HEX[usize::from(byte & 0x0f)]);
+                out.push(telescope_core::hex::digit(byte >> 4));
+                out.push(telescope_core::hex::digit(byte));
             } else {
                 out.push(b'\\');
                 out.push(escape);

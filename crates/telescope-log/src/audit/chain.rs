@@ -66,13 +66,7 @@ impl Chainer {
 }
 
 pub(crate) fn to_hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        out.push(DIGITS[usize::from(byte >> 4)] as char);
-        out.push(DIGITS[usize::from(byte & 15)] as char);
-    }
-    out
+    telescope_core::hex::encode(bytes)
 }
 
 pub(crate) fn from_hex<const N: usize>(text: &str) -> Option<[u8; N]> {

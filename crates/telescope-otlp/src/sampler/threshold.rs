@@ -54,12 +54,11 @@ struct ThresholdText {
 
 impl ThresholdText {
     fn new(threshold: u64) -> Self {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
         let mut bytes = *b"th:00000000000000";
         let threshold = threshold.min(MAX_THRESHOLD - 1);
         for (index, byte) in bytes[3..].iter_mut().enumerate() {
             let shift = 4 * (13 - index);
-            *byte = HEX[((threshold >> shift) & 0xf) as usize];
+            *byte = telescope_core::hex::digit((threshold >> shift) as u8);
         }
         // Trailing zeros are dropped, but one digit always stays (`th:0`).
         let digits = bytes[3..]

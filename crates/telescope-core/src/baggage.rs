@@ -300,7 +300,7 @@ fn parse_member(text: &str) -> Option<Member> {
     if !is_token(key) || !value.bytes().all(is_baggage_octet) {
         return None;
     }
-    let value = percent_decode(value)?;
+    let value = crate::key_values::percent_decode(value)?;
     let mut properties = String::new();
     for property in parts {
         let property = property.trim_matches(is_ows);
@@ -322,28 +322,6 @@ fn parse_member(text: &str) -> Option<Member> {
         value,
         properties,
     })
-}
-
-/// Decodes `%XX` escapes; `None` for a broken escape or bytes that are not UTF-8.
-pub fn percent_decode(text: &str) -> Option<String> {
-    if !text.contains('%') {
-        return Some(text.to_owned());
-    }
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut at = 0;
-    while let Some(&byte) = bytes.get(at) {
-        if byte == b'%' {
-            let hex = bytes.get(at + 1..at + 3)?;
-            let hex = std::str::from_utf8(hex).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            at += 3;
-        } else {
-            out.push(byte);
-            at += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 /// Writes `value` with every byte that is not a `baggage-octet`, and `%`, as `%XX`.

@@ -30,18 +30,35 @@ pub fn parse_key_values(text: &str) -> Result<Vec<(String, String)>, String> {
     Ok(attributes)
 }
 
-fn percent_decode(text: &str) -> Option<String> {
+/// Decodes `%XX` escapes (either case); `None` for a broken escape or bytes that are not
+/// UTF-8. `+` stays `+` (this is not form encoding). The one percent decoder of the resource
+/// attributes, baggage and Jaeger's headers.
+///
+/// ```
+/// use telescope_core::key_values::percent_decode;
+/// assert_eq!(percent_decode("J%C3%B6rg%2c%20hi+").as_deref(), Some("Jörg, hi+"));
+/// assert_eq!(percent_decode("%+f"), None, "an escape is two hex digits");
+/// ```
+pub fn percent_decode(text: &str) -> Option<String> {
+    fn value(digit: u8) -> Option<u8> {
+        char::from(digit)
+            .to_digit(16)
+            .and_then(|value| u8::try_from(value).ok())
+    }
+    if !text.contains('%') {
+        return Some(text.to_owned());
+    }
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut index = 0;
-    while index < bytes.len() {
-        if bytes[index] == b'%' {
-            let hex = bytes.get(index + 1..index + 3)?;
-            let hex = std::str::from_utf8(hex).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
+    while let Some(&byte) = bytes.get(index) {
+        if byte == b'%' {
+            let high = value(*bytes.get(index + 1)?)?;
+            let low = value(*bytes.get(index + 2)?)?;
+            out.push(high << 4 | low);
             index += 3;
         } else {
-            out.push(bytes[index]);
+            out.push(byte);
             index += 1;
         }
     }

@@ -29,7 +29,7 @@ pub enum ExtractError {
 
 /// Decodes `%XX` escapes (Jaeger's URL-encoded values).
 fn url_decode(text: &str) -> Option<String> {
-    telescope_core::baggage::percent_decode(text)
+    telescope_core::key_values::percent_decode(text)
 }
 
 fn count_invalid(header: &'static str) {

@@ -39,29 +39,35 @@ pub(crate) struct SignalFilter {
     events_follow: bool,
 }
 
+/// Directives in `RUST_LOG` syntax as a filter, or the parser's message.
+pub(crate) fn parse_directives(directives: &str) -> Result<EnvFilter, String> {
+    EnvFilter::builder()
+        .parse(directives)
+        .map_err(|error| error.to_string())
+}
+
+/// The most verbose level an event can pass at under these directives (what the `log` crate
+/// bridge may skip below); `TRACE` for directives that do not parse.
+pub(crate) fn events_level(directives: &str) -> LevelFilter {
+    parse_directives(directives)
+        .ok()
+        .and_then(|filter| filter.max_level_hint())
+        .unwrap_or(LevelFilter::TRACE)
+}
+
 impl SignalFilter {
     /// The filter for these span and event directives (`RUST_LOG` syntax).
     ///
     /// # Errors
     /// The parser's message for directives that do not parse.
     pub(crate) fn parse(spans: &str, events: &str) -> Result<Self, String> {
-        let parse = |text: &str| {
-            EnvFilter::builder()
-                .parse(text)
-                .map_err(|error| error.to_string())
-        };
         Ok(Self {
-            spans: parse(spans)?,
-            events: parse(events)?,
+            spans: parse_directives(spans)?,
+            events: parse_directives(events)?,
             // Span and field directives are the bracketed ones.
             spans_follow: spans.contains('['),
             events_follow: events.contains('['),
         })
-    }
-
-    /// The most verbose level any event can pass at (what the `log` crate bridge may skip).
-    pub(crate) fn events_max_level(&self) -> LevelFilter {
-        self.events.max_level_hint().unwrap_or(LevelFilter::TRACE)
     }
 
     fn for_callsite(&self, metadata: &Metadata<'_>) -> &EnvFilter {
@@ -247,7 +253,7 @@ mod tests {
         let filter = SignalFilter::parse("info", "warn").expect("valid");
         let hint = Layer::<tracing_subscriber::Registry>::max_level_hint(&filter);
         assert_eq!(hint, Some(LevelFilter::INFO));
-        assert_eq!(filter.events_max_level(), LevelFilter::WARN);
+        assert_eq!(events_level("warn"), LevelFilter::WARN);
         let filter = SignalFilter::parse("error", "debug").expect("valid");
         let hint = Layer::<tracing_subscriber::Registry>::max_level_hint(&filter);
         assert_eq!(hint, Some(LevelFilter::DEBUG));

@@ -125,12 +125,9 @@ impl TelemetryBuilder {
             })?;
         // Up to the level the service's own directives reach: `audit=trace` is for the audit
         // layer's events, not a reason to build every `log::trace!` record.
-        let log_records = resolved.log_records.then(|| {
-            SignalFilter::parse(DEFAULT_FILTER, &resolved.filter)
-                .map_or(tracing::level_filters::LevelFilter::TRACE, |own| {
-                    own.events_max_level()
-                })
-        });
+        let log_records = resolved
+            .log_records
+            .then(|| crate::signal_filter::events_level(&resolved.filter));
         let json = (resolved.format == LogFormat::Json).then(|| {
             let mut layer = JsonLayer::builder()
                 .schema(resolved.schema)

@@ -22,7 +22,7 @@ use tracing::Dispatch;
 use crate::env::ProcessEnv;
 use crate::{InitError, Telemetry};
 use assemble::global_subscriber_exists;
-use resolve::{parse_filter, AdminSetting};
+use resolve::AdminSetting;
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -140,7 +140,7 @@ fn bridge_log_records(level: tracing::level_filters::LevelFilter) {
 
 /// `directives` if they parse as a filter.
 fn valid_filter(directives: String) -> Result<String, InitError> {
-    match parse_filter(&directives) {
+    match crate::signal_filter::parse_directives(&directives) {
         Ok(_) => Ok(directives),
         Err(reason) => Err(InitError::InvalidFilter { directives, reason }),
     }

@@ -4,11 +4,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::signal_filter::parse_directives;
 use telescope_log::{Redaction, Schema};
 use telescope_otlp::propagation::Propagators;
 use telescope_otlp::sampler::{sampler_from_env, Sampler};
 use telescope_otlp::{OtlpExportConfig, PipelineConfig};
-use tracing_subscriber::EnvFilter;
 
 use super::{LogFormat, TelemetryBuilder};
 use crate::env::{self, setting, Env};
@@ -119,12 +119,6 @@ const DEFAULT_EXEMPLAR_INTERVAL: Duration = Duration::from_secs(1);
 /// The default log filter when neither the builder nor `RUST_LOG` sets one, and the default
 /// span filter when neither the builder nor `TELESCOPE_SPAN_FILTER` does.
 pub(super) const DEFAULT_FILTER: &str = "info";
-
-pub(super) fn parse_filter(directives: &str) -> Result<EnvFilter, String> {
-    EnvFilter::builder()
-        .parse(directives)
-        .map_err(|error| error.to_string())
-}
 
 /// Whether and where the admin server listens, as set in code or the environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -341,7 +335,7 @@ impl TelemetryBuilder {
     /// What is logged and how: filters, format, redaction, the log queue. (Over 80 lines:
     /// one `setting` per knob, each written over several lines.)
     fn logs(&mut self, env: &(impl Env + ?Sized)) -> Result<Logs, InitError> {
-        let directives = |text: &str| parse_filter(text).map(|_| text.to_owned());
+        let directives = |text: &str| parse_directives(text).map(|_| text.to_owned());
         let default_filter = || DEFAULT_FILTER.to_owned();
         let filter = setting(
             self.log_filter.clone(),

@@ -234,24 +234,27 @@ impl Slo {
     ///
     /// # Errors
     /// [`SloError::InvalidLabelName`].
-    pub fn filter(mut self, label: &str, value: &str) -> Result<Self, SloError> {
-        let label = checked_label(label)?;
-        match &mut self.indicator {
-            Indicator::Availability { total, errors, .. } => {
-                *total = total.clone().equal(&label, value);
-                *errors = errors.clone().equal(&label, value);
-            }
-            Indicator::Latency { filters, .. } => filters.push((label, value.to_owned())),
-        }
-        Ok(self)
+    pub fn filter(self, label: &str, value: &str) -> Result<Self, SloError> {
+        Ok(self.with_filter(&checked_label(label)?, value))
     }
 
     /// Only requests to this route template (`route="/checkout"`).
     pub fn route(self, route: &str) -> Self {
-        match self.clone().filter("route", route) {
-            Ok(filtered) => filtered,
-            Err(_) => self,
+        self.with_filter("route", route)
+    }
+
+    /// [`filter`](Self::filter) with a label name already checked.
+    fn with_filter(mut self, label: &str, value: &str) -> Self {
+        match &mut self.indicator {
+            Indicator::Availability { total, errors, .. } => {
+                *total = total.clone().equal(label, value);
+                *errors = errors.clone().equal(label, value);
+            }
+            Indicator::Latency { filters, .. } => {
+                filters.push((label.to_owned(), value.to_owned()));
+            }
         }
+        self
     }
 
     /// The window the objective holds over (default 30 days).

@@ -118,6 +118,10 @@ pub enum InitError {
     /// The audit log could not be opened (or its keys read).
     #[error("audit log: {0}")]
     Audit(#[from] telescope_log::audit::AuditError),
+    /// The TLS files of an OTLP exporter configured in code cannot be used (those from the
+    /// environment are reported as [`InitError::InvalidEnv`], naming the variable).
+    #[error("OTLP export TLS: {0}")]
+    OtlpTls(#[from] telescope_otlp::TlsError),
     /// An SLO cannot be monitored (a latency threshold that is no bucket bound).
     #[error("SLO: {0}")]
     Slo(#[from] slo::SloError),

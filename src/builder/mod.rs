@@ -51,7 +51,7 @@ pub enum LogFormat {
 /// | propagation formats | [`propagators`](Self::propagators) | `OTEL_PROPAGATORS` (`tracecontext`, `baggage`, `b3`, `b3multi`, `jaeger`, `none`; unknown names are ignored with a warning) | `tracecontext,baggage` |
 /// | baggage keys on log lines and spans | [`baggage_fields`](Self::baggage_fields) | `TELESCOPE_BAGGAGE_FIELDS` (`tenant,region`) | none |
 /// | span sampler | [`sampler`](Self::sampler) | `OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG` (also `adaptive`, its argument the traces per second) | parent-based, always on |
-/// | OTLP export | [`otlp_export`](Self::otlp_export) | `OTEL_EXPORTER_OTLP_{TRACES_,}ENDPOINT`, `…PROTOCOL` (`http/protobuf`, `grpc`), `…HEADERS`, `…TIMEOUT`, `…COMPRESSION` (`gzip`, `none`) | none: spans stay in the in-process ring |
+/// | OTLP export | [`otlp_export`](Self::otlp_export) | `OTEL_EXPORTER_OTLP_{TRACES_,}ENDPOINT` (`http://` or `https://`), `…PROTOCOL` (`http/protobuf`, `grpc`), `…HEADERS`, `…TIMEOUT`, `…COMPRESSION` (`gzip`, `none`), `…CERTIFICATE`, `…CLIENT_CERTIFICATE`, `…CLIENT_KEY`, `…INSECURE`; the `LOGS_` and `METRICS_` forms are checked at start-up too | none: spans stay in the in-process ring |
 /// | span queue and batches | — | `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, `OTEL_BSP_SCHEDULE_DELAY`, `OTEL_BSP_EXPORT_TIMEOUT`, `OTEL_BSP_MAX_CONCURRENT_EXPORTS` | 2048, 512, 5 s, 30 s, 1 |
 /// | extra redacted field names | [`redaction`](Self::redaction) | `TELESCOPE_REDACT` (`ssn,iban`: added to the default list) | the default list |
 /// | lossy log queue | [`lossy_logs`](Self::lossy_logs) | `TELESCOPE_LOG_LOSSY` (`true`, `false`) | `true` |
@@ -414,6 +414,7 @@ impl TelemetryBuilder {
     /// for filter directives that stopped parsing, [`InitError::Admin`] if a configured admin
     /// address cannot be bound, [`InitError::Audit`] if the audit log cannot be opened,
     /// [`InitError::Slo`] for an SLO whose latency threshold is no bucket bound,
+    /// [`InitError::OtlpTls`] for TLS files of an exporter set in code that cannot be used,
     /// [`InitError::Thread`] if a thread telemetry needs cannot start.
     pub fn build(mut self) -> Result<(Dispatch, Telemetry), InitError> {
         let resolved = self.resolve(&ProcessEnv)?;

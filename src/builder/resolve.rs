@@ -8,7 +8,7 @@ use crate::signal_filter::parse_directives;
 use telescope_log::{Redaction, Schema};
 use telescope_otlp::propagation::Propagators;
 use telescope_otlp::sampler::{sampler_from_env, Sampler};
-use telescope_otlp::{OtlpExportConfig, PipelineConfig};
+use telescope_otlp::{OtlpExportConfig, OtlpSignal, PipelineConfig};
 
 use super::{LogFormat, TelemetryBuilder};
 use crate::env::{self, setting, Env};
@@ -292,9 +292,17 @@ impl TelemetryBuilder {
             },
         };
         let otlp_export = match self.otlp_export.take() {
-            Some(config) => Some(config),
+            Some(config) => {
+                config.tls.validate()?;
+                Some(config)
+            }
             None => OtlpExportConfig::from_env(get).map_err(otlp_error)?,
         };
+        // The other signals' variables are checked too, whether or not they are exported:
+        // a typo is reported at start-up, not the day someone sets an endpoint.
+        for signal in [OtlpSignal::Logs, OtlpSignal::Metrics] {
+            OtlpExportConfig::from_env_for(signal, get).map_err(otlp_error)?;
+        }
         let pipeline = PipelineConfig::from_env(get).map_err(otlp_error)?;
         Ok(Traces {
             propagators,
@@ -548,11 +556,35 @@ mod tests {
     }
 
     #[test]
+    fn tls_files_of_an_exporter_set_in_code_are_read_at_start_up() {
+        use telescope_otlp::{OtlpProtocol, OtlpTls};
+        let config = OtlpExportConfig::new("https://c:4318/v1/traces", OtlpProtocol::HttpProtobuf)
+            .with_tls(OtlpTls {
+                ca_certificate: Some("/nonexistent/ca.pem".into()),
+                ..OtlpTls::default()
+            });
+        let no_variables: &[(&str, &str)] = &[];
+        let resolved = TelemetryBuilder::default()
+            .otlp_export(config)
+            .resolve(no_variables);
+        assert!(
+            matches!(resolved, Err(InitError::OtlpTls(_))),
+            "{:?}",
+            resolved.err()
+        );
+    }
+
+    #[test]
     fn bad_traces_variables_are_named() {
         for (var, value) in [
             ("OTEL_TRACES_SAMPLER", "sometimes"),
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318"),
             ("OTEL_BSP_SCHEDULE_DELAY", "soon"),
+            // With no endpoint set, for signals not exported: checked all the same.
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "soon"),
+            ("OTEL_EXPORTER_OTLP_LOGS_TIMEOUT", "0"),
+            ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "http/xml"),
+            ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/nonexistent/ca.pem"),
         ] {
             match resolve(&[(var, value)]) {
                 Err(InitError::InvalidEnv { var: named, .. }) => assert_eq!(named, var),

@@ -37,7 +37,7 @@ mod sync;
 
 pub use export::{
     Accepted, ExportError, OtlpCompression, OtlpConfigError, OtlpExport, OtlpExportConfig,
-    OtlpProtocol, SpanExport,
+    OtlpProtocol, OtlpSignal, OtlpTls, SpanExport, TlsError,
 };
 pub use layer::{OtlpLayer, OtlpLayerBuilder, SpanLimits};
 pub use pipeline::{

@@ -1,6 +1,7 @@
 //! Test support for telescope's own tests, examples and benchmarks (not published): an OTLP
 //! trace receiver on 127.0.0.1 that decodes requests with the official protobuf definitions
-//! and answers as scripted, and secrets planted for the redaction tests.
+//! and answers as scripted (over TLS too, with certificates from [`tls::TestPki`]), and
+//! secrets planted for the redaction tests.
 //!
 //! ```
 //! use telescope_test_support::otlp_receiver::{Receiver, Reply};
@@ -11,3 +12,4 @@
 
 pub mod otlp_receiver;
 pub mod secrets;
+pub mod tls;

@@ -16,7 +16,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
 };
@@ -67,6 +67,9 @@ struct State {
     spans: AtomicU64,
     received: Mutex<Vec<Received>>,
     arrivals: Mutex<Vec<Instant>>,
+    /// TLS handshakes that failed (a client that does not trust us, or sent no certificate
+    /// when one was required).
+    handshakes_failed: AtomicU64,
 }
 
 impl State {
@@ -136,29 +139,41 @@ impl Receiver {
         Self::serve_grpc(port, &[], None, true)
     }
 
+    /// An OTLP/HTTP receiver over TLS (`tls` from
+    /// [`TestPki::server_config`](crate::tls::TestPki::server_config)), accepting.
+    pub fn https(port: u16, tls: Arc<rustls::ServerConfig>) -> Receiver {
+        Self::serve_http_maybe_tls(port, &[], None, false, Some(tls))
+    }
+
     fn serve_http(
         port: u16,
         script: &[Reply],
         fallback: Option<Reply>,
         counting: bool,
     ) -> Receiver {
+        Self::serve_http_maybe_tls(port, script, fallback, counting, None)
+    }
+
+    fn serve_http_maybe_tls(
+        port: u16,
+        script: &[Reply],
+        fallback: Option<Reply>,
+        counting: bool,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> Receiver {
         let (runtime, state, listener) = start(port, script, fallback, counting);
         let addr = listener.local_addr().expect("local address");
         let serving = state.clone();
-        runtime.spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let _ = stream.set_nodelay(true);
-                let state = serving.clone();
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |request| {
-                        handle_http(request, state.clone())
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
+        runtime.spawn(accept_loop(listener, tls, state.clone(), move |io| {
+            let state = serving.clone();
+            async move {
+                let service =
+                    hyper::service::service_fn(move |request| handle_http(request, state.clone()));
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(io, service)
+                    .await;
             }
-        });
+        }));
         Receiver {
             addr,
             state,
@@ -202,6 +217,35 @@ impl Receiver {
             state,
             _runtime: runtime,
         }
+    }
+
+    /// An OTLP/gRPC receiver over TLS (`tls` from
+    /// [`TestPki::server_config`](crate::tls::TestPki::server_config) with ALPN `h2`),
+    /// accepting. tonic's own TLS is not compiled in, so hyper serves the service over
+    /// tokio-rustls.
+    pub fn grpc_tls(port: u16, tls: Arc<rustls::ServerConfig>) -> Receiver {
+        let (runtime, state, listener) = start(port, &[], None, false);
+        let addr = listener.local_addr().expect("local address");
+        let service = TraceServiceServer::new(GrpcService(state.clone()))
+            .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
+        runtime.spawn(accept_loop(listener, Some(tls), state.clone(), move |io| {
+            let service = hyper_util::service::TowerToHyperService::new(service.clone());
+            async move {
+                let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                    .serve_connection(io, service)
+                    .await;
+            }
+        }));
+        Receiver {
+            addr,
+            state,
+            _runtime: runtime,
+        }
+    }
+
+    /// TLS handshakes that failed so far.
+    pub fn handshakes_failed(&self) -> u64 {
+        self.state.handshakes_failed.load(Ordering::Relaxed)
     }
 
     /// From now on, answers the next requests per `script`, then every request with
@@ -266,6 +310,46 @@ pub fn free_port() -> u16 {
         .and_then(|listener| listener.local_addr())
         .map(|addr| addr.port())
         .expect("a free port")
+}
+
+/// A connection, plaintext or TLS, as hyper reads it.
+type Io = TokioIo<Box<dyn Stream>>;
+
+/// A socket that may be wrapped in TLS.
+trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> Stream for T {}
+
+/// Accepts connections (through a TLS handshake when `tls` is set, counting the failed ones)
+/// and serves each on a task of its own, where the handshake runs too: a slow client does not
+/// hold up the others.
+async fn accept_loop<F, Fut>(
+    listener: tokio::net::TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    state: Arc<State>,
+    serve: F,
+) where
+    F: Fn(Io) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+    let serve = Arc::new(serve);
+    while let Ok((stream, _)) = listener.accept().await {
+        let _ = stream.set_nodelay(true);
+        let (acceptor, state, serve) = (acceptor.clone(), state.clone(), serve.clone());
+        tokio::spawn(async move {
+            let io: Box<dyn Stream> = match acceptor {
+                None => Box::new(stream),
+                Some(acceptor) => match acceptor.accept(stream).await {
+                    Ok(tls) => Box::new(tls),
+                    Err(_) => {
+                        state.handshakes_failed.fetch_add(1, Ordering::Relaxed);
+                        return;
+                    }
+                },
+            };
+            serve(TokioIo::new(io)).await;
+        });
+    }
 }
 
 fn start(

@@ -43,12 +43,13 @@ impl GrpcTransport {
         }
         let endpoint = Channel::from_shared(config.endpoint.clone())
             .map_err(|e| ExportError::permanent(format!("bad endpoint: {e}")))?
-            .connect_timeout(config.timeout)
-            .tcp_nodelay(true);
+            .connect_timeout(config.timeout);
+        let connector = super::tls::connector(&config.tls, endpoint.uri(), config.timeout, true)
+            .map_err(|e| ExportError::permanent(e.to_string()))?;
         // The channel's background tasks live on this runtime.
         let channel = {
             let _inside = runtime.enter();
-            endpoint.connect_lazy()
+            endpoint.connect_with_connector_lazy(connector)
         };
         let mut client = tonic::client::Grpc::new(channel);
         if config.compression == OtlpCompression::Gzip {
@@ -69,22 +70,22 @@ impl GrpcTransport {
         request.set_timeout(self.timeout);
         let mut client = self.client.clone();
         let call = async move {
-            client.ready().await.map_err(|e| {
-                tonic::Status::unavailable(format!("the channel is not ready: {e}"))
-            })?;
-            client
+            if let Err(error) = client.ready().await {
+                return Err(super::transport_error("the channel is not ready", &error));
+            }
+            Ok(client
                 .unary(
                     request,
                     http::uri::PathAndQuery::from_static(EXPORT_PATH),
                     EncodedRequests,
                 )
-                .await
+                .await)
         };
         let outcome = self.runtime.block_on(async {
             tokio::time::timeout(self.timeout, call)
                 .await
                 .map_err(|_| ExportError::retryable(format!("no answer within {:?}", self.timeout)))
-        })?;
+        })??;
         match outcome {
             Ok(response) => {
                 Ok(response
@@ -96,6 +97,11 @@ impl GrpcTransport {
                     }))
             }
             Err(status) => {
+                if let Some(tls) = super::tls::tls_failure(&status) {
+                    return Err(ExportError::permanent(format!(
+                        "gRPC call failed: TLS: {tls}"
+                    )));
+                }
                 let retry_info = status
                     .get_details_retry_info()
                     .and_then(|info| info.retry_delay);

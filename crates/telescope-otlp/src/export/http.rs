@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -22,7 +23,7 @@ const MAX_RESPONSE_BYTES: usize = 1 << 20;
 /// One connection pool on one current-thread runtime; used by one exporter thread at a time.
 pub(crate) struct HttpTransport {
     runtime: tokio::runtime::Runtime,
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     uri: http::Uri,
     headers: http::HeaderMap,
     timeout: Duration,
@@ -48,9 +49,8 @@ impl HttpTransport {
             };
             headers.append(name, value);
         }
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(config.timeout));
+        let connector = super::tls::connector(&config.tls, &uri, config.timeout, false)
+            .map_err(|e| ExportError::permanent(e.to_string()))?;
         let client = Client::builder(TokioExecutor::new()).build(connector);
         Ok(Self {
             runtime,
@@ -79,7 +79,7 @@ impl HttpTransport {
                 .client
                 .request(request)
                 .await
-                .map_err(|e| ExportError::retryable(format!("HTTP request failed: {e}")))?;
+                .map_err(|e| super::transport_error("HTTP request failed", &e))?;
             let status = response.status();
             let retry_after = response
                 .headers()

@@ -13,13 +13,15 @@ mod grpc;
 mod http;
 mod outcome;
 mod proto;
+mod tls;
 
 use std::sync::{Arc, Mutex};
 
 use opentelemetry_sdk::trace::SpanData;
 
-pub use config::{OtlpCompression, OtlpConfigError, OtlpExportConfig, OtlpProtocol};
+pub use config::{OtlpCompression, OtlpConfigError, OtlpExportConfig, OtlpProtocol, OtlpSignal};
 pub use outcome::{Accepted, ExportError};
+pub use tls::{OtlpTls, TlsError};
 
 /// Sends batches of finished spans. Called on the pipeline's exporter threads
 /// ([`PipelineConfig::max_concurrent_exports`](crate::PipelineConfig::max_concurrent_exports)
@@ -43,6 +45,16 @@ fn transport_runtime() -> Result<tokio::runtime::Runtime, ExportError> {
         .enable_all()
         .build()
         .map_err(|e| ExportError::retryable(format!("cannot start the exporter's runtime: {e}")))
+}
+
+/// A failure to reach the receiver: refused for good when TLS failed (an untrusted or
+/// mismatched certificate, a client certificate demanded: every try would fail the same way),
+/// retryable otherwise (a refused connection, a reset).
+fn transport_error(what: &str, error: &(dyn std::error::Error + 'static)) -> ExportError {
+    match tls::tls_failure(error) {
+        Some(tls) => ExportError::permanent(format!("{what}: TLS: {tls}")),
+        None => ExportError::retryable(format!("{what}: {error}")),
+    }
 }
 
 /// One way to reach the receiver.

@@ -133,7 +133,7 @@ impl PipelineConfig {
                     _ => Err(crate::OtlpConfigError {
                         var,
                         value: text,
-                        reason: "expected a positive integer",
+                        reason: "expected a positive integer".to_owned(),
                     }),
                 },
             }

@@ -7,3 +7,4 @@ mod propagation;
 mod redaction;
 mod samplers;
 mod stress;
+mod tls;

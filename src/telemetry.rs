@@ -9,7 +9,7 @@ use telescope_log::audit::AuditLog;
 use telescope_log::{FlushGuard, NonBlockingStats, Redaction};
 use telescope_metrics::{MetricsHandle, TelescopeRecorder};
 use telescope_otlp::propagation::Propagators;
-use telescope_otlp::Pipeline;
+use telescope_otlp::{LogPipeline, Pipeline};
 
 use crate::admin::AdminServer;
 use crate::slo::sampler::SloSampler;
@@ -19,6 +19,7 @@ use crate::slo::SloMonitor;
 pub(crate) struct Parts {
     pub(crate) logs: FlushGuard,
     pub(crate) traces: Pipeline,
+    pub(crate) log_export: Option<LogPipeline>,
     pub(crate) recorder: TelescopeRecorder,
     pub(crate) metrics: MetricsHandle,
     pub(crate) health: Health,
@@ -33,9 +34,10 @@ pub(crate) struct Parts {
 }
 
 /// Keeps telemetry running; when dropped, exports finished spans (for up to half the builder's
-/// shutdown timeout), seals the audit log (up to half of what is left), writes queued log lines
-/// (the rest), then stops the admin server: within the shutdown timeout in total. Bind it to a named variable in `main`:
-/// `let _telemetry = …;`, not `_`.
+/// shutdown timeout), seals the audit log (up to half of what is left), exports queued OTLP
+/// log records (half of what is left then), writes queued log lines (the rest), then stops the
+/// admin server: within the shutdown timeout in total. Bind it to a named variable in
+/// `main`: `let _telemetry = …;`, not `_`.
 #[derive(Debug)]
 #[must_use = "dropping the guard flushes and stops telemetry; keep it alive until the end of main"]
 pub struct Telemetry {
@@ -43,6 +45,7 @@ pub struct Telemetry {
     /// The log writer's counts when it was shut down.
     final_log_stats: NonBlockingStats,
     traces: Pipeline,
+    log_export: Option<LogPipeline>,
     recorder: TelescopeRecorder,
     metrics: MetricsHandle,
     health: Health,
@@ -61,6 +64,7 @@ impl Telemetry {
             logs: Some(parts.logs),
             final_log_stats: NonBlockingStats::default(),
             traces: parts.traces,
+            log_export: parts.log_export,
             recorder: parts.recorder,
             metrics: parts.metrics,
             health: parts.health,
@@ -74,26 +78,29 @@ impl Telemetry {
         }
     }
 
-    /// Waits until every span finished so far is exported, every audit record written and
-    /// every log line written, or `timeout` passes (in total). Returns whether everything was
+    /// Waits until every span finished so far is exported, every OTLP log record exported,
+    /// every audit record written and every log line written, or `timeout` passes (in total). Returns whether everything was
     /// done in time.
     pub fn flush(&self, timeout: Duration) -> bool {
         let deadline = telescope_core::time::deadline_after(timeout);
         // Spans first: exporting them may log.
         let spans = self.traces.force_flush(timeout);
+        let records = self.log_export.as_ref().is_none_or(|export| {
+            export.force_flush(deadline.saturating_duration_since(Instant::now()))
+        });
         let audit = self
             .audit
             .as_ref()
             .is_none_or(|audit| audit.flush().is_ok());
         let left = deadline.saturating_duration_since(Instant::now());
         let logs = self.logs.as_ref().is_none_or(|logs| logs.flush(left));
-        spans && audit && logs
+        spans && records && audit && logs
     }
 
     /// Flushes and stops, as dropping does, but at a point of your choosing, within the
     /// builder's shutdown timeout in total: spans get up to half of it, the audit log up to
-    /// half of what is left, the log lines the rest. Calling it again (or dropping
-    /// afterwards) does nothing.
+    /// half of what is left, OTLP log records half of what is left then, the log lines the
+    /// rest. Calling it again (or dropping afterwards) does nothing.
     pub fn shutdown(&mut self) {
         let Some(logs) = self.logs.take() else {
             return;
@@ -125,6 +132,17 @@ impl Telemetry {
                 );
             }
         }
+        if let Some(export) = &self.log_export {
+            let budget = deadline.saturating_duration_since(Instant::now()) / 2;
+            if !export.shutdown(budget) {
+                let stats = export.stats();
+                eprintln!(
+                    "telescope: log records were still being exported after {budget:?}: {} \
+                     dropped unsent, {} still in flight",
+                    stats.abandoned_at_shutdown, stats.pending
+                );
+            }
+        }
         self.final_log_stats =
             logs.shutdown_within(deadline.saturating_duration_since(Instant::now()));
         if let Some(admin) = self.admin.take() {
@@ -153,6 +171,11 @@ impl Telemetry {
     /// the ring, `/debug/traces` and the OTLP export), audit records, `url.query`.
     pub fn redaction(&self) -> &Redaction {
         &self.redaction
+    }
+
+    /// The OTLP log record pipeline, when log records are exported: its counts.
+    pub fn log_export(&self) -> Option<&LogPipeline> {
+        self.log_export.as_ref()
     }
 
     /// The span pipeline: its counts, and the ring of recent finished spans.

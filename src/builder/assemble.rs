@@ -8,7 +8,7 @@ use telescope_health::Health;
 use telescope_log::audit::{AuditLayer, AuditLog};
 use telescope_log::{JsonLayer, NonBlockingBuilder, Redaction};
 use telescope_metrics::TelescopeRecorder;
-use telescope_otlp::{OtlpExport, OtlpLayer};
+use telescope_otlp::{OtlpExport, OtlpLayer, OtlpLogLayer};
 use tracing::Dispatch;
 use tracing_subscriber::layer::SubscriberExt;
 
@@ -161,6 +161,15 @@ impl TelemetryBuilder {
         }
         let traces = traces.build();
         let pipeline = traces.pipeline();
+        let otlp_logs = resolved.otlp_logs.take().map(|config| {
+            let config = config.with_resource(resolved.resource.clone());
+            OtlpLogLayer::builder()
+                .exporter(OtlpExport::new(config))
+                .pipeline(resolved.log_pipeline)
+                .redaction(resolved.redaction.clone())
+                .build()
+        });
+        let log_export = otlp_logs.as_ref().map(OtlpLogLayer::pipeline);
         let mut recorder = self
             .metrics
             .take()
@@ -192,10 +201,12 @@ impl TelemetryBuilder {
                     .map(|log| AuditLayer::new(log).with_sensitive(resolved.redaction.clone())),
             )
             .with(json)
-            .with(pretty);
+            .with(pretty)
+            .with(otlp_logs);
         let telemetry = Telemetry::new(Parts {
             logs: guard,
             traces: pipeline,
+            log_export,
             recorder,
             metrics,
             health,

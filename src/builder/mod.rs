@@ -99,6 +99,7 @@ pub struct TelemetryBuilder {
     propagators: Option<Propagators>,
     baggage_fields: Option<Vec<String>>,
     otlp_export: Option<OtlpExportConfig>,
+    otlp_logs: Option<OtlpExportConfig>,
     admin: Option<AdminSetting>,
     admin_token: Option<String>,
     metrics: Option<TelescopeRecorderBuilder>,
@@ -160,6 +161,7 @@ impl fmt::Debug for TelemetryBuilder {
             .field("sampler", &self.sampler)
             .field("propagators", &self.propagators)
             .field("otlp_export", &self.otlp_export)
+            .field("otlp_logs", &self.otlp_logs)
             .field("admin", &self.admin)
             .field(
                 "admin_token",
@@ -308,6 +310,18 @@ impl TelemetryBuilder {
     /// settings.
     pub fn otlp_export(mut self, config: OtlpExportConfig) -> Self {
         self.otlp_export = Some(config);
+        self
+    }
+
+    /// Also exports every log event that passes the log filter as an OTLP log record to this
+    /// endpoint (its HTTP URL ending in `/v1/logs`; [`OtlpExportConfig::from_env_for`] with
+    /// [`OtlpSignal::Logs`](telescope_otlp::OtlpSignal::Logs) reads it). Default:
+    /// `OTEL_LOGS_EXPORTER=otlp` turns it on with the `OTEL_EXPORTER_OTLP_LOGS_*` settings
+    /// (or the generic ones, or `http://localhost:4318`); unset or `none`, log events are
+    /// lines only. The same redaction applies as on the lines; the resource is filled in
+    /// from the service settings; the queue and batches follow `OTEL_BLRP_*`.
+    pub fn otlp_logs(mut self, config: OtlpExportConfig) -> Self {
+        self.otlp_logs = Some(config);
         self
     }
 

@@ -157,6 +157,9 @@ pub(crate) struct Resolved {
     pub(crate) baggage_fields: Vec<String>,
     pub(crate) otlp_export: Option<OtlpExportConfig>,
     pub(crate) pipeline: PipelineConfig,
+    /// Where log records are exported over OTLP, if they are.
+    pub(crate) otlp_logs: Option<OtlpExportConfig>,
+    pub(crate) log_pipeline: PipelineConfig,
     /// `None`: the default address, where a busy port is not fatal.
     pub(crate) admin: Option<AdminSetting>,
     pub(crate) admin_token: Option<String>,
@@ -187,6 +190,39 @@ struct Logs {
     log_queue_bytes: usize,
     log_records: bool,
     baggage_fields: Vec<String>,
+}
+
+/// Which exporters `OTEL_TRACES_EXPORTER` / `OTEL_LOGS_EXPORTER` name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ExporterChoice {
+    /// `otlp`.
+    Otlp,
+    /// `none`.
+    Off,
+}
+
+/// `otlp` or `none` (a list as the specification allows, e.g. `otlp,otlp`; `none` alone).
+fn parse_exporters(text: &str) -> Result<ExporterChoice, String> {
+    let names: Vec<String> = text
+        .split(',')
+        .map(|name| name.trim().to_ascii_lowercase())
+        .filter(|name| !name.is_empty())
+        .collect();
+    if names.iter().all(|name| name == "none") {
+        return Ok(ExporterChoice::Off);
+    }
+    match names.iter().find(|name| *name != "otlp") {
+        None => Ok(ExporterChoice::Otlp),
+        Some(other) => Err(format!(
+            "{other:?} is not an exporter of this build; expected otlp or none"
+        )),
+    }
+}
+
+/// How log records are exported, as resolved.
+struct LogExport {
+    otlp_logs: Option<OtlpExportConfig>,
+    log_pipeline: PipelineConfig,
 }
 
 /// How spans are propagated, sampled and exported, as resolved.
@@ -291,24 +327,58 @@ impl TelemetryBuilder {
                 Err(error) => return Err(sampler_error(error)),
             },
         };
-        let otlp_export = match self.otlp_export.take() {
-            Some(config) => {
+        let choice = env::parse(env, "OTEL_TRACES_EXPORTER", parse_exporters)?;
+        let otlp_export = match (self.otlp_export.take(), choice) {
+            (Some(config), _) => {
                 config.tls.validate()?;
                 Some(config)
             }
-            None => OtlpExportConfig::from_env(get).map_err(otlp_error)?,
+            (None, Some(ExporterChoice::Otlp)) => Some(
+                OtlpExportConfig::from_env_or_default(OtlpSignal::Traces, get)
+                    .map_err(otlp_error)?,
+            ),
+            (None, Some(ExporterChoice::Off)) => {
+                // Checked all the same.
+                OtlpExportConfig::from_env(get).map_err(otlp_error)?;
+                None
+            }
+            (None, None) => OtlpExportConfig::from_env(get).map_err(otlp_error)?,
         };
-        // The other signals' variables are checked too, whether or not they are exported:
-        // a typo is reported at start-up, not the day someone sets an endpoint.
-        for signal in [OtlpSignal::Logs, OtlpSignal::Metrics] {
-            OtlpExportConfig::from_env_for(signal, get).map_err(otlp_error)?;
-        }
+        // The metrics' variables are checked too, though not exported over OTLP yet: a typo
+        // is reported at start-up, not the day someone sets an endpoint.
+        OtlpExportConfig::from_env_for(OtlpSignal::Metrics, get).map_err(otlp_error)?;
         let pipeline = PipelineConfig::from_env(get).map_err(otlp_error)?;
         Ok(Traces {
             propagators,
             sampler,
             otlp_export,
             pipeline,
+        })
+    }
+
+    /// Whether and where log records are exported over OTLP: code, then
+    /// `OTEL_LOGS_EXPORTER`; every logs variable checked either way.
+    fn log_export(&mut self, env: &(impl Env + ?Sized)) -> Result<LogExport, InitError> {
+        let get = |name: &str| env.get(name);
+        let choice = env::parse(env, "OTEL_LOGS_EXPORTER", parse_exporters)?;
+        // Checked whatever is chosen.
+        OtlpExportConfig::from_env_for(OtlpSignal::Logs, get).map_err(otlp_error)?;
+        let otlp_logs = match (self.otlp_logs.take(), choice) {
+            (Some(config), _) => {
+                config.tls.validate()?;
+                Some(config)
+            }
+            (None, Some(ExporterChoice::Otlp)) => Some(
+                OtlpExportConfig::from_env_or_default(OtlpSignal::Logs, get).map_err(otlp_error)?,
+            ),
+            // An endpoint alone does not turn log export on: the lines may already be
+            // collected from stdout, and twice is not better.
+            (None, Some(ExporterChoice::Off) | None) => None,
+        };
+        let log_pipeline = PipelineConfig::logs_from_env(get).map_err(otlp_error)?;
+        Ok(LogExport {
+            otlp_logs,
+            log_pipeline,
         })
     }
 
@@ -456,6 +526,10 @@ impl TelemetryBuilder {
             otlp_export,
             pipeline,
         } = self.traces(env)?;
+        let LogExport {
+            otlp_logs,
+            log_pipeline,
+        } = self.log_export(env)?;
         let (admin, admin_token, audit) = self.admin_and_audit(env)?;
         let shutdown_timeout = setting(
             self.shutdown_timeout,
@@ -493,6 +567,8 @@ impl TelemetryBuilder {
             baggage_fields,
             otlp_export,
             pipeline,
+            otlp_logs,
+            log_pipeline,
             admin,
             admin_token,
             audit,
@@ -553,6 +629,70 @@ mod tests {
         let quiet = resolve(&[]).expect("defaults");
         assert!(quiet.otlp_export.is_none(), "no endpoint: the ring only");
         assert!(quiet.sampler.is_none());
+    }
+
+    #[test]
+    fn exporters_are_chosen_by_name_with_the_specification_defaults() {
+        let logs = |env: &[(&str, &str)]| {
+            resolve(env)
+                .expect("valid")
+                .otlp_logs
+                .map(|config| (config.endpoint, config.protocol))
+        };
+        use telescope_otlp::OtlpProtocol::{Grpc, HttpProtobuf};
+        assert_eq!(
+            logs(&[("OTEL_LOGS_EXPORTER", "otlp")]),
+            Some(("http://localhost:4318/v1/logs".to_owned(), HttpProtobuf))
+        );
+        assert_eq!(
+            logs(&[
+                ("OTEL_LOGS_EXPORTER", "otlp"),
+                ("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "grpc")
+            ]),
+            Some(("http://localhost:4317".to_owned(), Grpc))
+        );
+        assert_eq!(
+            logs(&[
+                ("OTEL_LOGS_EXPORTER", "otlp"),
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318")
+            ]),
+            Some(("http://c:4318/v1/logs".to_owned(), HttpProtobuf))
+        );
+        assert_eq!(
+            logs(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318")]),
+            None,
+            "an endpoint alone exports spans, not log records"
+        );
+        assert_eq!(logs(&[("OTEL_LOGS_EXPORTER", "none")]), None);
+
+        let traces = |env: &[(&str, &str)]| {
+            resolve(env)
+                .expect("valid")
+                .otlp_export
+                .map(|config| config.endpoint)
+        };
+        assert_eq!(
+            traces(&[
+                ("OTEL_TRACES_EXPORTER", "none"),
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318")
+            ]),
+            None
+        );
+        assert_eq!(
+            traces(&[("OTEL_TRACES_EXPORTER", "otlp")]).as_deref(),
+            Some("http://localhost:4318/v1/traces")
+        );
+        for (var, value) in [
+            ("OTEL_LOGS_EXPORTER", "console"),
+            ("OTEL_TRACES_EXPORTER", "jaeger"),
+            ("OTEL_BLRP_SCHEDULE_DELAY", "soon"),
+            ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "nowhere"),
+        ] {
+            match resolve(&[(var, value)]) {
+                Err(InitError::InvalidEnv { var: named, .. }) => assert_eq!(named, var),
+                other => panic!("{var}: {:?}", other.err()),
+            }
+        }
     }
 
     #[test]

@@ -214,3 +214,63 @@ fn shutdown_returns_when_the_log_destination_hangs_and_counts_what_is_lost() {
         "lines stranded in the queue are counted: {stats:?}"
     );
 }
+
+#[test]
+fn otlp_log_records_match_the_json_lines_they_come_with() {
+    use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
+    use telescope::otlp::{OtlpExportConfig, OtlpProtocol};
+    use telescope_test_support::otlp_receiver::Receiver;
+
+    let receiver = Receiver::http(0, &[]);
+    let out = Capture::default();
+    let endpoint = format!("http://127.0.0.1:{}/v1/logs", receiver.addr.port());
+    let (dispatch, telemetry) = telescope::builder()
+        .service_name("checkout")
+        .without_admin_server()
+        .log_filter("info")
+        .and_then(|b| {
+            b.log_writer(out.clone())
+                .otlp_logs(OtlpExportConfig::new(endpoint, OtlpProtocol::HttpProtobuf))
+                .build()
+        })
+        .expect("valid settings");
+    tracing::dispatcher::with_default(&dispatch, || {
+        tracing::info_span!("request").in_scope(|| {
+            tracing::info!(password = "hunter2", order = 42, "order placed");
+            tracing::debug!("the filter keeps this out of both");
+        });
+    });
+    assert!(telemetry.flush(Duration::from_secs(30)));
+    let exported = telemetry.log_export().expect("on").stats().exported;
+    drop(telemetry);
+    assert_eq!(exported, 1);
+    let line: Value =
+        serde_json::from_str(out.text().lines().next().expect("a line")).expect("JSON");
+    let requests = receiver.log_requests();
+    let resource = requests[0].resource_logs[0]
+        .resource
+        .clone()
+        .expect("a resource");
+    assert!(resource.attributes.iter().any(|kv| kv.key == "service.name"
+        && kv.value.as_ref().and_then(|v| v.value.clone())
+            == Some(Any::StringValue("checkout".to_owned()))));
+    let records = receiver.log_records();
+    assert_eq!(records.len(), 1);
+    let record = &records[0];
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    assert_eq!(line["trace_id"], hex(&record.trace_id));
+    assert_eq!(line["span_id"], hex(&record.span_id));
+    let attribute = |key: &str| {
+        record
+            .attributes
+            .iter()
+            .find(|kv| kv.key == key)
+            .and_then(|kv| kv.value.as_ref()?.value.clone())
+    };
+    assert_eq!(line["password"], "[REDACTED]");
+    assert_eq!(
+        attribute("password"),
+        Some(Any::StringValue("[REDACTED]".to_owned()))
+    );
+    assert_eq!(attribute("order"), Some(Any::IntValue(42)));
+}

@@ -28,6 +28,14 @@ pub const SPANS_DROPPED_TOTAL: &str = "telescope_spans_dropped_total";
 pub const SPANS_EXPORTED_TOTAL: &str = "telescope_spans_exported_total";
 /// Counter: failed export attempts (each try of a batch that failed, retried or not).
 pub const EXPORT_ERRORS_TOTAL: &str = "telescope_export_errors_total";
+/// Counter: log records the OTLP receiver accepted.
+pub const LOGS_EXPORTED_TOTAL: &str = "telescope_logs_exported_total";
+/// Counter, label `reason` (as [`SPANS_DROPPED_TOTAL`]): log records queued for OTLP export
+/// and not exported. Not the log lines of stdout or a file: those are
+/// [`LOG_DROPPED_TOTAL`].
+pub const LOGS_EXPORT_DROPPED_TOTAL: &str = "telescope_logs_export_dropped_total";
+/// Counter: failed log export attempts, retried or not.
+pub const LOGS_EXPORT_ERRORS_TOTAL: &str = "telescope_logs_export_errors_total";
 /// Histogram, labels `span_name` and `status` (`ok`, `error`): every span's duration, sampled
 /// or not, in seconds.
 pub const SPAN_DURATION_SECONDS: &str = "telescope_span_duration_seconds";
@@ -61,6 +69,9 @@ pub const DESCRIPTIONS: &[(&str, MetricKind, &str)] = &[
     (SPANS_DROPPED_TOTAL, MetricKind::Counter, "Finished sampled spans not exported, by reason (queue_full, shutdown, rejected, export_failed, worker_failed)."),
     (SPANS_EXPORTED_TOTAL, MetricKind::Counter, "Spans the OTLP receiver accepted."),
     (EXPORT_ERRORS_TOTAL, MetricKind::Counter, "Failed span export attempts, retried or not."),
+    (LOGS_EXPORTED_TOTAL, MetricKind::Counter, "Log records the OTLP receiver accepted."),
+    (LOGS_EXPORT_DROPPED_TOTAL, MetricKind::Counter, "Log records queued for OTLP export and not exported, by reason (queue_full, shutdown, rejected, export_failed, worker_failed)."),
+    (LOGS_EXPORT_ERRORS_TOTAL, MetricKind::Counter, "Failed log export attempts, retried or not."),
     (SPAN_DURATION_SECONDS, MetricKind::Histogram, "Duration of every span, sampled or not, by span name and status (ok, error), in seconds."),
     (ADMIN_ERRORS_TOTAL, MetricKind::Counter, "Admin server requests whose handler failed and answered 500, by path."),
     ("telescope_propagation_invalid_total", MetricKind::Counter, "Incoming propagation headers that did not parse, by header."),

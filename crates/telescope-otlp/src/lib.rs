@@ -29,6 +29,7 @@
 mod export;
 mod finished;
 mod layer;
+mod logs;
 mod pipeline;
 pub mod propagation;
 pub mod sampler;
@@ -40,8 +41,9 @@ pub use export::{
     OtlpProtocol, OtlpSignal, OtlpTls, SpanExport, TlsError,
 };
 pub use layer::{OtlpLayer, OtlpLayerBuilder, SpanLimits};
+pub use logs::{EncodedLog, LogExport, LogPipeline, OtlpLogLayer, OtlpLogLayerBuilder};
 pub use pipeline::{
-    Pipeline, PipelineConfig, PipelineStats, DEFAULT_EXPORT_TIMEOUT,
+    Pipeline, PipelineConfig, PipelineStats, DEFAULT_EXPORT_TIMEOUT, DEFAULT_LOG_SCHEDULE_DELAY,
     DEFAULT_MAX_CONCURRENT_EXPORTS, DEFAULT_MAX_EXPORT_BATCH_SIZE, DEFAULT_MAX_QUEUE_SIZE,
     DEFAULT_SCHEDULE_DELAY, RING_LATENCY,
 };

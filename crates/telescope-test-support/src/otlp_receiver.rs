@@ -17,12 +17,19 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
+    LogsService, LogsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
 };
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
+use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use prost::Message;
 
 /// How the receiver answers one request.
@@ -66,6 +73,8 @@ struct State {
     counting: bool,
     spans: AtomicU64,
     received: Mutex<Vec<Received>>,
+    /// Log export requests decoded (`/v1/logs`, the gRPC logs service).
+    logs: Mutex<Vec<ExportLogsServiceRequest>>,
     arrivals: Mutex<Vec<Instant>>,
     /// TLS handshakes that failed (a client that does not trust us, or sent no certificate
     /// when one was required).
@@ -86,6 +95,13 @@ impl State {
             .pop_front()
             .or(*self.fallback.lock().unwrap_or_else(PoisonError::into_inner))
             .unwrap_or(Reply::Accept)
+    }
+
+    fn keep_logs(&self, request: ExportLogsServiceRequest) {
+        self.logs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(request);
     }
 
     fn keep(&self, received: Received) {
@@ -201,15 +217,15 @@ impl Receiver {
     ) -> Receiver {
         let (runtime, state, listener) = start(port, script, fallback, counting);
         let addr = listener.local_addr().expect("local address");
-        let service = TraceServiceServer::new(GrpcService(state.clone()))
-            .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
+        let service = services(&state);
         runtime.spawn(async move {
             // As a real collector does (Go sets TCP_NODELAY on every connection): without it, small
             // writes wait for delayed acknowledgements.
             let incoming =
                 tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
             let _ = tonic::transport::Server::builder()
-                .serve_with_incoming(service, incoming)
+                .add_routes(service)
+                .serve_with_incoming(incoming)
                 .await;
         });
         Receiver {
@@ -226,8 +242,7 @@ impl Receiver {
     pub fn grpc_tls(port: u16, tls: Arc<rustls::ServerConfig>) -> Receiver {
         let (runtime, state, listener) = start(port, &[], None, false);
         let addr = listener.local_addr().expect("local address");
-        let service = TraceServiceServer::new(GrpcService(state.clone()))
-            .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
+        let service = services(&state).prepare();
         runtime.spawn(accept_loop(listener, Some(tls), state.clone(), move |io| {
             let service = hyper_util::service::TowerToHyperService::new(service.clone());
             async move {
@@ -241,6 +256,25 @@ impl Receiver {
             state,
             _runtime: runtime,
         }
+    }
+
+    /// The log export requests decoded so far.
+    pub fn log_requests(&self) -> Vec<ExportLogsServiceRequest> {
+        self.state
+            .logs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Every log record decoded so far, in arrival order.
+    pub fn log_records(&self) -> Vec<LogRecord> {
+        self.log_requests()
+            .into_iter()
+            .flat_map(|request| request.resource_logs)
+            .flat_map(|resource| resource.scope_logs)
+            .flat_map(|scope| scope.log_records)
+            .collect()
     }
 
     /// TLS handshakes that failed so far.
@@ -424,6 +458,13 @@ async fn handle_http(
         },
         Some(_) => return Ok(status(StatusCode::UNSUPPORTED_MEDIA_TYPE)),
     };
+    if path.ends_with("/v1/logs") {
+        let Ok(decoded) = ExportLogsServiceRequest::decode(body) else {
+            return Ok(status(StatusCode::BAD_REQUEST));
+        };
+        state.keep_logs(decoded);
+        return Ok(protobuf(logs_answer(rejected).encode_to_vec()));
+    }
     let Ok(decoded) = ExportTraceServiceRequest::decode(body) else {
         return Ok(status(StatusCode::BAD_REQUEST));
     };
@@ -433,12 +474,17 @@ async fn handle_http(
         encoding,
         request: decoded,
     });
-    let mut response = Response::new(Full::new(Bytes::from(answer(rejected).encode_to_vec())));
+    Ok(protobuf(answer(rejected).encode_to_vec()))
+}
+
+/// A 200 answer with a protobuf body.
+fn protobuf(body: Vec<u8>) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
     response.headers_mut().insert(
         http::header::CONTENT_TYPE,
         http::HeaderValue::from_static("application/x-protobuf"),
     );
-    Ok(response)
+    response
 }
 
 fn header_text(headers: &http::HeaderMap, name: http::header::HeaderName) -> Option<String> {
@@ -509,6 +555,35 @@ impl TraceService for GrpcService {
     }
 }
 
+#[async_trait::async_trait]
+impl LogsService for GrpcService {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportLogsServiceRequest>,
+    ) -> Result<tonic::Response<ExportLogsServiceResponse>, tonic::Status> {
+        let mut rejected = 0;
+        match self.0.next_reply() {
+            Reply::Refuse(code) | Reply::Throttle(code, _) => {
+                return Err(tonic::Status::new(grpc_code(code), "scripted refusal"))
+            }
+            Reply::Stall(pause) => tokio::time::sleep(pause).await,
+            Reply::Partial(records) => rejected = records,
+            Reply::Accept => {}
+        }
+        self.0.keep_logs(request.into_inner());
+        Ok(tonic::Response::new(logs_answer(rejected)))
+    }
+}
+
+/// The trace and logs services, gzip accepted.
+fn services(state: &Arc<State>) -> tonic::service::Routes {
+    let gzip = tonic::codec::CompressionEncoding::Gzip;
+    tonic::service::Routes::new(
+        TraceServiceServer::new(GrpcService(state.clone())).accept_compressed(gzip),
+    )
+    .add_service(LogsServiceServer::new(GrpcService(state.clone())).accept_compressed(gzip))
+}
+
 /// The gRPC code a gateway would answer for an HTTP status.
 fn grpc_code(http_status: u16) -> tonic::Code {
     match http_status {
@@ -518,6 +593,16 @@ fn grpc_code(http_status: u16) -> tonic::Code {
         404 => tonic::Code::Unimplemented,
         429 => tonic::Code::ResourceExhausted,
         _ => tonic::Code::Unavailable,
+    }
+}
+
+/// A logs success, rejecting `rejected` records when positive.
+fn logs_answer(rejected: i64) -> ExportLogsServiceResponse {
+    ExportLogsServiceResponse {
+        partial_success: (rejected > 0).then(|| ExportLogsPartialSuccess {
+            rejected_log_records: rejected,
+            error_message: "scripted partial success".to_owned(),
+        }),
     }
 }
 

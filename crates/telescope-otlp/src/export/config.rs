@@ -286,6 +286,36 @@ impl OtlpExportConfig {
         }))
     }
 
+    /// As [`from_env_for`](Self::from_env_for), but with no endpoint set, the specification's
+    /// default: `http://localhost:4318` (with the signal's path) for HTTP,
+    /// `http://localhost:4317` for gRPC. For an exporter asked for by name
+    /// (`OTEL_LOGS_EXPORTER=otlp`).
+    ///
+    /// # Errors
+    /// As [`from_env_for`](Self::from_env_for).
+    pub fn from_env_or_default(
+        signal: OtlpSignal,
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, OtlpConfigError> {
+        let env = Lookup(&get);
+        let ours = signal.vars();
+        let endpoint_set = env.get(ours.endpoint).is_some() || env.get(GENERIC.endpoint).is_some();
+        let grpc = env
+            .either(ours.protocol, GENERIC.protocol)
+            .is_some_and(|(_, protocol)| protocol == "grpc");
+        let default = if grpc {
+            "http://localhost:4317"
+        } else {
+            "http://localhost:4318"
+        };
+        let defaulted = |name: &str| {
+            get(name)
+                .or_else(|| (!endpoint_set && name == GENERIC.endpoint).then(|| default.to_owned()))
+        };
+        Ok(Self::from_env_for(signal, defaulted)?
+            .unwrap_or_else(|| Self::new(default, OtlpProtocol::HttpProtobuf)))
+    }
+
     /// Sets the resource attributes sent with every batch.
     #[must_use]
     pub fn with_resource(mut self, attributes: Vec<(String, String)>) -> Self {

@@ -11,7 +11,7 @@ use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
 use tonic::transport::Channel;
 use tonic_types::StatusExt as _;
 
-use super::config::{OtlpCompression, OtlpExportConfig};
+use super::config::{OtlpCompression, OtlpExportConfig, OtlpSignal};
 use super::outcome::{classify_grpc_code, Accepted, ExportError};
 
 /// One channel on one current-thread runtime; used by one exporter thread at a time.
@@ -63,8 +63,8 @@ impl GrpcTransport {
         })
     }
 
-    /// Sends one encoded `ExportTraceServiceRequest`.
-    pub(crate) fn send(&self, body: Vec<u8>) -> Result<Accepted, ExportError> {
+    /// Sends one encoded export request of `signal` (`ExportTraceServiceRequest`, …).
+    pub(crate) fn send(&self, body: Vec<u8>, signal: OtlpSignal) -> Result<Accepted, ExportError> {
         let mut request = tonic::Request::new(body);
         *request.metadata_mut() = self.metadata.clone();
         request.set_timeout(self.timeout);
@@ -76,7 +76,7 @@ impl GrpcTransport {
             Ok(client
                 .unary(
                     request,
-                    http::uri::PathAndQuery::from_static(EXPORT_PATH),
+                    http::uri::PathAndQuery::from_static(export_path(signal)),
                     EncodedRequests,
                 )
                 .await)
@@ -115,10 +115,19 @@ impl GrpcTransport {
     }
 }
 
-const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+/// The gRPC method that exports `signal`.
+fn export_path(signal: OtlpSignal) -> &'static str {
+    match signal {
+        OtlpSignal::Traces => "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+        OtlpSignal::Logs => "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+        OtlpSignal::Metrics => "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
+    }
+}
 
-/// A codec whose requests are already encoded (by `proto::request`) and whose responses are
-/// `ExportTraceServiceResponse`s.
+/// A codec whose requests are already encoded (by `proto`) and whose responses are read as
+/// `ExportTraceServiceResponse`s: the logs' and metrics' responses have the same layout
+/// (`partial_success` = 1 holding the rejected count = 1 and the message = 2), so one decoder
+/// reads all three.
 #[derive(Debug, Clone, Copy, Default)]
 struct EncodedRequests;
 

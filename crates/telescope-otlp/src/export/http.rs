@@ -62,7 +62,7 @@ impl HttpTransport {
         })
     }
 
-    /// Sends one encoded `ExportTraceServiceRequest`.
+    /// Sends one encoded export request (`ExportTraceServiceRequest`, `ExportLogsServiceRequest`).
     pub(crate) fn send(&self, mut body: Vec<u8>) -> Result<Accepted, ExportError> {
         let mut builder = http::Request::post(self.uri.clone())
             .header(http::header::CONTENT_TYPE, "application/x-protobuf");
@@ -110,6 +110,8 @@ impl HttpTransport {
 }
 
 /// What a successful response says: an empty or unparsable body means everything was taken.
+/// Read as an `ExportTraceServiceResponse` for every signal: the logs' and metrics' responses
+/// have the same layout.
 fn partial_success(body: &[u8]) -> Accepted {
     ExportTraceServiceResponse::decode(body).map_or_else(|_| Accepted::all(), Accepted::from)
 }

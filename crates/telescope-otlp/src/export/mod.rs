@@ -12,7 +12,7 @@ mod config;
 mod grpc;
 mod http;
 mod outcome;
-mod proto;
+pub(crate) mod proto;
 mod tls;
 
 use std::sync::{Arc, Mutex};
@@ -110,18 +110,38 @@ impl OtlpExport {
     }
 }
 
-impl SpanExport for OtlpExport {
-    fn export(&self, batch: &[Arc<SpanData>]) -> Result<Accepted, ExportError> {
-        let request = proto::request(batch, &self.config.resource);
+impl OtlpExport {
+    /// Sends one encoded request of `signal` on a transport of this exporter's.
+    fn send(&self, request: Vec<u8>, signal: OtlpSignal) -> Result<Accepted, ExportError> {
         let transport = self.take_transport()?;
         let outcome = match &transport {
             Transport::Http(http) => http.send(request),
-            Transport::Grpc(grpc) => grpc.send(request),
+            Transport::Grpc(grpc) => grpc.send(request, signal),
         };
         self.idle
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .push(transport);
         outcome
+    }
+}
+
+impl SpanExport for OtlpExport {
+    fn export(&self, batch: &[Arc<SpanData>]) -> Result<Accepted, ExportError> {
+        self.send(
+            proto::request(batch, &self.config.resource),
+            OtlpSignal::Traces,
+        )
+    }
+}
+
+/// For log records: give it a configuration read for [`OtlpSignal::Logs`] (its HTTP endpoint
+/// ends in `/v1/logs`); over gRPC the logs service is called.
+impl crate::LogExport for OtlpExport {
+    fn export(&self, batch: &[crate::EncodedLog]) -> Result<Accepted, ExportError> {
+        self.send(
+            proto::logs_request(batch, &self.config.resource),
+            OtlpSignal::Logs,
+        )
     }
 }

@@ -11,7 +11,8 @@ use std::time::SystemTime;
 use opentelemetry::trace::{SpanContext, SpanId, Status};
 use opentelemetry::{Array, InstrumentationScope, KeyValue, StringValue, Value};
 use opentelemetry_sdk::trace::SpanData;
-use prost::encoding::{encode_key, encode_varint, WireType};
+
+use crate::logs::EncodedLog;
 
 /// The request for `batch`, every span under one resource with `resource` attributes and
 /// grouped by instrumentation scope in order of first appearance.
@@ -32,15 +33,7 @@ pub(crate) fn request(batch: &[Arc<SpanData>], resource: &[(String, String)]) ->
     // ExportTraceServiceRequest.resource_spans = 1
     out.message(1, |out| {
         // ResourceSpans.resource = 1
-        out.message(1, |out| {
-            for (key, value) in resource {
-                // Resource.attributes = 1
-                out.message(1, |out| {
-                    out.string(1, key);
-                    out.message(2, |out| out.string_always(1, value));
-                });
-            }
-        });
+        out.message(1, |out| resource_attributes(out, resource));
         for (scope, spans) in &scopes {
             // ResourceSpans.scope_spans = 2
             out.message(2, |out| {
@@ -61,6 +54,42 @@ pub(crate) fn request(batch: &[Arc<SpanData>], resource: &[(String, String)]) ->
         }
     });
     out.0
+}
+
+/// An `ExportLogsServiceRequest` for `batch`: every record under one resource with
+/// `resource` attributes, grouped by scope (the events' targets) in order of first appearance.
+/// The records were encoded when they were logged; here they are only framed.
+pub(crate) fn logs_request(batch: &[EncodedLog], resource: &[(String, String)]) -> Vec<u8> {
+    let bytes: usize = batch.iter().map(|log| log.encoded().len() + 4).sum();
+    let mut out = Out(Vec::with_capacity(bytes + 256));
+    // ExportLogsServiceRequest.resource_logs = 1
+    out.message(1, |out| {
+        // ResourceLogs.resource = 1
+        out.message(1, |out| resource_attributes(out, resource));
+        for (scope, logs) in crate::logs::by_scope(batch) {
+            // ResourceLogs.scope_logs = 2
+            out.message(2, |out| {
+                // ScopeLogs.scope = 1 (InstrumentationScope.name = 1)
+                out.message(1, |out| out.string(1, scope));
+                for log in logs {
+                    // ScopeLogs.log_records = 2
+                    out.string_always_bytes(2, log.encoded());
+                }
+            });
+        }
+    });
+    out.0
+}
+
+/// A `Resource`'s attributes, all strings.
+fn resource_attributes(out: &mut Out, resource: &[(String, String)]) {
+    for (key, value) in resource {
+        // Resource.attributes = 1
+        out.message(1, |out| {
+            out.string(1, key);
+            out.message(2, |out| out.string_always(1, value));
+        });
+    }
 }
 
 fn span(out: &mut Out, data: &SpanData, trace_states: &mut TraceStateHeaders) {
@@ -137,7 +166,7 @@ fn span_kind(kind: &opentelemetry::trace::SpanKind) -> u64 {
     }
 }
 
-fn nanos(time: SystemTime) -> u64 {
+pub(crate) fn nanos(time: SystemTime) -> u64 {
     time.duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |since| {
             u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
@@ -154,16 +183,16 @@ fn any_value(out: &mut Out, value: &Value) {
     match value {
         Value::String(text) => out.string_always(1, text.as_str()),
         Value::Bool(flag) => {
-            encode_key(2, WireType::Varint, &mut out.0);
-            encode_varint(u64::from(*flag), &mut out.0);
+            out.key(2, VARINT);
+            out.varint(u64::from(*flag));
         }
         Value::I64(number) => {
-            encode_key(3, WireType::Varint, &mut out.0);
+            out.key(3, VARINT);
             // int64 is written as the two's complement, as a 64-bit varint.
-            encode_varint(*number as u64, &mut out.0);
+            out.varint(*number as u64);
         }
         Value::F64(number) => {
-            encode_key(4, WireType::SixtyFourBit, &mut out.0);
+            out.key(4, FIXED64);
             out.0.extend_from_slice(&number.to_le_bytes());
         }
         Value::Array(array) => out.message(5, |out| {
@@ -201,59 +230,164 @@ impl TraceStateHeaders {
     }
 }
 
-/// Protobuf output, with `prost`'s key and varint encoding.
-struct Out(Vec<u8>);
+/// Protobuf wire types.
+const VARINT: u32 = 0;
+const FIXED64: u32 = 1;
+const LENGTH_DELIMITED: u32 = 2;
+const FIXED32: u32 = 5;
+
+/// `value` as a varint: its bytes, and how many of them are used.
+#[inline]
+fn varint_bytes(mut value: u64) -> ([u8; 10], usize) {
+    let mut bytes = [0_u8; 10];
+    let mut length = 0;
+    while value >= 0x80 {
+        bytes[length] = (value as u8) | 0x80;
+        value >>= 7;
+        length += 1;
+    }
+    bytes[length] = value as u8;
+    (bytes, length + 1)
+}
+
+/// How many bytes `value` takes as a varint.
+fn varint_len(value: u64) -> usize {
+    // 1 byte per 7 bits, at least one.
+    (64 - (value | 1).leading_zeros() as usize).div_ceil(7)
+}
+
+/// Protobuf output: keys and varints written inline (most are one byte), the layout `prost`
+/// writes.
+pub(crate) struct Out(pub(crate) Vec<u8>);
 
 impl Out {
+    #[inline(always)]
+    pub(crate) fn varint(&mut self, value: u64) {
+        if value < 0x80 {
+            self.0.push(value as u8);
+        } else {
+            let (bytes, length) = varint_bytes(value);
+            self.0.extend_from_slice(&bytes[..length]);
+        }
+    }
+
+    #[inline(always)]
+    fn key(&mut self, tag: u32, wire_type: u32) {
+        self.varint(u64::from(tag << 3 | wire_type));
+    }
+
     /// A length-delimited field, left out when empty (a proto3 default).
-    fn bytes(&mut self, tag: u32, value: &[u8]) {
+    pub(crate) fn bytes(&mut self, tag: u32, value: &[u8]) {
         if !value.is_empty() {
             self.string_always_bytes(tag, value);
         }
     }
 
-    fn string(&mut self, tag: u32, value: &str) {
+    pub(crate) fn string(&mut self, tag: u32, value: &str) {
         self.bytes(tag, value.as_bytes());
     }
 
     /// A string written even when empty (a `oneof` member).
-    fn string_always(&mut self, tag: u32, value: &str) {
+    pub(crate) fn string_always(&mut self, tag: u32, value: &str) {
         self.string_always_bytes(tag, value.as_bytes());
     }
 
-    fn string_always_bytes(&mut self, tag: u32, value: &[u8]) {
-        encode_key(tag, WireType::LengthDelimited, &mut self.0);
-        encode_varint(value.len() as u64, &mut self.0);
+    pub(crate) fn string_always_bytes(&mut self, tag: u32, value: &[u8]) {
+        self.key(tag, LENGTH_DELIMITED);
+        self.varint(value.len() as u64);
         self.0.extend_from_slice(value);
     }
 
     /// A varint field (uint32, uint64, enum), left out when zero.
-    fn uint(&mut self, tag: u32, value: u64) {
+    pub(crate) fn uint(&mut self, tag: u32, value: u64) {
         if value != 0 {
-            encode_key(tag, WireType::Varint, &mut self.0);
-            encode_varint(value, &mut self.0);
+            self.key(tag, VARINT);
+            self.varint(value);
         }
     }
 
-    fn fixed64(&mut self, tag: u32, value: u64) {
+    pub(crate) fn fixed64(&mut self, tag: u32, value: u64) {
         if value != 0 {
-            encode_key(tag, WireType::SixtyFourBit, &mut self.0);
+            self.key(tag, FIXED64);
             self.0.extend_from_slice(&value.to_le_bytes());
         }
     }
 
-    fn fixed32(&mut self, tag: u32, value: u32) {
+    pub(crate) fn fixed32(&mut self, tag: u32, value: u32) {
         if value != 0 {
-            encode_key(tag, WireType::ThirtyTwoBit, &mut self.0);
+            self.key(tag, FIXED32);
             self.0.extend_from_slice(&value.to_le_bytes());
         }
+    }
+
+    /// A `KeyValue` (as field `tag`) whose value is an `AnyValue` with `string_value` = 1,
+    /// lengths worked out first: no placeholder to fix up.
+    pub(crate) fn string_key_value(&mut self, tag: u32, key: &str, value: &str) {
+        let any = 1 + varint_len(value.len() as u64) + value.len();
+        self.key_value_head(tag, key, any);
+        self.string_always(1, value);
+    }
+
+    /// An `AnyValue` (as field `tag`) holding `string_value` = 1.
+    pub(crate) fn string_any_value(&mut self, tag: u32, value: &str) {
+        self.key(tag, LENGTH_DELIMITED);
+        self.varint((1 + varint_len(value.len() as u64) + value.len()) as u64);
+        self.string_always(1, value);
+    }
+
+    /// A `KeyValue` whose `AnyValue` is `int_value` = 3.
+    pub(crate) fn int_key_value(&mut self, tag: u32, key: &str, value: i64) {
+        // int64 is written as the two's complement, as a 64-bit varint.
+        let bits = value as u64;
+        self.key_value_head(tag, key, 1 + varint_len(bits));
+        self.key(3, VARINT);
+        self.varint(bits);
+    }
+
+    /// A `KeyValue` whose `AnyValue` is `double_value` = 4.
+    pub(crate) fn double_key_value(&mut self, tag: u32, key: &str, value: f64) {
+        self.key_value_head(tag, key, 9);
+        self.key(4, FIXED64);
+        self.0.extend_from_slice(&value.to_le_bytes());
+    }
+
+    /// A `KeyValue` whose `AnyValue` is `bool_value` = 2.
+    pub(crate) fn bool_key_value(&mut self, tag: u32, key: &str, value: bool) {
+        self.key_value_head(tag, key, 2);
+        self.key(2, VARINT);
+        self.0.push(u8::from(value));
+    }
+
+    /// A `KeyValue`'s key, length and `key` field, and the head of its `value` field holding
+    /// `any` bytes (room for the whole is reserved first).
+    fn key_value_head(&mut self, tag: u32, key: &str, any: usize) {
+        let key_length = key.len() as u64;
+        let length = 1 + varint_len(key_length) + key.len() + 1 + varint_len(any as u64) + any;
+        if length < 0x80 && tag < 16 {
+            // The common case, every varint one byte: three copies.
+            let tag = (tag << 3 | LENGTH_DELIMITED) as u8;
+            self.0
+                .extend_from_slice(&[tag, length as u8, 1 << 3 | LENGTH_DELIMITED as u8]);
+            self.0.push(key_length as u8);
+            self.0.extend_from_slice(key.as_bytes());
+            self.0
+                .extend_from_slice(&[2 << 3 | LENGTH_DELIMITED as u8, any as u8]);
+            return;
+        }
+        self.key(tag, LENGTH_DELIMITED);
+        self.varint(length as u64);
+        self.key(1, LENGTH_DELIMITED);
+        self.varint(key_length);
+        self.0.extend_from_slice(key.as_bytes());
+        self.key(2, LENGTH_DELIMITED);
+        self.varint(any as u64);
     }
 
     /// An embedded message, written by `content`. Its length comes first on the wire, so one
     /// byte is kept for it (enough below 128 bytes) and the content is moved along when the
     /// length needs more.
-    fn message(&mut self, tag: u32, content: impl FnOnce(&mut Out)) {
-        encode_key(tag, WireType::LengthDelimited, &mut self.0);
+    pub(crate) fn message(&mut self, tag: u32, content: impl FnOnce(&mut Out)) {
+        self.key(tag, LENGTH_DELIMITED);
         let at = self.0.len();
         self.0.push(0);
         content(self);
@@ -261,10 +395,10 @@ impl Out {
         if length < 0x80 {
             self.0[at] = length as u8;
         } else {
-            let mut prefix = Vec::with_capacity(10);
-            encode_varint(length as u64, &mut prefix);
-            self.0[at] = prefix[0];
-            self.0.splice(at + 1..at + 1, prefix[1..].iter().copied());
+            let (bytes, used) = varint_bytes(length as u64);
+            self.0[at] = bytes[0];
+            self.0
+                .splice(at + 1..at + 1, bytes[1..used].iter().copied());
         }
     }
 }
@@ -333,6 +467,69 @@ mod tests {
     fn ours(batch: &[SpanData], resource: &[(String, String)]) -> Vec<u8> {
         let shared: Vec<Arc<SpanData>> = batch.iter().cloned().map(Arc::new).collect();
         request(&shared, resource)
+    }
+
+    #[test]
+    fn varints_and_key_values_encode_as_prost_does() {
+        use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue as Kv};
+        for value in [
+            0,
+            1,
+            127,
+            128,
+            300,
+            16_383,
+            16_384,
+            u64::from(u32::MAX),
+            u64::MAX,
+        ] {
+            let mut ours = Out(Vec::new());
+            ours.varint(value);
+            let mut theirs = Vec::new();
+            prost::encoding::encode_varint(value, &mut theirs);
+            assert_eq!(ours.0, theirs, "{value}");
+            assert_eq!(varint_len(value), theirs.len(), "{value}");
+        }
+        let long = "v".repeat(300);
+        let long_key = "k".repeat(200);
+        let kv = |key: &str, value: any_value::Value| Kv {
+            key: key.to_owned(),
+            value: Some(AnyValue { value: Some(value) }),
+            ..Kv::default()
+        };
+        for (key, write, expected) in [
+            (
+                "s",
+                0,
+                kv("s", any_value::Value::StringValue("text".into())),
+            ),
+            (
+                "long",
+                1,
+                kv("long", any_value::Value::StringValue(long.clone())),
+            ),
+            (
+                long_key.as_str(),
+                0,
+                kv(&long_key, any_value::Value::StringValue("text".into())),
+            ),
+            ("i", 2, kv("i", any_value::Value::IntValue(-5))),
+            ("d", 3, kv("d", any_value::Value::DoubleValue(0.25))),
+            ("b", 4, kv("b", any_value::Value::BoolValue(true))),
+        ] {
+            let mut out = Out(Vec::new());
+            match write {
+                0 => out.string_key_value(6, key, "text"),
+                1 => out.string_key_value(6, key, &long),
+                2 => out.int_key_value(6, key, -5),
+                3 => out.double_key_value(6, key, 0.25),
+                _ => out.bool_key_value(6, key, true),
+            }
+            // As field 6 of a message, the way prost would write it there.
+            let mut theirs = Vec::new();
+            prost::encoding::message::encode(6, &expected, &mut theirs);
+            assert_eq!(out.0, theirs, "{key}");
+        }
     }
 
     #[test]

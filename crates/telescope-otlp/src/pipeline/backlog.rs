@@ -2,19 +2,13 @@
 //! the one place that shutdown settles what will never be sent.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-use opentelemetry_sdk::trace::SpanData;
 
 use super::counts::{Counts, Drop};
 use crate::sync::{lock, wait_timeout, Condvar, Mutex};
 
-pub(super) type Batch = Vec<Arc<SpanData>>;
-
-#[derive(Default)]
-struct State {
-    batches: VecDeque<Batch>,
+struct State<T> {
+    batches: VecDeque<Vec<T>>,
     /// Spans in `batches`.
     spans: usize,
     /// No more batches will come: exporters leave once `batches` is empty.
@@ -25,20 +19,32 @@ struct State {
     deadline: Option<Instant>,
 }
 
-pub(super) struct Backlog {
-    state: Mutex<State>,
+impl<T> Default for State<T> {
+    fn default() -> Self {
+        Self {
+            batches: VecDeque::new(),
+            spans: 0,
+            stopping: false,
+            abandoned: false,
+            deadline: None,
+        }
+    }
+}
+
+pub(super) struct Backlog<T> {
+    state: Mutex<State<T>>,
     /// Signalled when a batch arrives, and when stopping or abandoning.
     changed: Condvar,
     capacity: usize,
 }
 
 /// What an exporter thread is told to do next.
-pub(super) enum Next {
-    Export(Batch),
+pub(super) enum Next<T> {
+    Export(Vec<T>),
     Leave,
 }
 
-impl Backlog {
+impl<T> Backlog<T> {
     /// A backlog holding at most `capacity` spans.
     pub(super) fn new(capacity: usize) -> Self {
         Self {
@@ -50,7 +56,7 @@ impl Backlog {
 
     /// Hands `batch` to the exporters, or drops and counts it: after shutdown gave up, or
     /// when the exporters are so far behind that the backlog is full.
-    pub(super) fn push(&self, batch: Batch, counts: &Counts) {
+    pub(super) fn push(&self, batch: Vec<T>, counts: &Counts) {
         let spans = batch.len();
         if spans == 0 {
             return;
@@ -78,7 +84,7 @@ impl Backlog {
 
     /// The next batch to export, waiting for one; [`Next::Leave`] once stopping with nothing
     /// left, or abandoned.
-    pub(super) fn take(&self) -> Next {
+    pub(super) fn take(&self) -> Next<T> {
         let mut state = lock(&self.state);
         loop {
             if state.abandoned {

@@ -1,15 +1,14 @@
-//! The collector thread: takes finished spans off the queue as they come, completes them,
-//! keeps them in the ring (so a trace can be looked up as soon as it ends), gives them to the
-//! sinks, and forms the batches that the exporter threads send. It never waits for an export.
+//! The collector thread: takes items off the queue as they come, hands each to the signal's
+//! [`Intake`] (for spans: complete them, keep them in the ring so a trace can be looked up as
+//! soon as it ends, give them to the sinks), and forms the batches that the exporter threads
+//! send. It never waits for an export.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::backlog::Batch;
 use super::counts::Drop;
+use super::signal::{Intake, Signal, Taken};
 use super::Shared;
-use crate::finished::TraceStates;
-use crate::sink::{SpanRing, SpanSink};
 use crate::sync::Ordering;
 
 /// How long a finished span may wait in the queue while spans keep coming, before it is in the
@@ -19,20 +18,16 @@ pub const RING_LATENCY: Duration = Duration::from_millis(20);
 /// How often a flush in progress looks again.
 const FLUSH_POLL: Duration = Duration::from_millis(1);
 
-pub(super) struct Collector {
-    pub(super) shared: Arc<Shared>,
-    pub(super) ring: SpanRing,
-    pub(super) sinks: Vec<Arc<dyn SpanSink>>,
-    pub(super) trace_states: TraceStates,
+pub(super) struct Collector<S: Signal> {
+    pub(super) shared: Arc<Shared<S>>,
+    pub(super) intake: S::Intake,
     pub(super) delay: Duration,
-    /// The batch being formed, and when its first span came.
-    pub(super) open: Batch,
+    /// The batch being formed, and when its first item came.
+    pub(super) open: Vec<S::Item>,
     pub(super) open_since: Instant,
-    /// Whether a sink's panic has been said on stderr.
-    pub(super) sink_failed_said: bool,
 }
 
-impl Collector {
+impl<S: Signal> Collector<S> {
     pub(super) fn run(mut self) {
         loop {
             let took = self.drain();
@@ -79,30 +74,19 @@ impl Collector {
     /// Takes everything queued; returns how many spans it took.
     fn drain(&mut self) -> u64 {
         let mut took = 0;
-        while let Some(finished) = self.shared.queue.pop() {
+        while let Some(queued) = self.shared.queue.pop() {
             took += 1;
-            let span = self.trace_states.complete(finished);
-            for sink in &self.sinks {
-                // A panicking sink (a bug in a `SpanSink`) must not stop the collector.
-                let delivered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    sink.on_end(span.clone());
-                }));
-                if delivered.is_err() && !self.sink_failed_said {
-                    self.sink_failed_said = true;
-                    eprintln!("telescope: a span sink panicked; the span pipeline goes on without it for that span");
-                }
-            }
-            if self.shared.has_exporters {
+            let Taken { batch, done } = self.intake.take(queued, self.shared.has_exporters);
+            if let Some(item) = batch {
                 if self.open.is_empty() {
                     self.open_since = Instant::now();
                 }
-                self.open.push(span.clone());
+                self.open.push(item);
             }
-            if let Some(mut evicted) = self.ring.keep(span) {
-                // What this thread allocated is freed here; the rest goes back to be freed by
-                // an application thread (here only when the graveyard is full).
-                self.trace_states.release(&mut evicted);
-                let _ = self.shared.graveyard.push(evicted);
+            if let Some(done) = done {
+                // Back to be freed by an application thread (here only when the graveyard
+                // is full).
+                let _ = self.shared.graveyard.push(done);
             }
             if self.open.len() >= self.shared.batch_size {
                 self.hand_off();
@@ -121,8 +105,8 @@ impl Collector {
     }
 }
 
-/// Counts spans still in the queue after shutdown gave up.
-pub(super) fn abandon_queued(shared: &Shared) {
+/// Counts items still in the queue after shutdown gave up.
+pub(super) fn abandon_queued<S: Signal>(shared: &Shared<S>) {
     let mut left = 0;
     while shared.queue.pop().is_some() {
         left += 1;

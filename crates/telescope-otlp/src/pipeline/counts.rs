@@ -1,15 +1,14 @@
-//! Where every span accepted by the pipeline ends, counted once: in [`PipelineStats`] and in
-//! the self-telemetry counters, so that an operator can always see what was lost and why.
+//! Where every item (span, log record) accepted by the pipeline ends, counted once: in
+//! [`PipelineStats`] and in the signal's self-telemetry counters, so that an operator can
+//! always see what was lost and why.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use telescope_core::metric_names::{
-    EXPORT_ERRORS_TOTAL, SPANS_DROPPED_TOTAL, SPANS_EXPORTED_TOTAL,
-};
-
+use super::signal::Names;
 use super::PipelineStats;
 
-/// Why spans were dropped: the `reason` label of `telescope_spans_dropped_total`.
+/// Why items were dropped: the `reason` label of `telescope_spans_dropped_total` (and of the
+/// other signals' dropped counters).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Drop {
     /// The queue, or the backlog of batches waiting for an exporter, was full.
@@ -38,10 +37,18 @@ impl Drop {
     }
 }
 
-#[derive(Debug, Default)]
+/// A counter alone on its cache line (128 bytes: two lines, as adjacent-line prefetching
+/// pairs them).
+#[derive(Debug)]
+#[repr(align(128))]
+struct OwnLine(AtomicU64);
+
+#[derive(Debug)]
 pub(super) struct Counts {
-    /// Spans that got into the queue.
-    accepted: AtomicU64,
+    names: &'static Names,
+    /// Items that got into the queue: written by every application thread on every item, so
+    /// on a cache line of its own, apart from the counts the pipeline's threads write.
+    accepted: OwnLine,
     /// Accepted spans whose end is known: exported, dropped, or (with no exporter) processed.
     settled: AtomicU64,
     processed: AtomicU64,
@@ -58,12 +65,32 @@ pub(super) struct Counts {
 }
 
 impl Counts {
+    pub(super) fn new(names: &'static Names) -> Self {
+        let zero = || AtomicU64::new(0);
+        Self {
+            names,
+            accepted: OwnLine(zero()),
+            settled: zero(),
+            processed: zero(),
+            exported: zero(),
+            export_errors: zero(),
+            queue_full: zero(),
+            after_shutdown: zero(),
+            abandoned: zero(),
+            rejected: zero(),
+            export_failed: zero(),
+            worker_failed: zero(),
+            warned_full: AtomicBool::new(false),
+            warned_export: AtomicBool::new(false),
+        }
+    }
+
     pub(super) fn accepted(&self) {
-        self.accepted.fetch_add(1, Ordering::SeqCst);
+        self.accepted.0.fetch_add(1, Ordering::SeqCst);
     }
 
     pub(super) fn accepted_so_far(&self) -> u64 {
-        self.accepted.load(Ordering::SeqCst)
+        self.accepted.0.load(Ordering::SeqCst)
     }
 
     pub(super) fn settled_so_far(&self) -> u64 {
@@ -84,13 +111,13 @@ impl Counts {
     pub(super) fn exported(&self, spans: u64) {
         if spans > 0 {
             self.exported.fetch_add(spans, Ordering::Relaxed);
-            metrics::counter!(SPANS_EXPORTED_TOTAL).increment(spans);
+            metrics::counter!(self.names.exported).increment(spans);
         }
     }
 
     pub(super) fn export_error(&self) {
         self.export_errors.fetch_add(1, Ordering::Relaxed);
-        metrics::counter!(EXPORT_ERRORS_TOTAL).increment(1);
+        metrics::counter!(self.names.export_errors).increment(1);
     }
 
     /// `spans` dropped for `reason`; `why` is said on stderr the first time.
@@ -107,7 +134,7 @@ impl Counts {
             Drop::WorkerFailed => &self.worker_failed,
         };
         counter.fetch_add(spans, Ordering::Relaxed);
-        metrics::counter!(SPANS_DROPPED_TOTAL, "reason" => reason.label()).increment(spans);
+        metrics::counter!(self.names.dropped, "reason" => reason.label()).increment(spans);
         let warned = match reason {
             Drop::QueueFull => &self.warned_full,
             Drop::Rejected | Drop::ExportFailed | Drop::WorkerFailed => &self.warned_export,
@@ -115,8 +142,10 @@ impl Counts {
         };
         if !warned.swap(true, Ordering::Relaxed) {
             eprintln!(
-                "telescope: dropped {spans} spans ({why}); this and later losses are counted in \
-                 {SPANS_DROPPED_TOTAL}{{reason=\"{}\"}}",
+                "telescope: dropped {spans} {} ({why}); this and later losses are counted in \
+                 {}{{reason=\"{}\"}}",
+                self.names.items,
+                self.names.dropped,
                 reason.label()
             );
         }
@@ -136,7 +165,7 @@ impl Counts {
             dropped_export_failed: load(&self.export_failed),
             dropped_worker_failed: load(&self.worker_failed),
             abandoned_at_shutdown: load(&self.abandoned),
-            pending: load(&self.accepted).saturating_sub(settled),
+            pending: load(&self.accepted.0).saturating_sub(settled),
         }
     }
 }

@@ -5,30 +5,32 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::backlog::{Batch, Next};
+use super::backlog::Next;
 use super::counts::Drop;
+use super::signal::Signal;
 use super::Shared;
-use crate::export::{Accepted, ExportError, SpanExport};
+use crate::export::{Accepted, ExportError};
 
 /// The first pause before retrying a failed batch; it doubles up to [`MAX_RETRY_BACKOFF`].
 const FIRST_RETRY_BACKOFF: Duration = Duration::from_millis(100);
 /// The longest pause between two tries of a batch (unless the receiver asks for longer).
 const MAX_RETRY_BACKOFF: Duration = Duration::from_secs(5);
 
-pub(super) struct ExporterThread {
-    pub(super) shared: Arc<Shared>,
-    pub(super) exporters: Arc<Vec<Box<dyn SpanExport>>>,
+pub(super) struct ExporterThread<S: Signal> {
+    pub(super) shared: Arc<Shared<S>>,
+    pub(super) exporters: Arc<Vec<Box<S::Exporter>>>,
     pub(super) export_timeout: Duration,
 }
 
-impl ExporterThread {
+impl<S: Signal> ExporterThread<S> {
     pub(super) fn run(self) {
         while let Next::Export(batch) = self.shared.backlog.take() {
             self.export(&batch);
+            S::recycle(batch, &self.shared.graveyard);
         }
     }
 
-    fn export(&self, batch: &Batch) {
+    fn export(&self, batch: &[S::Item]) {
         let counts = &self.shared.counts;
         let spans = batch.len() as u64;
         for exporter in self.exporters.iter() {
@@ -53,8 +55,8 @@ impl ExporterThread {
     /// the receiver's delay when it gives one, else exponential backoff with jitter.
     fn with_retries(
         &self,
-        exporter: &dyn SpanExport,
-        batch: &Batch,
+        exporter: &S::Exporter,
+        batch: &[S::Item],
     ) -> Result<Accepted, (Drop, ExportError)> {
         let backlog = &self.shared.backlog;
         let mut backoff = FIRST_RETRY_BACKOFF;
@@ -66,8 +68,9 @@ impl ExporterThread {
                     ExportError::permanent("shutdown stopped waiting"),
                 ));
             }
-            let exported =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| exporter.export(batch)));
+            let exported = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                S::export(exporter, batch)
+            }));
             let error = match exported {
                 Ok(Ok(accepted)) => return Ok(accepted),
                 Ok(Err(error)) => error,

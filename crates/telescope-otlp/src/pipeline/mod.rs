@@ -19,6 +19,8 @@ mod collector;
 mod counts;
 mod doorbell;
 mod exporting;
+pub(crate) mod signal;
+mod spans;
 
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -26,10 +28,9 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_queue::ArrayQueue;
-use opentelemetry_sdk::trace::SpanData;
 
 use crate::export::SpanExport;
-use crate::finished::{FinishedSpan, TraceStates};
+use crate::finished::TraceStates;
 use crate::sink::{SpanRing, SpanSink};
 use crate::sync::{AtomicBool, Ordering};
 use backlog::Backlog;
@@ -38,6 +39,8 @@ pub use collector::RING_LATENCY;
 use counts::{Counts, Drop};
 use doorbell::Doorbell;
 use exporting::ExporterThread;
+use signal::Signal;
+use spans::{SpanIntake, Spans};
 
 /// Defaults from the OpenTelemetry batch span processor (`OTEL_BSP_*`).
 pub const DEFAULT_MAX_QUEUE_SIZE: usize = 2048;
@@ -49,6 +52,8 @@ pub const DEFAULT_SCHEDULE_DELAY: Duration = Duration::from_millis(5000);
 pub const DEFAULT_EXPORT_TIMEOUT: Duration = Duration::from_millis(30_000);
 /// See [`DEFAULT_MAX_QUEUE_SIZE`].
 pub const DEFAULT_MAX_CONCURRENT_EXPORTS: usize = 1;
+/// The longest a log record waits in the queue by default (`OTEL_BLRP_SCHEDULE_DELAY`).
+pub const DEFAULT_LOG_SCHEDULE_DELAY: Duration = Duration::from_millis(1000);
 /// The most exporter threads a pipeline starts, whatever it is asked for.
 const MAX_CONCURRENT_EXPORTS: usize = 64;
 
@@ -114,6 +119,15 @@ impl Default for PipelineConfig {
 }
 
 impl PipelineConfig {
+    /// The log pipeline's defaults (`OTEL_BLRP_*`): as the spans', but a record waits at most
+    /// 1 s in the queue.
+    pub fn logs_default() -> Self {
+        Self {
+            schedule_delay: DEFAULT_LOG_SCHEDULE_DELAY,
+            ..Self::default()
+        }
+    }
+
     /// The defaults, overridden by `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`,
     /// `OTEL_BSP_SCHEDULE_DELAY`, `OTEL_BSP_EXPORT_TIMEOUT` (milliseconds) and
     /// `OTEL_BSP_MAX_CONCURRENT_EXPORTS` read through `get`.
@@ -122,6 +136,48 @@ impl PipelineConfig {
     /// [`OtlpConfigError`](crate::OtlpConfigError) naming a variable that is not a positive
     /// integer.
     pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Self, crate::OtlpConfigError> {
+        Self::read(
+            Self::default(),
+            [
+                "OTEL_BSP_MAX_QUEUE_SIZE",
+                "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+                "OTEL_BSP_SCHEDULE_DELAY",
+                "OTEL_BSP_EXPORT_TIMEOUT",
+                "OTEL_BSP_MAX_CONCURRENT_EXPORTS",
+            ],
+            get,
+        )
+    }
+
+    /// The log pipeline's settings: [`logs_default`](Self::logs_default), overridden by
+    /// `OTEL_BLRP_MAX_QUEUE_SIZE`, `OTEL_BLRP_MAX_EXPORT_BATCH_SIZE`,
+    /// `OTEL_BLRP_SCHEDULE_DELAY`, `OTEL_BLRP_EXPORT_TIMEOUT` and (telescope's own)
+    /// `OTEL_BLRP_MAX_CONCURRENT_EXPORTS`.
+    ///
+    /// # Errors
+    /// As [`from_env`](Self::from_env).
+    pub fn logs_from_env(
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, crate::OtlpConfigError> {
+        Self::read(
+            Self::logs_default(),
+            [
+                "OTEL_BLRP_MAX_QUEUE_SIZE",
+                "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE",
+                "OTEL_BLRP_SCHEDULE_DELAY",
+                "OTEL_BLRP_EXPORT_TIMEOUT",
+                "OTEL_BLRP_MAX_CONCURRENT_EXPORTS",
+            ],
+            get,
+        )
+    }
+
+    /// `defaults` overridden by the five `vars` (queue, batch, delay, timeout, exports).
+    fn read(
+        defaults: Self,
+        [queue, batch, delay, timeout, exports]: [&'static str; 5],
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, crate::OtlpConfigError> {
         let number = |var: &'static str| -> Result<Option<u64>, crate::OtlpConfigError> {
             match get(var)
                 .map(|v| v.trim().to_owned())
@@ -138,29 +194,23 @@ impl PipelineConfig {
                 },
             }
         };
-        let defaults = Self::default();
         let size = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
         Ok(Self {
-            max_queue_size: number("OTEL_BSP_MAX_QUEUE_SIZE")?
-                .map_or(defaults.max_queue_size, size),
-            max_export_batch_size: number("OTEL_BSP_MAX_EXPORT_BATCH_SIZE")?
-                .map_or(defaults.max_export_batch_size, size),
-            schedule_delay: number("OTEL_BSP_SCHEDULE_DELAY")?
-                .map_or(defaults.schedule_delay, Duration::from_millis),
-            export_timeout: number("OTEL_BSP_EXPORT_TIMEOUT")?
-                .map_or(defaults.export_timeout, Duration::from_millis),
-            max_concurrent_exports: number("OTEL_BSP_MAX_CONCURRENT_EXPORTS")?
-                .map_or(defaults.max_concurrent_exports, size),
+            max_queue_size: number(queue)?.map_or(defaults.max_queue_size, size),
+            max_export_batch_size: number(batch)?.map_or(defaults.max_export_batch_size, size),
+            schedule_delay: number(delay)?.map_or(defaults.schedule_delay, Duration::from_millis),
+            export_timeout: number(timeout)?.map_or(defaults.export_timeout, Duration::from_millis),
+            max_concurrent_exports: number(exports)?.map_or(defaults.max_concurrent_exports, size),
         })
     }
 }
 
 /// What the application threads, the collector and the exporter threads share.
-struct Shared {
-    queue: ArrayQueue<FinishedSpan>,
-    /// Spans the collector is done with, for application threads to free as they end spans.
-    graveyard: ArrayQueue<Arc<SpanData>>,
-    backlog: Backlog,
+struct Shared<S: Signal> {
+    queue: ArrayQueue<S::Queued>,
+    /// Items the collector is done with, for application threads to free as they queue more.
+    graveyard: ArrayQueue<S::Item>,
+    backlog: Backlog<S::Item>,
     batch_size: usize,
     /// Wakes the collector.
     doorbell: Doorbell,
@@ -174,14 +224,26 @@ struct Shared {
 }
 
 /// The queue side, held by the layer.
-#[derive(Clone)]
-pub(crate) struct PipelineSink {
-    shared: Arc<Shared>,
+pub(crate) struct PipelineSink<S: Signal = Spans> {
+    shared: Arc<Shared<S>>,
 }
 
-impl PipelineSink {
-    /// Queues a finished span for the collector; never blocks.
-    pub(crate) fn submit(&self, span: FinishedSpan) {
+impl<S: Signal> Clone for PipelineSink<S> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<S: Signal> PipelineSink<S> {
+    /// An item the pipeline is done with, to reuse (its buffer) for the next one.
+    pub(crate) fn reusable(&self) -> Option<S::Item> {
+        self.shared.graveyard.pop()
+    }
+
+    /// Queues an item for the collector; never blocks.
+    pub(crate) fn submit(&self, item: S::Queued) {
         let shared = &*self.shared;
         if shared.closed.load(Ordering::Relaxed) {
             shared
@@ -189,38 +251,60 @@ impl PipelineSink {
                 .dropped(Drop::AfterShutdown, 1, &"the pipeline is shut down");
             return;
         }
-        // Free two spans the collector is done with, here where they were most likely
-        // allocated.
-        for _ in 0..2 {
-            match shared.graveyard.pop() {
-                Some(dead) => drop(dead),
-                None => break,
+        // Free two items the collector is done with, here where they were most likely
+        // allocated (unless they are taken back for reuse: see `reusable`).
+        if S::FREE_ON_SUBMIT {
+            for _ in 0..2 {
+                match shared.graveyard.pop() {
+                    Some(dead) => drop(dead),
+                    None => break,
+                }
             }
         }
-        if shared.queue.push(span).is_err() {
+        if shared.queue.push(item).is_err() {
             shared
                 .counts
-                .dropped(Drop::QueueFull, 1, &"the span queue is full");
+                .dropped(Drop::QueueFull, 1, &"the queue is full");
             return;
         }
         shared.counts.accepted();
         // The push is a sequentially consistent compare-and-swap, and so are the collector's
         // announcement that it is idle and its last look at the queue: either it sees this
-        // span, or this load sees it idle.
-        if shared.collector_idle.load(Ordering::SeqCst) || shared.queue.len() >= shared.batch_size {
+        // item, or this load sees it idle. Whether a batch is full is looked at on every
+        // eighth item of a thread only: the queue's length reads a cache line the collector
+        // keeps writing, and a batch rung a few items late is still one batch.
+        if shared.collector_idle.load(Ordering::SeqCst)
+            || (every_eighth_submit() && shared.queue.len() >= shared.batch_size)
+        {
             shared.doorbell.ring();
         }
     }
 }
 
-/// Controls the pipeline: flush, shut down, read counts, reach the ring. Cheap to clone.
-#[derive(Clone)]
-pub struct Pipeline {
-    shared: Arc<Shared>,
-    ring: SpanRing,
+/// A running pipeline of any signal: its threads, flush and shutdown. [`Pipeline`] is the
+/// spans' one, with the ring.
+pub(crate) struct Core<S: Signal> {
+    shared: Arc<Shared<S>>,
     threads: Arc<Mutex<Vec<JoinHandle<()>>>>,
     /// Set by the first shutdown, with its result: later calls return it.
     shut_down: Arc<Mutex<Option<bool>>>,
+}
+
+impl<S: Signal> Clone for Core<S> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: self.shared.clone(),
+            threads: self.threads.clone(),
+            shut_down: self.shut_down.clone(),
+        }
+    }
+}
+
+/// Controls the span pipeline: flush, shut down, read counts, reach the ring. Cheap to clone.
+#[derive(Clone)]
+pub struct Pipeline {
+    core: Core<Spans>,
+    ring: SpanRing,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -240,6 +324,52 @@ impl Pipeline {
         sinks: Vec<Arc<dyn SpanSink>>,
         exporters: Vec<Box<dyn SpanExport>>,
     ) -> (Pipeline, PipelineSink) {
+        let intake = SpanIntake {
+            ring: ring.clone(),
+            sinks,
+            trace_states: TraceStates::default(),
+            sink_failed_said: false,
+        };
+        let (core, sink) = Core::start(config, intake, exporters);
+        (Pipeline { core, ring }, sink)
+    }
+
+    /// The ring of recent finished spans.
+    pub fn ring(&self) -> SpanRing {
+        self.ring.clone()
+    }
+
+    /// What the pipeline has done so far.
+    pub fn stats(&self) -> PipelineStats {
+        self.core.stats()
+    }
+
+    /// Waits until every span that reached the queue before this call has been exported or
+    /// dropped (with no exporter: kept in the ring), or `timeout` passes; returns whether it
+    /// finished in time. Partial batches are sent at once meanwhile. Safe to call from any
+    /// thread, inside or outside a tokio runtime: it only sleeps, with a deadline.
+    pub fn force_flush(&self, timeout: Duration) -> bool {
+        self.core.force_flush(timeout)
+    }
+
+    /// Flushes (within `timeout`), then stops the threads; spans that end later are dropped
+    /// and counted. Returns whether everything was exported or dropped in time. What is still
+    /// waiting at the deadline is dropped and counted (`abandoned_at_shutdown`); a batch being
+    /// sent at that moment is counted by its outcome when the receiver answers. Calling it
+    /// again returns the first call's result.
+    pub fn shutdown(&self, timeout: Duration) -> bool {
+        self.core.shutdown(timeout)
+    }
+}
+
+impl<S: Signal> Core<S> {
+    /// Starts the collector (with `intake`) and, when there are exporters, the exporter
+    /// threads.
+    pub(crate) fn start(
+        config: PipelineConfig,
+        intake: S::Intake,
+        exporters: Vec<Box<S::Exporter>>,
+    ) -> (Core<S>, PipelineSink<S>) {
         let queue_size = config.max_queue_size.max(1);
         let batch_size = config.max_export_batch_size.clamp(1, queue_size);
         let shared = Arc::new(Shared {
@@ -252,20 +382,17 @@ impl Pipeline {
             closed: AtomicBool::new(false),
             flushing: AtomicUsize::new(0),
             has_exporters: !exporters.is_empty(),
-            counts: Counts::default(),
+            counts: Counts::new(S::NAMES),
         });
         let mut threads = Vec::new();
         let collector = Collector {
             shared: shared.clone(),
-            ring: ring.clone(),
-            sinks,
-            trace_states: TraceStates::default(),
+            intake,
             delay: config.schedule_delay,
             open: Vec::with_capacity(batch_size.min(4096)),
             open_since: Instant::now(),
-            sink_failed_said: false,
         };
-        let started = spawn("telescope-spans".to_owned(), move || collector.run())
+        let started = spawn(S::NAMES.thread.to_owned(), move || collector.run())
             .map(|thread| threads.push(thread));
         if !exporters.is_empty() {
             let exporters = Arc::new(exporters);
@@ -278,42 +405,35 @@ impl Pipeline {
                     exporters: exporters.clone(),
                     export_timeout: config.export_timeout,
                 };
-                if let Ok(handle) = spawn(format!("telescope-export-{index}"), move || thread.run())
-                {
+                let name = format!("{}-export-{index}", S::NAMES.thread);
+                if let Ok(handle) = spawn(name, move || thread.run()) {
                     threads.push(handle);
                 }
             }
         }
         if started.is_err() || (shared.has_exporters && threads.len() < 2) {
             eprintln!(
-                "telescope: could not start the span pipeline's threads; spans will be dropped"
+                "telescope: could not start the {} pipeline's threads; {} will be dropped",
+                S::NAMES.items,
+                S::NAMES.items
             );
             shared.closed.store(true, Ordering::SeqCst);
         }
-        let pipeline = Pipeline {
+        let core = Core {
             shared: shared.clone(),
-            ring,
             threads: Arc::new(Mutex::new(threads)),
             shut_down: Arc::new(Mutex::new(None)),
         };
-        (pipeline, PipelineSink { shared })
-    }
-
-    /// The ring of recent finished spans.
-    pub fn ring(&self) -> SpanRing {
-        self.ring.clone()
+        (core, PipelineSink { shared })
     }
 
     /// What the pipeline has done so far.
-    pub fn stats(&self) -> PipelineStats {
+    pub(crate) fn stats(&self) -> PipelineStats {
         self.shared.counts.stats()
     }
 
-    /// Waits until every span that reached the queue before this call has been exported or
-    /// dropped (with no exporter: kept in the ring), or `timeout` passes; returns whether it
-    /// finished in time. Partial batches are sent at once meanwhile. Safe to call from any
-    /// thread, inside or outside a tokio runtime: it only sleeps, with a deadline.
-    pub fn force_flush(&self, timeout: Duration) -> bool {
+    /// See [`Pipeline::force_flush`].
+    pub(crate) fn force_flush(&self, timeout: Duration) -> bool {
         let deadline = telescope_core::time::deadline_after(timeout);
         let shared = &*self.shared;
         let target = shared.counts.accepted_so_far();
@@ -336,12 +456,8 @@ impl Pipeline {
         flushed
     }
 
-    /// Flushes (within `timeout`), then stops the threads; spans that end later are dropped
-    /// and counted. Returns whether everything was exported or dropped in time. What is still
-    /// waiting at the deadline is dropped and counted (`abandoned_at_shutdown`); a batch being
-    /// sent at that moment is counted by its outcome when the receiver answers. Calling it
-    /// again returns the first call's result.
-    pub fn shutdown(&self, timeout: Duration) -> bool {
+    /// See [`Pipeline::shutdown`].
+    pub(crate) fn shutdown(&self, timeout: Duration) -> bool {
         let mut shut_down = self
             .shut_down
             .lock()
@@ -371,21 +487,60 @@ impl Pipeline {
                 let _ = thread.join();
             }
         }
-        // A span that passed the door just as it closed, after the collector left.
+        // An item that passed the door just as it closed, after the collector left.
         collector::abandon_queued(shared);
         *shut_down = Some(flushed);
         flushed
     }
 }
 
-/// `timeout` from now; a timeout too long to represent (`Duration::MAX`) means a year.
+thread_local! {
+    /// Items this thread queued, modulo 256.
+    static SUBMITS: std::cell::Cell<u8> = const { std::cell::Cell::new(0) };
+    /// Set on the pipelines' own threads.
+    static PIPELINE_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Counts this thread's submits; true on every eighth.
+fn every_eighth_submit() -> bool {
+    SUBMITS
+        .try_with(|count| {
+            let next = count.get().wrapping_add(1);
+            count.set(next);
+            next % 8 == 0
+        })
+        .unwrap_or(true)
+}
+
+/// Whether this is one of the pipelines' threads (a collector or an exporter). Events logged
+/// there (by the HTTP and gRPC clients, by a user's exporter) are not exported as log records:
+/// each export would log, and each log be exported, without end.
+pub(crate) fn on_pipeline_thread() -> bool {
+    PIPELINE_THREAD
+        .try_with(std::cell::Cell::get)
+        .unwrap_or(false)
+}
+
+/// Starts a pipeline thread named `name`, marked as one (see [`on_pipeline_thread`]).
 fn spawn(name: String, work: impl FnOnce() + Send + 'static) -> std::io::Result<JoinHandle<()>> {
-    std::thread::Builder::new().name(name).spawn(work)
+    std::thread::Builder::new().name(name).spawn(move || {
+        PIPELINE_THREAD.with(|mark| mark.set(true));
+        work();
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pipeline_threads_are_marked_and_others_are_not() {
+        assert!(!on_pipeline_thread());
+        let marked = spawn("marked".to_owned(), || assert!(on_pipeline_thread()))
+            .expect("a thread")
+            .join();
+        assert!(marked.is_ok(), "the assertion held on the pipeline thread");
+    }
 
     #[test]
     fn batch_settings_from_the_environment() {

@@ -2,6 +2,7 @@
 
 mod export;
 mod layer;
+mod logs;
 mod pipeline;
 mod propagation;
 mod redaction;

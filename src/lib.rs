@@ -63,6 +63,7 @@ mod builder;
 mod env;
 pub mod grpc;
 pub mod http;
+mod metrics_push;
 mod resource;
 mod signal_filter;
 pub mod slo;

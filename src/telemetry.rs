@@ -12,6 +12,7 @@ use telescope_otlp::propagation::Propagators;
 use telescope_otlp::{LogPipeline, Pipeline};
 
 use crate::admin::AdminServer;
+use crate::metrics_push::MetricsPush;
 use crate::slo::sampler::SloSampler;
 use crate::slo::SloMonitor;
 
@@ -20,6 +21,7 @@ pub(crate) struct Parts {
     pub(crate) logs: FlushGuard,
     pub(crate) traces: Pipeline,
     pub(crate) log_export: Option<LogPipeline>,
+    pub(crate) metrics_push: Option<MetricsPush>,
     pub(crate) recorder: TelescopeRecorder,
     pub(crate) metrics: MetricsHandle,
     pub(crate) health: Health,
@@ -34,9 +36,9 @@ pub(crate) struct Parts {
 }
 
 /// Keeps telemetry running; when dropped, exports finished spans (for up to half the builder's
-/// shutdown timeout), seals the audit log (up to half of what is left), exports queued OTLP
-/// log records (half of what is left then), writes queued log lines (the rest), then stops the
-/// admin server: within the shutdown timeout in total. Bind it to a named variable in
+/// shutdown timeout), seals the audit log (up to half of what is left), pushes the metrics a
+/// last time and exports queued OTLP log records (half of what is left, each), writes queued
+/// log lines (the rest), then stops the admin server: within the shutdown timeout in total. Bind it to a named variable in
 /// `main`: `let _telemetry = …;`, not `_`.
 #[derive(Debug)]
 #[must_use = "dropping the guard flushes and stops telemetry; keep it alive until the end of main"]
@@ -46,6 +48,7 @@ pub struct Telemetry {
     final_log_stats: NonBlockingStats,
     traces: Pipeline,
     log_export: Option<LogPipeline>,
+    metrics_push: Option<MetricsPush>,
     recorder: TelescopeRecorder,
     metrics: MetricsHandle,
     health: Health,
@@ -65,6 +68,7 @@ impl Telemetry {
             final_log_stats: NonBlockingStats::default(),
             traces: parts.traces,
             log_export: parts.log_export,
+            metrics_push: parts.metrics_push,
             recorder: parts.recorder,
             metrics: parts.metrics,
             health: parts.health,
@@ -79,7 +83,8 @@ impl Telemetry {
     }
 
     /// Waits until every span finished so far is exported, every OTLP log record exported,
-    /// every audit record written and every log line written, or `timeout` passes (in total). Returns whether everything was
+    /// the metrics pushed (when they are), every audit record written and every log line
+    /// written, or `timeout` passes (in total). Returns whether everything was
     /// done in time.
     pub fn flush(&self, timeout: Duration) -> bool {
         let deadline = telescope_core::time::deadline_after(timeout);
@@ -88,13 +93,17 @@ impl Telemetry {
         let records = self.log_export.as_ref().is_none_or(|export| {
             export.force_flush(deadline.saturating_duration_since(Instant::now()))
         });
+        let pushed = self
+            .metrics_push
+            .as_ref()
+            .is_none_or(|push| push.flush(deadline.saturating_duration_since(Instant::now())));
         let audit = self
             .audit
             .as_ref()
             .is_none_or(|audit| audit.flush().is_ok());
         let left = deadline.saturating_duration_since(Instant::now());
         let logs = self.logs.as_ref().is_none_or(|logs| logs.flush(left));
-        spans && records && audit && logs
+        spans && records && pushed && audit && logs
     }
 
     /// Flushes and stops, as dropping does, but at a point of your choosing, within the
@@ -130,6 +139,12 @@ impl Telemetry {
                     "telescope: the audit log was still writing after {budget:?}; records \
                      submitted without waiting for their receipt may be lost"
                 );
+            }
+        }
+        if let Some(push) = &self.metrics_push {
+            let budget = deadline.saturating_duration_since(Instant::now()) / 2;
+            if !push.shutdown(budget) {
+                eprintln!("telescope: the last metrics push did not succeed within {budget:?}");
             }
         }
         if let Some(export) = &self.log_export {

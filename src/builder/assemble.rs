@@ -15,6 +15,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use super::resolve::{AdminSetting, Resolved, DEFAULT_FILTER};
 use super::{LogFormat, TelemetryBuilder};
 use crate::admin::{AdminServer, DEFAULT_ADMIN_ADDRESS};
+use crate::metrics_push::MetricsPush;
 use crate::signal_filter::SignalFilter;
 use crate::slo::sampler::SloSampler;
 use crate::slo::{Rules, SloMonitor};
@@ -186,6 +187,19 @@ impl TelemetryBuilder {
         }
         let (recorder, metrics) = recorder.build();
         describe_own_metrics(&recorder);
+        let metrics_push = match resolved.metrics_push.take() {
+            Some((config, schedule)) => {
+                let config = config.with_resource(resolved.resource.clone());
+                Some(
+                    MetricsPush::start(metrics.clone(), OtlpExport::new(config), schedule)
+                        .map_err(|source| InitError::Thread {
+                            what: "metrics push",
+                            source,
+                        })?,
+                )
+            }
+            None => None,
+        };
         let health = self.health.take().unwrap_or_default();
         let slo = self.start_slo(&metrics, &recorder)?;
         let admin = self.start_admin(&resolved, &metrics, &health, &pipeline, slo.as_ref())?;
@@ -207,6 +221,7 @@ impl TelemetryBuilder {
             logs: guard,
             traces: pipeline,
             log_export,
+            metrics_push,
             recorder,
             metrics,
             health,

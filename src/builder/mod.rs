@@ -100,6 +100,9 @@ pub struct TelemetryBuilder {
     baggage_fields: Option<Vec<String>>,
     otlp_export: Option<OtlpExportConfig>,
     otlp_logs: Option<OtlpExportConfig>,
+    otlp_metrics: Option<OtlpExportConfig>,
+    metric_export_interval: Option<Duration>,
+    metric_temporality: Option<telescope_otlp::Temporality>,
     admin: Option<AdminSetting>,
     admin_token: Option<String>,
     metrics: Option<TelescopeRecorderBuilder>,
@@ -162,6 +165,7 @@ impl fmt::Debug for TelemetryBuilder {
             .field("propagators", &self.propagators)
             .field("otlp_export", &self.otlp_export)
             .field("otlp_logs", &self.otlp_logs)
+            .field("otlp_metrics", &self.otlp_metrics)
             .field("admin", &self.admin)
             .field(
                 "admin_token",
@@ -322,6 +326,32 @@ impl TelemetryBuilder {
     /// from the service settings; the queue and batches follow `OTEL_BLRP_*`.
     pub fn otlp_logs(mut self, config: OtlpExportConfig) -> Self {
         self.otlp_logs = Some(config);
+        self
+    }
+
+    /// Also pushes the recorder's metrics over OTLP to this endpoint (its HTTP URL ending in
+    /// `/v1/metrics`), every [`metric_export_interval`](Self::metric_export_interval):
+    /// counters as monotonic sums, gauges, histograms with their buckets and exemplars, the
+    /// values a scrape at that moment shows. Default: `OTEL_METRICS_EXPORTER=otlp` turns it
+    /// on with the `OTEL_EXPORTER_OTLP_METRICS_*` settings; cumulative unless
+    /// `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE=delta`. `/metrics` is served either
+    /// way.
+    pub fn otlp_metrics(mut self, config: OtlpExportConfig) -> Self {
+        self.otlp_metrics = Some(config);
+        self
+    }
+
+    /// How often metrics are pushed over OTLP (default: `OTEL_METRIC_EXPORT_INTERVAL` in
+    /// milliseconds, else 60 s). Zero counts as 1 ms.
+    pub fn metric_export_interval(mut self, interval: Duration) -> Self {
+        self.metric_export_interval = Some(interval.max(Duration::from_millis(1)));
+        self
+    }
+
+    /// Whether pushed sums and histograms are cumulative or delta (default:
+    /// `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`, else cumulative).
+    pub fn metric_temporality(mut self, temporality: telescope_otlp::Temporality) -> Self {
+        self.metric_temporality = Some(temporality);
         self
     }
 

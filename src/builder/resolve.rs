@@ -8,7 +8,9 @@ use crate::signal_filter::parse_directives;
 use telescope_log::{Redaction, Schema};
 use telescope_otlp::propagation::Propagators;
 use telescope_otlp::sampler::{sampler_from_env, Sampler};
-use telescope_otlp::{OtlpExportConfig, OtlpSignal, PipelineConfig};
+use telescope_otlp::{OtlpExportConfig, OtlpSignal, PipelineConfig, Temporality};
+
+use crate::metrics_push::PushSchedule;
 
 use super::{LogFormat, TelemetryBuilder};
 use crate::env::{self, setting, Env};
@@ -80,6 +82,14 @@ fn parse_millis(text: &str) -> Result<Duration, String> {
     text.parse::<u64>()
         .map(Duration::from_millis)
         .map_err(|_| "expected a whole number of milliseconds".to_owned())
+}
+
+/// Milliseconds, more than zero.
+fn parse_positive_millis(text: &str) -> Result<Duration, String> {
+    match text.parse::<u64>() {
+        Ok(millis) if millis > 0 => Ok(Duration::from_millis(millis)),
+        _ => Err("expected a whole number of milliseconds greater than 0".to_owned()),
+    }
 }
 
 /// Milliseconds, or `off` (also `0`) for none.
@@ -157,6 +167,8 @@ pub(crate) struct Resolved {
     pub(crate) baggage_fields: Vec<String>,
     pub(crate) otlp_export: Option<OtlpExportConfig>,
     pub(crate) pipeline: PipelineConfig,
+    /// Where and how often metrics are pushed over OTLP, if they are.
+    pub(crate) metrics_push: Option<(OtlpExportConfig, PushSchedule)>,
     /// Where log records are exported over OTLP, if they are.
     pub(crate) otlp_logs: Option<OtlpExportConfig>,
     pub(crate) log_pipeline: PipelineConfig,
@@ -218,6 +230,39 @@ fn parse_exporters(text: &str) -> Result<ExporterChoice, String> {
         )),
     }
 }
+
+/// Whether `OTEL_METRICS_EXPORTER` asks for an OTLP push: `otlp` among `otlp`, `prometheus`
+/// (the scrape endpoint, always served with the admin server) and `none`.
+fn parse_metrics_exporters(text: &str) -> Result<bool, String> {
+    let mut push = false;
+    for name in text.split(',').map(|name| name.trim().to_ascii_lowercase()) {
+        match name.as_str() {
+            "otlp" => push = true,
+            "prometheus" | "none" | "" => {}
+            other => {
+                return Err(format!(
+                    "{other:?} is not an exporter of this build; expected otlp, prometheus or none"
+                ))
+            }
+        }
+    }
+    Ok(push)
+}
+
+/// `cumulative`, `delta` or `lowmemory` (delta for counters and histograms, which are all
+/// telescope has that the choice concerns).
+fn parse_temporality(text: &str) -> Result<Temporality, String> {
+    match text.to_ascii_lowercase().as_str() {
+        "cumulative" => Ok(Temporality::Cumulative),
+        "delta" | "lowmemory" => Ok(Temporality::Delta),
+        _ => Err("expected cumulative, delta or lowmemory".to_owned()),
+    }
+}
+
+/// How often metrics are pushed unless told otherwise (the specification's default).
+const DEFAULT_METRIC_EXPORT_INTERVAL: Duration = Duration::from_secs(60);
+/// How long one push may take unless told otherwise.
+const DEFAULT_METRIC_EXPORT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How log records are exported, as resolved.
 struct LogExport {
@@ -344,9 +389,6 @@ impl TelemetryBuilder {
             }
             (None, None) => OtlpExportConfig::from_env(get).map_err(otlp_error)?,
         };
-        // The metrics' variables are checked too, though not exported over OTLP yet: a typo
-        // is reported at start-up, not the day someone sets an endpoint.
-        OtlpExportConfig::from_env_for(OtlpSignal::Metrics, get).map_err(otlp_error)?;
         let pipeline = PipelineConfig::from_env(get).map_err(otlp_error)?;
         Ok(Traces {
             propagators,
@@ -354,6 +396,50 @@ impl TelemetryBuilder {
             otlp_export,
             pipeline,
         })
+    }
+
+    /// Whether, where and how often metrics are pushed over OTLP: code, then
+    /// `OTEL_METRICS_EXPORTER`; every metrics variable checked either way.
+    fn metrics_push(
+        &mut self,
+        env: &(impl Env + ?Sized),
+    ) -> Result<Option<(OtlpExportConfig, PushSchedule)>, InitError> {
+        let get = |name: &str| env.get(name);
+        let push = env::parse(env, "OTEL_METRICS_EXPORTER", parse_metrics_exporters)?;
+        OtlpExportConfig::from_env_for(OtlpSignal::Metrics, get).map_err(otlp_error)?;
+        let interval = setting(
+            self.metric_export_interval,
+            env,
+            "OTEL_METRIC_EXPORT_INTERVAL",
+            parse_positive_millis,
+            || DEFAULT_METRIC_EXPORT_INTERVAL,
+        )?;
+        let timeout = env::parse(env, "OTEL_METRIC_EXPORT_TIMEOUT", parse_positive_millis)?
+            .unwrap_or(DEFAULT_METRIC_EXPORT_TIMEOUT);
+        let temporality = setting(
+            self.metric_temporality,
+            env,
+            "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
+            parse_temporality,
+            Temporality::default,
+        )?;
+        let config = match (self.otlp_metrics.take(), push) {
+            (Some(config), _) => {
+                config.tls.validate()?;
+                config
+            }
+            (None, Some(true)) => OtlpExportConfig::from_env_or_default(OtlpSignal::Metrics, get)
+                .map_err(otlp_error)?,
+            (None, Some(false) | None) => return Ok(None),
+        };
+        Ok(Some((
+            config,
+            PushSchedule {
+                interval,
+                timeout,
+                temporality,
+            },
+        )))
     }
 
     /// Whether and where log records are exported over OTLP: code, then
@@ -530,6 +616,7 @@ impl TelemetryBuilder {
             otlp_logs,
             log_pipeline,
         } = self.log_export(env)?;
+        let metrics_push = self.metrics_push(env)?;
         let (admin, admin_token, audit) = self.admin_and_audit(env)?;
         let shutdown_timeout = setting(
             self.shutdown_timeout,
@@ -569,6 +656,7 @@ impl TelemetryBuilder {
             pipeline,
             otlp_logs,
             log_pipeline,
+            metrics_push,
             admin,
             admin_token,
             audit,
@@ -687,6 +775,42 @@ mod tests {
             ("OTEL_TRACES_EXPORTER", "jaeger"),
             ("OTEL_BLRP_SCHEDULE_DELAY", "soon"),
             ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "nowhere"),
+        ] {
+            match resolve(&[(var, value)]) {
+                Err(InitError::InvalidEnv { var: named, .. }) => assert_eq!(named, var),
+                other => panic!("{var}: {:?}", other.err()),
+            }
+        }
+    }
+
+    #[test]
+    fn metrics_push_settings_from_the_environment() {
+        let push = |env: &[(&str, &str)]| resolve(env).expect("valid").metrics_push;
+        assert!(push(&[]).is_none());
+        assert!(push(&[("OTEL_METRICS_EXPORTER", "prometheus")]).is_none());
+        let (config, schedule) = push(&[
+            ("OTEL_METRICS_EXPORTER", "prometheus,otlp"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"),
+            ("OTEL_METRIC_EXPORT_INTERVAL", "15000"),
+            ("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "Delta"),
+        ])
+        .expect("on");
+        assert_eq!(config.endpoint, "http://c:4318/v1/metrics");
+        assert_eq!(schedule.interval, Duration::from_secs(15));
+        assert_eq!(schedule.timeout, Duration::from_secs(30));
+        assert_eq!(schedule.temporality, Temporality::Delta);
+        let (_, defaults) = push(&[("OTEL_METRICS_EXPORTER", "otlp")]).expect("on");
+        assert_eq!(defaults.interval, Duration::from_secs(60));
+        assert_eq!(defaults.temporality, Temporality::Cumulative);
+        for (var, value) in [
+            ("OTEL_METRICS_EXPORTER", "statsd"),
+            ("OTEL_METRIC_EXPORT_INTERVAL", "0"),
+            ("OTEL_METRIC_EXPORT_TIMEOUT", "never"),
+            (
+                "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
+                "sometimes",
+            ),
+            ("OTEL_EXPORTER_OTLP_METRICS_HEADERS", "novalue"),
         ] {
             match resolve(&[(var, value)]) {
                 Err(InitError::InvalidEnv { var: named, .. }) => assert_eq!(named, var),

@@ -274,3 +274,273 @@ fn otlp_log_records_match_the_json_lines_they_come_with() {
     );
     assert_eq!(attribute("order"), Some(Any::IntValue(42)));
 }
+
+/// `name{labels}` → value, from a Prometheus text scrape.
+fn scrape_samples(text: &str) -> std::collections::HashMap<String, f64> {
+    text.lines()
+        .filter(|line| !line.starts_with('#') && !line.is_empty())
+        .filter_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            Some((series.to_owned(), value.parse().ok()?))
+        })
+        .collect()
+}
+
+/// A series as a scrape names it: `name{a="x",b="y"}` (labels in the given order).
+fn scrape_name(name: &str, labels: &[(String, String)], extra: Option<(&str, &str)>) -> String {
+    let mut pairs: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+    if let Some((k, v)) = extra {
+        pairs.push(format!("{k}=\"{v}\""));
+    }
+    if pairs.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{name}{{{}}}", pairs.join(","))
+    }
+}
+
+fn pushed_metrics(
+    temporality: telescope::otlp::Temporality,
+    record: impl Fn(),
+    rounds: usize,
+) -> (
+    Vec<opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest>,
+    String,
+) {
+    pushed_metrics_to(
+        telescope_test_support::otlp_receiver::Receiver::http(0, &[]),
+        temporality,
+        record,
+        rounds,
+    )
+}
+
+fn pushed_metrics_to(
+    receiver: telescope_test_support::otlp_receiver::Receiver,
+    temporality: telescope::otlp::Temporality,
+    record: impl Fn(),
+    rounds: usize,
+) -> (
+    Vec<opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest>,
+    String,
+) {
+    use telescope::otlp::{OtlpExportConfig, OtlpProtocol};
+    let endpoint = format!("http://127.0.0.1:{}/v1/metrics", receiver.addr.port());
+    let (dispatch, telemetry) = telescope::builder()
+        .service_name("checkout")
+        .without_admin_server()
+        .log_writer(io::sink())
+        .metrics(telescope::recorder::TelescopeRecorder::builder().cardinality_limit(2))
+        .exemplar_interval(Some(Duration::from_millis(1)))
+        .otlp_metrics(OtlpExportConfig::new(endpoint, OtlpProtocol::HttpProtobuf))
+        // Pushed by `flush` only, at moments the test chooses.
+        .metric_export_interval(Duration::from_secs(3600))
+        .metric_temporality(temporality)
+        .build()
+        .expect("valid settings");
+    let recorder = telemetry.metrics_recorder();
+    for _ in 0..rounds {
+        tracing::dispatcher::with_default(&dispatch, || {
+            metrics::with_local_recorder(&recorder, &record);
+        });
+        // A refused push is said by `flush` returning false; the test looks at what arrived.
+        let _ = telemetry.flush(Duration::from_secs(30));
+    }
+    let scrape = telemetry
+        .metrics()
+        .render(telescope::recorder::Format::Prometheus);
+    drop(telemetry);
+    (receiver.metric_requests(), scrape)
+}
+
+fn record_some() {
+    for code in ["200", "404", "500"] {
+        metrics::counter!("http_requests_total", "code" => code).increment(2);
+    }
+    metrics::describe_histogram!("request_seconds", metrics::Unit::Seconds, "Request time.");
+    tracing::info_span!("request").in_scope(|| {
+        for value in [0.003, 0.2, 7.0] {
+            metrics::histogram!("request_seconds", "route" => "/orders").record(value);
+        }
+    });
+    metrics::gauge!("queue_depth").set(2.5);
+}
+
+#[test]
+fn pushed_metrics_equal_the_scrape_of_the_same_moment() {
+    use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+    use opentelemetry_proto::tonic::metrics::v1::number_data_point::Value as Number;
+    use opentelemetry_proto::tonic::metrics::v1::AggregationTemporality;
+
+    let (requests, scrape) =
+        pushed_metrics(telescope::otlp::Temporality::Cumulative, record_some, 1);
+    let samples = scrape_samples(&scrape);
+    let attributes = |kvs: &[opentelemetry_proto::tonic::common::v1::KeyValue]| {
+        kvs.iter()
+            .map(|kv| {
+                let value = match kv.value.as_ref().and_then(|v| v.value.clone()) {
+                    Some(
+                        opentelemetry_proto::tonic::common::v1::any_value::Value::StringValue(text),
+                    ) => text,
+                    other => panic!("{other:?}"),
+                };
+                (kv.key.clone(), value)
+            })
+            .collect::<Vec<_>>()
+    };
+    let request = requests.last().expect("a push");
+    let metrics = &request.resource_metrics[0].scope_metrics[0].metrics;
+    let mut compared = 0;
+    for metric in metrics {
+        match metric.data.as_ref().expect("data") {
+            Data::Sum(sum) => {
+                assert!(sum.is_monotonic);
+                assert_eq!(
+                    sum.aggregation_temporality,
+                    AggregationTemporality::Cumulative as i32
+                );
+                for point in &sum.data_points {
+                    let Some(Number::AsInt(value)) = point.value else {
+                        panic!("{point:?}")
+                    };
+                    let name = scrape_name(&metric.name, &attributes(&point.attributes), None);
+                    assert_eq!(samples.get(&name), Some(&(value as f64)), "{name}");
+                    compared += 1;
+                }
+            }
+            Data::Gauge(gauge) => {
+                for point in &gauge.data_points {
+                    let Some(Number::AsDouble(value)) = point.value else {
+                        panic!("{point:?}")
+                    };
+                    let name = scrape_name(&metric.name, &attributes(&point.attributes), None);
+                    assert_eq!(samples.get(&name), Some(&value), "{name}");
+                    compared += 1;
+                }
+            }
+            Data::Histogram(histogram) => {
+                let request_seconds = metric.name == "request_seconds";
+                if request_seconds {
+                    assert_eq!(metric.unit, "s");
+                    assert_eq!(metric.description, "Request time.");
+                }
+                for point in &histogram.data_points {
+                    let labels = attributes(&point.attributes);
+                    let mut cumulative = 0;
+                    for (index, count) in point.bucket_counts.iter().enumerate() {
+                        cumulative += count;
+                        let le = point
+                            .explicit_bounds
+                            .get(index)
+                            .map_or("+Inf".to_owned(), |b| telescope::recorder::bucket_label(*b));
+                        let bucket = format!("{}_bucket", metric.name);
+                        let name = scrape_name(&bucket, &labels, Some(("le", &le)));
+                        assert_eq!(samples.get(&name), Some(&(cumulative as f64)), "{name}");
+                        compared += 1;
+                    }
+                    let count = scrape_name(&format!("{}_count", metric.name), &labels, None);
+                    assert_eq!(samples.get(&count), Some(&(point.count as f64)));
+                    let sum = scrape_name(&format!("{}_sum", metric.name), &labels, None);
+                    assert_eq!(samples.get(&sum).copied(), point.sum);
+                    if request_seconds {
+                        assert_eq!(point.count, 3);
+                        // Observed in a sampled span: exemplars carry its trace.
+                        assert!(!point.exemplars.is_empty());
+                        assert!(point.exemplars.iter().all(|e| e.trace_id.len() == 16));
+                    }
+                }
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    // 2 counter series and the overflow one, 1 gauge, 12 buckets.
+    assert!(compared >= 3 + 1 + 12, "{compared}");
+    assert!(
+        samples.contains_key(r#"http_requests_total{otel_metric_overflow="true"}"#),
+        "the cardinality limit holds for the push too: {scrape}"
+    );
+}
+
+#[test]
+fn delta_pushes_carry_what_changed_since_the_last_accepted_push() {
+    use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+    use opentelemetry_proto::tonic::metrics::v1::number_data_point::Value as Number;
+    use opentelemetry_proto::tonic::metrics::v1::AggregationTemporality;
+
+    let (requests, _) = pushed_metrics(
+        telescope::otlp::Temporality::Delta,
+        || {
+            metrics::counter!("jobs_total").increment(5);
+            metrics::histogram!("job_seconds").record(0.5);
+        },
+        3,
+    );
+    assert_eq!(requests.len(), 3);
+    for request in &requests {
+        for metric in &request.resource_metrics[0].scope_metrics[0].metrics {
+            match metric.data.as_ref().expect("data") {
+                Data::Sum(sum) => {
+                    assert_eq!(
+                        sum.aggregation_temporality,
+                        AggregationTemporality::Delta as i32
+                    );
+                    assert_eq!(
+                        sum.data_points[0].value,
+                        Some(Number::AsInt(5)),
+                        "not 10, 15"
+                    );
+                }
+                Data::Histogram(histogram) => {
+                    assert_eq!(histogram.data_points[0].count, 1);
+                    assert_eq!(histogram.data_points[0].sum, Some(0.5));
+                    let point = &histogram.data_points[0];
+                    assert!(point.start_time_unix_nano < point.time_unix_nano);
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+    // Each delta starts where the previous one ended.
+    let times: Vec<(u64, u64)> = requests
+        .iter()
+        .map(|r| {
+            let Data::Sum(sum) = r.resource_metrics[0].scope_metrics[0].metrics[1]
+                .data
+                .clone()
+                .expect("data")
+            else {
+                panic!("jobs_total is second by name")
+            };
+            (
+                sum.data_points[0].start_time_unix_nano,
+                sum.data_points[0].time_unix_nano,
+            )
+        })
+        .collect();
+    assert_eq!(times[1].0, times[0].1);
+    assert_eq!(times[2].0, times[1].1);
+}
+
+#[test]
+fn a_refused_delta_push_is_carried_into_the_next_one() {
+    use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+    use opentelemetry_proto::tonic::metrics::v1::number_data_point::Value as Number;
+    use telescope_test_support::otlp_receiver::{Receiver, Reply};
+
+    let refusing_once = Receiver::http_then(0, &[Reply::Refuse(400)], Reply::Accept);
+    let (requests, _) = pushed_metrics_to(
+        refusing_once,
+        telescope::otlp::Temporality::Delta,
+        || metrics::counter!("jobs_total").increment(5),
+        2,
+    );
+    // The refused request is not kept by the receiver; the accepted one carries both rounds.
+    assert_eq!(requests.len(), 1);
+    let Some(Data::Sum(sum)) = requests[0].resource_metrics[0].scope_metrics[0].metrics[0]
+        .data
+        .clone()
+    else {
+        panic!("a sum")
+    };
+    assert_eq!(sum.data_points[0].value, Some(Number::AsInt(10)));
+}

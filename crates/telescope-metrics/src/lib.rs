@@ -38,6 +38,7 @@ mod render;
 mod shard;
 mod shared_scrape;
 mod short_eq;
+mod snapshot;
 mod sync;
 
 pub use exemplar::ExemplarSource;
@@ -49,6 +50,9 @@ pub use recorder::{
     TelescopeRecorderBuilder, DEFAULT_BUCKETS, DEFAULT_CARDINALITY_LIMIT, DEFAULT_SERIES_LIMIT,
 };
 pub use render::Format;
+pub use snapshot::{
+    ExemplarSnapshot, FamilySnapshot, HistogramSnapshot, SeriesSnapshot, ValueSnapshot,
+};
 
 /// The label that marks the series where label sets beyond the cardinality limit are folded.
 pub const OVERFLOW_LABEL: &str = "otel_metric_overflow";

@@ -402,6 +402,27 @@ impl MetricsHandle {
         self.registry.settings.buckets_for(name).to_vec()
     }
 
+    /// Every series as data, families sorted by name and series by labels: what a scrape at
+    /// this moment would render (telescope's own `telescope_metrics_*` families aside), for
+    /// pushing elsewhere. Runs the idle expiry first, if configured, as a scrape does.
+    ///
+    /// ```
+    /// use telescope_metrics::{TelescopeRecorder, ValueSnapshot};
+    ///
+    /// let (recorder, handle) = TelescopeRecorder::builder().build();
+    /// metrics::with_local_recorder(&recorder, || {
+    ///     metrics::counter!("orders_total", "region" => "eu").increment(3);
+    /// });
+    /// let families = handle.snapshot();
+    /// assert_eq!(families[0].name, "orders_total");
+    /// assert_eq!(families[0].series[0].labels, [("region".to_owned(), "eu".to_owned())]);
+    /// assert_eq!(families[0].series[0].value, ValueSnapshot::Counter(3));
+    /// ```
+    pub fn snapshot(&self) -> Vec<crate::FamilySnapshot> {
+        self.registry.expire_idle();
+        crate::snapshot::snapshot(&self.registry, &self.render)
+    }
+
     /// Every series in `format`, families sorted by name and series by labels. Runs the
     /// idle expiry first, if configured.
     pub fn render(&self, format: Format) -> String {

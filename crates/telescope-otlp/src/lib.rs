@@ -30,6 +30,7 @@ mod export;
 mod finished;
 mod layer;
 mod logs;
+mod metric_data;
 mod pipeline;
 pub mod propagation;
 pub mod sampler;
@@ -42,6 +43,9 @@ pub use export::{
 };
 pub use layer::{OtlpLayer, OtlpLayerBuilder, SpanLimits};
 pub use logs::{EncodedLog, LogExport, LogPipeline, OtlpLogLayer, OtlpLogLayerBuilder};
+pub use metric_data::{
+    HistogramPoint, Metric, MetricData, MetricExemplar, NumberPoint, NumberValue, Temporality,
+};
 pub use pipeline::{
     Pipeline, PipelineConfig, PipelineStats, DEFAULT_EXPORT_TIMEOUT, DEFAULT_LOG_SCHEDULE_DELAY,
     DEFAULT_MAX_CONCURRENT_EXPORTS, DEFAULT_MAX_EXPORT_BATCH_SIZE, DEFAULT_MAX_QUEUE_SIZE,

@@ -23,6 +23,12 @@ use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
 use opentelemetry_proto::tonic::collector::logs::v1::{
     ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
 };
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
+    MetricsService, MetricsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
 };
@@ -75,6 +81,8 @@ struct State {
     received: Mutex<Vec<Received>>,
     /// Log export requests decoded (`/v1/logs`, the gRPC logs service).
     logs: Mutex<Vec<ExportLogsServiceRequest>>,
+    /// Metric export requests decoded (`/v1/metrics`, the gRPC metrics service).
+    metrics: Mutex<Vec<ExportMetricsServiceRequest>>,
     arrivals: Mutex<Vec<Instant>>,
     /// TLS handshakes that failed (a client that does not trust us, or sent no certificate
     /// when one was required).
@@ -262,6 +270,15 @@ impl Receiver {
     pub fn log_requests(&self) -> Vec<ExportLogsServiceRequest> {
         self.state
             .logs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The metric export requests decoded so far.
+    pub fn metric_requests(&self) -> Vec<ExportMetricsServiceRequest> {
+        self.state
+            .metrics
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
@@ -458,6 +475,22 @@ async fn handle_http(
         },
         Some(_) => return Ok(status(StatusCode::UNSUPPORTED_MEDIA_TYPE)),
     };
+    if path.ends_with("/v1/metrics") {
+        let Ok(decoded) = ExportMetricsServiceRequest::decode(body) else {
+            return Ok(status(StatusCode::BAD_REQUEST));
+        };
+        state
+            .metrics
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(decoded);
+        return Ok(protobuf(
+            ExportMetricsServiceResponse {
+                partial_success: None,
+            }
+            .encode_to_vec(),
+        ));
+    }
     if path.ends_with("/v1/logs") {
         let Ok(decoded) = ExportLogsServiceRequest::decode(body) else {
             return Ok(status(StatusCode::BAD_REQUEST));
@@ -575,13 +608,38 @@ impl LogsService for GrpcService {
     }
 }
 
-/// The trace and logs services, gzip accepted.
+#[async_trait::async_trait]
+impl MetricsService for GrpcService {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportMetricsServiceRequest>,
+    ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
+        match self.0.next_reply() {
+            Reply::Refuse(code) | Reply::Throttle(code, _) => {
+                return Err(tonic::Status::new(grpc_code(code), "scripted refusal"))
+            }
+            Reply::Stall(pause) => tokio::time::sleep(pause).await,
+            Reply::Partial(_) | Reply::Accept => {}
+        }
+        self.0
+            .metrics
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(request.into_inner());
+        Ok(tonic::Response::new(ExportMetricsServiceResponse {
+            partial_success: None,
+        }))
+    }
+}
+
+/// The trace, logs and metrics services, gzip accepted.
 fn services(state: &Arc<State>) -> tonic::service::Routes {
     let gzip = tonic::codec::CompressionEncoding::Gzip;
     tonic::service::Routes::new(
         TraceServiceServer::new(GrpcService(state.clone())).accept_compressed(gzip),
     )
     .add_service(LogsServiceServer::new(GrpcService(state.clone())).accept_compressed(gzip))
+    .add_service(MetricsServiceServer::new(GrpcService(state.clone())).accept_compressed(gzip))
 }
 
 /// The gRPC code a gateway would answer for an HTTP status.

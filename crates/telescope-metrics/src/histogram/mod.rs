@@ -349,6 +349,11 @@ impl HistogramCore {
         &self.bounds
     }
 
+    /// The bounds, shared.
+    pub(crate) fn bounds_shared(&self) -> Arc<[f64]> {
+        self.bounds.clone()
+    }
+
     /// Counts, sum and classic buckets, merged over shards.
     pub(crate) fn snapshot(&self) -> Snapshot {
         let mut snapshot = Snapshot {

@@ -135,6 +135,21 @@ impl SpanExport for OtlpExport {
     }
 }
 
+impl OtlpExport {
+    /// Sends `metrics` once, as one `ExportMetricsServiceRequest` (give it a configuration
+    /// read for [`OtlpSignal::Metrics`]: its HTTP endpoint ends in `/v1/metrics`). The
+    /// caller decides on retries, as the pipelines do for spans and logs.
+    ///
+    /// # Errors
+    /// [`ExportError`]: retryable or not, as for spans.
+    pub fn export_metrics(&self, metrics: &[crate::Metric]) -> Result<Accepted, ExportError> {
+        self.send(
+            proto::metrics_request(metrics, &self.config.resource),
+            OtlpSignal::Metrics,
+        )
+    }
+}
+
 /// For log records: give it a configuration read for [`OtlpSignal::Logs`] (its HTTP endpoint
 /// ends in `/v1/logs`); over gRPC the logs service is called.
 impl crate::LogExport for OtlpExport {

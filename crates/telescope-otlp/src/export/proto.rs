@@ -13,6 +13,9 @@ use opentelemetry::{Array, InstrumentationScope, KeyValue, StringValue, Value};
 use opentelemetry_sdk::trace::SpanData;
 
 use crate::logs::EncodedLog;
+use crate::metric_data::{
+    HistogramPoint, Metric, MetricData, NumberPoint, NumberValue, Temporality,
+};
 
 /// The request for `batch`, every span under one resource with `resource` attributes and
 /// grouped by instrumentation scope in order of first appearance.
@@ -79,6 +82,136 @@ pub(crate) fn logs_request(batch: &[EncodedLog], resource: &[(String, String)]) 
         }
     });
     out.0
+}
+
+/// An `ExportMetricsServiceRequest` for `metrics`: one resource with `resource` attributes,
+/// one scope (`telescope`).
+pub(crate) fn metrics_request(metrics: &[Metric], resource: &[(String, String)]) -> Vec<u8> {
+    let mut out = Out(Vec::with_capacity(4096));
+    // ExportMetricsServiceRequest.resource_metrics = 1
+    out.message(1, |out| {
+        // ResourceMetrics.resource = 1
+        out.message(1, |out| resource_attributes(out, resource));
+        // ResourceMetrics.scope_metrics = 2
+        out.message(2, |out| {
+            // ScopeMetrics.scope = 1: name = 1, version = 2
+            out.message(1, |out| {
+                out.string(1, "telescope");
+                out.string(2, env!("CARGO_PKG_VERSION"));
+            });
+            for metric in metrics {
+                // ScopeMetrics.metrics = 2
+                out.message(2, |out| metric_message(out, metric));
+            }
+        });
+    });
+    out.0
+}
+
+fn metric_message(out: &mut Out, metric: &Metric) {
+    out.string(1, &metric.name);
+    out.string(2, &metric.description);
+    out.string(3, &metric.unit);
+    match &metric.data {
+        // Metric.gauge = 5: data_points = 1
+        MetricData::Gauge { points } => out.message(5, |out| {
+            for point in points {
+                out.message(1, |out| number_point(out, point, false));
+            }
+        }),
+        // Metric.sum = 7: data_points = 1, aggregation_temporality = 2, is_monotonic = 3
+        MetricData::Sum {
+            monotonic,
+            temporality,
+            points,
+        } => out.message(7, |out| {
+            for point in points {
+                out.message(1, |out| number_point(out, point, true));
+            }
+            out.uint(2, temporality_number(*temporality));
+            out.uint(3, u64::from(*monotonic));
+        }),
+        // Metric.histogram = 9: data_points = 1, aggregation_temporality = 2
+        MetricData::Histogram {
+            temporality,
+            points,
+        } => out.message(9, |out| {
+            for point in points {
+                out.message(1, |out| histogram_point(out, point));
+            }
+            out.uint(2, temporality_number(*temporality));
+        }),
+    }
+}
+
+/// `AggregationTemporality`: DELTA = 1, CUMULATIVE = 2.
+fn temporality_number(temporality: Temporality) -> u64 {
+    match temporality {
+        Temporality::Delta => 1,
+        Temporality::Cumulative => 2,
+    }
+}
+
+fn number_point(out: &mut Out, point: &NumberPoint, with_start: bool) {
+    if with_start {
+        out.fixed64(2, nanos(point.start));
+    }
+    out.fixed64(3, nanos(point.time));
+    match point.value {
+        // as_double = 4 (a oneof member: written even when zero)
+        NumberValue::Double(value) => {
+            out.key(4, FIXED64);
+            out.0.extend_from_slice(&value.to_le_bytes());
+        }
+        // as_int = 6, sfixed64
+        NumberValue::Int(value) => {
+            out.key(6, FIXED64);
+            out.0.extend_from_slice(&value.to_le_bytes());
+        }
+    }
+    for (key, value) in &point.attributes {
+        out.string_key_value(7, key, value);
+    }
+}
+
+fn histogram_point(out: &mut Out, point: &HistogramPoint) {
+    out.fixed64(2, nanos(point.start));
+    out.fixed64(3, nanos(point.time));
+    // count = 4, fixed64 (a plain field: left out when zero)
+    out.fixed64(4, point.count);
+    if let Some(sum) = point.sum {
+        // sum = 5, optional: written when present, even zero
+        out.key(5, FIXED64);
+        out.0.extend_from_slice(&sum.to_le_bytes());
+    }
+    // bucket_counts = 6, packed fixed64; explicit_bounds = 7, packed double
+    if !point.counts.is_empty() {
+        out.key(6, LENGTH_DELIMITED);
+        out.varint((point.counts.len() * 8) as u64);
+        for count in &point.counts {
+            out.0.extend_from_slice(&count.to_le_bytes());
+        }
+    }
+    if !point.bounds.is_empty() {
+        out.key(7, LENGTH_DELIMITED);
+        out.varint((point.bounds.len() * 8) as u64);
+        for bound in &point.bounds {
+            out.0.extend_from_slice(&bound.to_le_bytes());
+        }
+    }
+    for exemplar in &point.exemplars {
+        // exemplars = 8: time = 2, as_double = 3, span_id = 4, trace_id = 5
+        out.message(8, |out| {
+            out.fixed64(2, nanos(exemplar.time));
+            out.key(3, FIXED64);
+            out.0.extend_from_slice(&exemplar.value.to_le_bytes());
+            out.bytes(4, &exemplar.span_id);
+            out.bytes(5, &exemplar.trace_id);
+        });
+    }
+    for (key, value) in &point.attributes {
+        out.string_key_value(9, key, value);
+    }
 }
 
 /// A `Resource`'s attributes, all strings.
@@ -467,6 +600,112 @@ mod tests {
     fn ours(batch: &[SpanData], resource: &[(String, String)]) -> Vec<u8> {
         let shared: Vec<Arc<SpanData>> = batch.iter().cloned().map(Arc::new).collect();
         request(&shared, resource)
+    }
+
+    #[test]
+    fn metrics_decode_as_the_official_messages() {
+        use crate::metric_data::MetricExemplar;
+        use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+        use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point};
+        let at = |seconds| SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(seconds);
+        let attributes = vec![("code".to_owned(), "200".to_owned())];
+        let metrics = [
+            Metric {
+                name: "requests_total".into(),
+                description: "Requests.".into(),
+                unit: "1".into(),
+                data: MetricData::Sum {
+                    monotonic: true,
+                    temporality: Temporality::Delta,
+                    points: vec![NumberPoint {
+                        attributes: attributes.clone(),
+                        start: at(10),
+                        time: at(20),
+                        value: NumberValue::Int(0),
+                    }],
+                },
+            },
+            Metric {
+                name: "depth".into(),
+                description: String::new(),
+                unit: String::new(),
+                data: MetricData::Gauge {
+                    points: vec![NumberPoint {
+                        attributes: Vec::new(),
+                        start: at(10),
+                        time: at(20),
+                        value: NumberValue::Double(-2.5),
+                    }],
+                },
+            },
+            Metric {
+                name: "seconds".into(),
+                description: String::new(),
+                unit: "s".into(),
+                data: MetricData::Histogram {
+                    temporality: Temporality::Cumulative,
+                    points: vec![HistogramPoint {
+                        attributes,
+                        start: at(10),
+                        time: at(20),
+                        count: 3,
+                        sum: Some(0.0),
+                        bounds: vec![0.1, 1.0],
+                        counts: vec![1, 0, 2],
+                        exemplars: vec![MetricExemplar {
+                            value: 0.05,
+                            time: at(15),
+                            trace_id: [7; 16],
+                            span_id: [8; 8],
+                        }],
+                    }],
+                },
+            },
+        ];
+        let resource = [("service.name".to_owned(), "checkout".to_owned())];
+        let decoded =
+            ExportMetricsServiceRequest::decode(metrics_request(&metrics, &resource).as_slice())
+                .expect("decodes");
+        let scope = &decoded.resource_metrics[0].scope_metrics[0];
+        assert_eq!(
+            scope.scope.as_ref().map(|s| s.name.as_str()),
+            Some("telescope")
+        );
+        let Some(metric::Data::Sum(sum)) = &scope.metrics[0].data else {
+            panic!("a sum")
+        };
+        assert!(sum.is_monotonic);
+        assert_eq!(sum.aggregation_temporality, 1, "delta");
+        let point = &sum.data_points[0];
+        assert_eq!(
+            point.value,
+            Some(number_data_point::Value::AsInt(0)),
+            "zero kept"
+        );
+        assert_eq!(
+            (point.start_time_unix_nano, point.time_unix_nano),
+            (10_000_000_000, 20_000_000_000)
+        );
+        assert_eq!(point.attributes[0].key, "code");
+        let Some(metric::Data::Gauge(gauge)) = &scope.metrics[1].data else {
+            panic!("a gauge")
+        };
+        assert_eq!(
+            gauge.data_points[0].value,
+            Some(number_data_point::Value::AsDouble(-2.5))
+        );
+        let Some(metric::Data::Histogram(histogram)) = &scope.metrics[2].data else {
+            panic!("a histogram")
+        };
+        assert_eq!(histogram.aggregation_temporality, 2, "cumulative");
+        let point = &histogram.data_points[0];
+        assert_eq!(point.count, 3);
+        assert_eq!(point.sum, Some(0.0), "a zero sum is present, not absent");
+        assert_eq!(point.bucket_counts, [1, 0, 2]);
+        assert_eq!(point.explicit_bounds, [0.1, 1.0]);
+        assert_eq!(point.exemplars[0].trace_id, [7; 16]);
+        assert_eq!(point.exemplars[0].span_id, [8; 8]);
+        assert_eq!(scope.metrics[2].unit, "s");
     }
 
     #[test]

@@ -1,0 +1,382 @@
+//! Pushing the recorder's metrics over OTLP every interval (`OTEL_METRICS_EXPORTER=otlp`):
+//! counters as monotonic sums, gauges as gauges, histograms as explicit-bucket histograms with
+//! their exemplars, cumulative or delta. Each push reads the recorder as a scrape would at that
+//! moment ([`MetricsHandle::snapshot`]), so the values sent are the values `/metrics` shows.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime};
+
+use telescope_core::metric_names::{METRIC_EXPORT_ERRORS_TOTAL, METRIC_POINTS_EXPORTED_TOTAL};
+use telescope_metrics::{FamilySnapshot, MetricsHandle, ValueSnapshot};
+use telescope_otlp::{
+    ExportError, HistogramPoint, Metric, MetricData, MetricExemplar, NumberPoint, NumberValue,
+    OtlpExport, Temporality,
+};
+
+/// How a push is made: every `interval`, each try within `timeout`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PushSchedule {
+    pub(crate) interval: Duration,
+    pub(crate) timeout: Duration,
+    pub(crate) temporality: Temporality,
+}
+
+/// A series' identity across pushes: its metric name and labels.
+type SeriesKey = (String, Vec<(String, String)>);
+
+/// What was last sent for a series, for deltas.
+#[derive(Debug, Clone, PartialEq)]
+enum Sent {
+    Counter(u64),
+    Histogram { counts: Vec<u64>, sum: f64 },
+}
+
+/// What successive pushes remember.
+struct PushState {
+    metrics: MetricsHandle,
+    export: OtlpExport,
+    schedule: PushSchedule,
+    /// When cumulative points count from.
+    started: SystemTime,
+    /// When the last push that was accepted read the recorder (deltas count from there).
+    last_push: SystemTime,
+    /// The cumulative values that push sent, by series (deltas only).
+    sent: HashMap<SeriesKey, Sent>,
+}
+
+impl PushState {
+    /// The metrics to send now, and what to remember once they are accepted.
+    fn collect(&self, now: SystemTime) -> (Vec<Metric>, HashMap<SeriesKey, Sent>) {
+        let families = self.metrics.snapshot();
+        let mut sent = HashMap::new();
+        let metrics = families
+            .into_iter()
+            .filter_map(|family| self.metric(family, now, &mut sent))
+            .collect();
+        (metrics, sent)
+    }
+
+    /// `family` as OTLP sends it; `None` when a delta push has nothing new for it.
+    fn metric(
+        &self,
+        family: FamilySnapshot,
+        now: SystemTime,
+        sent: &mut HashMap<SeriesKey, Sent>,
+    ) -> Option<Metric> {
+        let temporality = self.schedule.temporality;
+        let start = match temporality {
+            Temporality::Cumulative => self.started,
+            Temporality::Delta => self.last_push,
+        };
+        let mut sums = Vec::new();
+        let mut gauges = Vec::new();
+        let mut histograms = Vec::new();
+        for series in family.series {
+            let key = (family.name.clone(), series.labels.clone());
+            let previous = self.sent.get(&key);
+            match series.value {
+                ValueSnapshot::Counter(total) => {
+                    let value = match (temporality, previous) {
+                        // A total below the last one sent: the series was removed and made
+                        // again; it counts from zero.
+                        (Temporality::Delta, Some(Sent::Counter(before))) if total >= *before => {
+                            total - before
+                        }
+                        _ => total,
+                    };
+                    sent.insert(key, Sent::Counter(total));
+                    // A delta point with nothing new is left out.
+                    if temporality == Temporality::Delta && previous.is_some() && value == 0 {
+                        continue;
+                    }
+                    sums.push(NumberPoint {
+                        attributes: series.labels,
+                        start,
+                        time: now,
+                        value: NumberValue::Int(i64::try_from(value).unwrap_or(i64::MAX)),
+                    });
+                }
+                ValueSnapshot::Gauge(value) => gauges.push(NumberPoint {
+                    attributes: series.labels,
+                    start,
+                    time: now,
+                    value: NumberValue::Double(value),
+                }),
+                ValueSnapshot::Histogram(histogram) => {
+                    let (counts, sum) = match (temporality, previous) {
+                        (Temporality::Delta, Some(Sent::Histogram { counts, sum }))
+                            if counts.len() == histogram.buckets.len()
+                                && counts.iter().zip(&histogram.buckets).all(|(b, n)| n >= b) =>
+                        {
+                            (
+                                histogram
+                                    .buckets
+                                    .iter()
+                                    .zip(counts)
+                                    .map(|(now, before)| now - before)
+                                    .collect::<Vec<u64>>(),
+                                histogram.sum - sum,
+                            )
+                        }
+                        _ => (histogram.buckets.clone(), histogram.sum),
+                    };
+                    sent.insert(
+                        key,
+                        Sent::Histogram {
+                            counts: histogram.buckets.clone(),
+                            sum: histogram.sum,
+                        },
+                    );
+                    if temporality == Temporality::Delta
+                        && previous.is_some()
+                        && counts.iter().all(|n| *n == 0)
+                    {
+                        continue;
+                    }
+                    let exemplars = histogram
+                        .exemplars
+                        .iter()
+                        .filter(|(_, e)| temporality == Temporality::Cumulative || e.time >= start)
+                        .map(|(_, e)| MetricExemplar {
+                            value: e.value,
+                            time: e.time,
+                            trace_id: e.trace_id.to_bytes(),
+                            span_id: e.span_id.to_bytes(),
+                        })
+                        .collect();
+                    histograms.push(HistogramPoint {
+                        attributes: series.labels,
+                        start,
+                        time: now,
+                        count: counts.iter().sum(),
+                        sum: (!histogram.negative).then_some(sum),
+                        bounds: histogram.bounds.to_vec(),
+                        counts,
+                        exemplars,
+                    });
+                }
+            }
+        }
+        if sums.is_empty() && gauges.is_empty() && histograms.is_empty() {
+            return None;
+        }
+        let data = if !histograms.is_empty() {
+            MetricData::Histogram {
+                temporality,
+                points: histograms,
+            }
+        } else if !sums.is_empty() {
+            MetricData::Sum {
+                monotonic: true,
+                temporality,
+                points: sums,
+            }
+        } else {
+            MetricData::Gauge { points: gauges }
+        };
+        Some(Metric {
+            name: family.name,
+            description: family.help.unwrap_or_default(),
+            unit: family.unit.map(ucum).unwrap_or_default().to_owned(),
+            data,
+        })
+    }
+
+    /// Reads the recorder and sends what it holds, retrying what may succeed later until
+    /// `deadline`. Returns whether the receiver took it.
+    fn push(&mut self, deadline: Instant) -> bool {
+        let now = SystemTime::now();
+        let (metrics, sent) = self.collect(now);
+        if metrics.is_empty() {
+            // Nothing recorded, or (delta) nothing new: no request.
+            self.sent = sent;
+            self.last_push = now;
+            return true;
+        }
+        let points: usize = metrics.iter().map(Metric::points).sum();
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match self.export.export_metrics(&metrics) {
+                Ok(_) => {
+                    metrics::counter!(METRIC_POINTS_EXPORTED_TOTAL).increment(points as u64);
+                    self.sent = sent;
+                    self.last_push = now;
+                    return true;
+                }
+                Err(error) => {
+                    metrics::counter!(METRIC_EXPORT_ERRORS_TOTAL).increment(1);
+                    let pause = match &error {
+                        ExportError::Permanent { .. } => None,
+                        ExportError::Retryable { after, .. } => Some(after.unwrap_or(backoff)),
+                    };
+                    match pause {
+                        Some(pause) if Instant::now() + pause < deadline => {
+                            std::thread::sleep(pause);
+                            backoff = (backoff * 2).min(Duration::from_secs(5));
+                        }
+                        // Deltas not accepted stay in the totals: the next push sends them.
+                        _ => {
+                            warn_once(&error);
+                            return false;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Says the first failed push on stderr; later ones are counted only.
+fn warn_once(error: &ExportError) {
+    static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        eprintln!(
+            "telescope: a metrics push failed ({error}); the next push sends the values again; \
+             failures are counted in {METRIC_EXPORT_ERRORS_TOTAL}"
+        );
+    }
+}
+
+/// The UCUM unit OTLP expects for a `metrics` unit.
+fn ucum(unit: metrics::Unit) -> &'static str {
+    use metrics::Unit;
+    match unit {
+        Unit::Count => "1",
+        Unit::Percent => "%",
+        Unit::Seconds => "s",
+        Unit::Milliseconds => "ms",
+        Unit::Microseconds => "us",
+        Unit::Nanoseconds => "ns",
+        Unit::Tebibytes => "TiBy",
+        Unit::Gibibytes => "GiBy",
+        Unit::Mebibytes => "MiBy",
+        Unit::Kibibytes => "KiBy",
+        Unit::Bytes => "By",
+        Unit::TerabitsPerSecond => "Tbit/s",
+        Unit::GigabitsPerSecond => "Gbit/s",
+        Unit::MegabitsPerSecond => "Mbit/s",
+        Unit::KilobitsPerSecond => "kbit/s",
+        Unit::BitsPerSecond => "bit/s",
+        Unit::CountPerSecond => "1/s",
+    }
+}
+
+/// The push thread: pushes every interval, and once more when stopped.
+#[derive(Debug)]
+pub(crate) struct MetricsPush {
+    shared: Arc<Shared>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+struct Shared {
+    state: Mutex<PushState>,
+    stop: Mutex<bool>,
+    wake: Condvar,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared").finish_non_exhaustive()
+    }
+}
+
+impl MetricsPush {
+    /// Starts pushing `metrics` through `export` on `schedule`.
+    pub(crate) fn start(
+        metrics: MetricsHandle,
+        export: OtlpExport,
+        schedule: PushSchedule,
+    ) -> std::io::Result<Self> {
+        let now = SystemTime::now();
+        let shared = Arc::new(Shared {
+            state: Mutex::new(PushState {
+                metrics,
+                export,
+                schedule,
+                started: now,
+                last_push: now,
+                sent: HashMap::new(),
+            }),
+            stop: Mutex::new(false),
+            wake: Condvar::new(),
+        });
+        let running = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("telescope-metrics-push".to_owned())
+            .spawn(move || run(&running))?;
+        Ok(Self {
+            shared,
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    /// Pushes now, within `timeout`; returns whether the receiver took it.
+    pub(crate) fn flush(&self, timeout: Duration) -> bool {
+        let deadline = telescope_core::time::deadline_after(timeout);
+        self.shared
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(deadline)
+    }
+
+    /// Stops the thread and pushes a last time, within `timeout`.
+    pub(crate) fn shutdown(&self, timeout: Duration) -> bool {
+        *self
+            .shared
+            .stop
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = true;
+        self.shared.wake.notify_all();
+        if let Some(thread) = self
+            .thread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
+            let _ = thread.join();
+        }
+        self.flush(timeout)
+    }
+}
+
+fn run(shared: &Shared) {
+    let interval = shared
+        .state
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .schedule
+        .interval;
+    loop {
+        let next = Instant::now() + interval;
+        let mut stop = shared.stop.lock().unwrap_or_else(PoisonError::into_inner);
+        while !*stop && Instant::now() < next {
+            let left = next.saturating_duration_since(Instant::now());
+            stop = match shared.wake.wait_timeout(stop, left) {
+                Ok((guard, _)) => guard,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+        }
+        if *stop {
+            return;
+        }
+        drop(stop);
+        let mut state = shared.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let deadline = Instant::now() + state.schedule.timeout.min(interval);
+        state.push(deadline);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_unit_has_its_ucum_name() {
+        assert_eq!(ucum(metrics::Unit::Seconds), "s");
+        assert_eq!(ucum(metrics::Unit::Bytes), "By");
+        assert_eq!(ucum(metrics::Unit::Count), "1");
+    }
+}

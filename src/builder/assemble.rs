@@ -8,7 +8,7 @@ use telescope_health::Health;
 use telescope_log::audit::{AuditLayer, AuditLog};
 use telescope_log::{JsonLayer, NonBlockingBuilder, Redaction};
 use telescope_metrics::TelescopeRecorder;
-use telescope_otlp::{OtlpExport, OtlpLayer, OtlpLogLayer};
+use telescope_otlp::{OtlpExport, OtlpLayer, OtlpLogLayer, ZipkinExport};
 use tracing::Dispatch;
 use tracing_subscriber::layer::SubscriberExt;
 
@@ -159,6 +159,11 @@ impl TelemetryBuilder {
         if let Some(config) = resolved.otlp_export.take() {
             let config = config.with_resource(resolved.resource.clone());
             traces = traces.exporter(OtlpExport::new(config));
+        }
+        if let Some(config) = resolved.zipkin.take() {
+            traces = traces.exporter(ZipkinExport::new(
+                config.with_resource(resolved.resource.clone()),
+            ));
         }
         let traces = traces.build();
         let pipeline = traces.pipeline();

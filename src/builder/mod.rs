@@ -100,6 +100,7 @@ pub struct TelemetryBuilder {
     baggage_fields: Option<Vec<String>>,
     otlp_export: Option<OtlpExportConfig>,
     otlp_logs: Option<OtlpExportConfig>,
+    zipkin_export: Option<telescope_otlp::ZipkinConfig>,
     otlp_metrics: Option<OtlpExportConfig>,
     metric_export_interval: Option<Duration>,
     metric_temporality: Option<telescope_otlp::Temporality>,
@@ -314,6 +315,15 @@ impl TelemetryBuilder {
     /// settings.
     pub fn otlp_export(mut self, config: OtlpExportConfig) -> Self {
         self.otlp_export = Some(config);
+        self
+    }
+
+    /// Also sends spans to Zipkin as v2 JSON (default: `OTEL_TRACES_EXPORTER` naming `zipkin`,
+    /// with `OTEL_EXPORTER_ZIPKIN_ENDPOINT` and `OTEL_EXPORTER_ZIPKIN_TIMEOUT`). The service
+    /// name and resource are filled in from the service settings. Jaeger needs no exporter of
+    /// its own: it takes OTLP (see the README).
+    pub fn zipkin_export(mut self, config: telescope_otlp::ZipkinConfig) -> Self {
+        self.zipkin_export = Some(config);
         self
     }
 

@@ -8,7 +8,7 @@ use crate::signal_filter::parse_directives;
 use telescope_log::{Redaction, Schema};
 use telescope_otlp::propagation::Propagators;
 use telescope_otlp::sampler::{sampler_from_env, Sampler};
-use telescope_otlp::{OtlpExportConfig, OtlpSignal, PipelineConfig, Temporality};
+use telescope_otlp::{OtlpExportConfig, OtlpSignal, PipelineConfig, Temporality, ZipkinConfig};
 
 use crate::metrics_push::PushSchedule;
 
@@ -166,6 +166,8 @@ pub(crate) struct Resolved {
     /// Baggage keys written on log lines and recorded on spans.
     pub(crate) baggage_fields: Vec<String>,
     pub(crate) otlp_export: Option<OtlpExportConfig>,
+    /// Where spans are sent as Zipkin JSON, if they are.
+    pub(crate) zipkin: Option<ZipkinConfig>,
     pub(crate) pipeline: PipelineConfig,
     /// Where and how often metrics are pushed over OTLP, if they are.
     pub(crate) metrics_push: Option<(OtlpExportConfig, PushSchedule)>,
@@ -204,31 +206,34 @@ struct Logs {
     baggage_fields: Vec<String>,
 }
 
-/// Which exporters `OTEL_TRACES_EXPORTER` / `OTEL_LOGS_EXPORTER` name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ExporterChoice {
-    /// `otlp`.
-    Otlp,
-    /// `none`.
-    Off,
+/// Which exporters `OTEL_TRACES_EXPORTER` / `OTEL_LOGS_EXPORTER` name: a list, as the
+/// specification allows (`otlp,zipkin`); `none` alone for none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct Exporters {
+    otlp: bool,
+    zipkin: bool,
 }
 
-/// `otlp` or `none` (a list as the specification allows, e.g. `otlp,otlp`; `none` alone).
-fn parse_exporters(text: &str) -> Result<ExporterChoice, String> {
-    let names: Vec<String> = text
-        .split(',')
-        .map(|name| name.trim().to_ascii_lowercase())
-        .filter(|name| !name.is_empty())
-        .collect();
-    if names.iter().all(|name| name == "none") {
-        return Ok(ExporterChoice::Off);
+fn parse_exporters(text: &str, zipkin_allowed: bool) -> Result<Exporters, String> {
+    let mut chosen = Exporters::default();
+    for name in text.split(',').map(|name| name.trim().to_ascii_lowercase()) {
+        match name.as_str() {
+            "otlp" => chosen.otlp = true,
+            "zipkin" if zipkin_allowed => chosen.zipkin = true,
+            "none" | "" => {}
+            other => {
+                let expected = if zipkin_allowed {
+                    "otlp, zipkin or none"
+                } else {
+                    "otlp or none"
+                };
+                return Err(format!(
+                    "{other:?} is not an exporter of this build; expected {expected}"
+                ));
+            }
+        }
     }
-    match names.iter().find(|name| *name != "otlp") {
-        None => Ok(ExporterChoice::Otlp),
-        Some(other) => Err(format!(
-            "{other:?} is not an exporter of this build; expected otlp or none"
-        )),
-    }
+    Ok(chosen)
 }
 
 /// Whether `OTEL_METRICS_EXPORTER` asks for an OTLP push: `otlp` among `otlp`, `prometheus`
@@ -275,6 +280,7 @@ struct Traces {
     propagators: Propagators,
     sampler: Option<Box<dyn Sampler>>,
     otlp_export: Option<OtlpExportConfig>,
+    zipkin: Option<ZipkinConfig>,
     pipeline: PipelineConfig,
 }
 
@@ -372,28 +378,35 @@ impl TelemetryBuilder {
                 Err(error) => return Err(sampler_error(error)),
             },
         };
-        let choice = env::parse(env, "OTEL_TRACES_EXPORTER", parse_exporters)?;
+        let choice = env::parse(env, "OTEL_TRACES_EXPORTER", |text| {
+            parse_exporters(text, true)
+        })?;
+        // Checked whatever is chosen.
+        let from_env = OtlpExportConfig::from_env(get).map_err(otlp_error)?;
+        let zipkin_from_env = ZipkinConfig::from_env("", get).map_err(otlp_error)?;
         let otlp_export = match (self.otlp_export.take(), choice) {
             (Some(config), _) => {
                 config.tls.validate()?;
                 Some(config)
             }
-            (None, Some(ExporterChoice::Otlp)) => Some(
+            (None, Some(Exporters { otlp: true, .. })) => Some(
                 OtlpExportConfig::from_env_or_default(OtlpSignal::Traces, get)
                     .map_err(otlp_error)?,
             ),
-            (None, Some(ExporterChoice::Off)) => {
-                // Checked all the same.
-                OtlpExportConfig::from_env(get).map_err(otlp_error)?;
-                None
-            }
-            (None, None) => OtlpExportConfig::from_env(get).map_err(otlp_error)?,
+            (None, Some(_)) => None,
+            (None, None) => from_env,
+        };
+        let zipkin = match (self.zipkin_export.take(), choice) {
+            (Some(config), _) => Some(config),
+            (None, Some(Exporters { zipkin: true, .. })) => Some(zipkin_from_env),
+            _ => None,
         };
         let pipeline = PipelineConfig::from_env(get).map_err(otlp_error)?;
         Ok(Traces {
             propagators,
             sampler,
             otlp_export,
+            zipkin,
             pipeline,
         })
     }
@@ -446,7 +459,9 @@ impl TelemetryBuilder {
     /// `OTEL_LOGS_EXPORTER`; every logs variable checked either way.
     fn log_export(&mut self, env: &(impl Env + ?Sized)) -> Result<LogExport, InitError> {
         let get = |name: &str| env.get(name);
-        let choice = env::parse(env, "OTEL_LOGS_EXPORTER", parse_exporters)?;
+        let choice = env::parse(env, "OTEL_LOGS_EXPORTER", |text| {
+            parse_exporters(text, false)
+        })?;
         // Checked whatever is chosen.
         OtlpExportConfig::from_env_for(OtlpSignal::Logs, get).map_err(otlp_error)?;
         let otlp_logs = match (self.otlp_logs.take(), choice) {
@@ -454,12 +469,12 @@ impl TelemetryBuilder {
                 config.tls.validate()?;
                 Some(config)
             }
-            (None, Some(ExporterChoice::Otlp)) => Some(
+            (None, Some(Exporters { otlp: true, .. })) => Some(
                 OtlpExportConfig::from_env_or_default(OtlpSignal::Logs, get).map_err(otlp_error)?,
             ),
             // An endpoint alone does not turn log export on: the lines may already be
             // collected from stdout, and twice is not better.
-            (None, Some(ExporterChoice::Off) | None) => None,
+            (None, _) => None,
         };
         let log_pipeline = PipelineConfig::logs_from_env(get).map_err(otlp_error)?;
         Ok(LogExport {
@@ -610,6 +625,7 @@ impl TelemetryBuilder {
             propagators,
             sampler,
             otlp_export,
+            zipkin,
             pipeline,
         } = self.traces(env)?;
         let LogExport {
@@ -653,6 +669,7 @@ impl TelemetryBuilder {
             propagators,
             baggage_fields,
             otlp_export,
+            zipkin,
             pipeline,
             otlp_logs,
             log_pipeline,
@@ -770,7 +787,29 @@ mod tests {
             traces(&[("OTEL_TRACES_EXPORTER", "otlp")]).as_deref(),
             Some("http://localhost:4318/v1/traces")
         );
+        let both = resolve(&[
+            ("OTEL_TRACES_EXPORTER", "otlp,zipkin"),
+            (
+                "OTEL_EXPORTER_ZIPKIN_ENDPOINT",
+                "http://zipkin:9411/api/v2/spans",
+            ),
+        ])
+        .expect("valid");
+        assert!(both.otlp_export.is_some());
+        assert_eq!(
+            both.zipkin.map(|z| z.endpoint).as_deref(),
+            Some("http://zipkin:9411/api/v2/spans")
+        );
+        let zipkin_only = resolve(&[
+            ("OTEL_TRACES_EXPORTER", "zipkin"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"),
+        ])
+        .expect("valid");
+        assert!(zipkin_only.otlp_export.is_none(), "not named: not exported");
+        assert!(zipkin_only.zipkin.is_some());
         for (var, value) in [
+            ("OTEL_LOGS_EXPORTER", "zipkin"),
+            ("OTEL_EXPORTER_ZIPKIN_TIMEOUT", "soon"),
             ("OTEL_LOGS_EXPORTER", "console"),
             ("OTEL_TRACES_EXPORTER", "jaeger"),
             ("OTEL_BLRP_SCHEDULE_DELAY", "soon"),

@@ -39,7 +39,8 @@ mod sync;
 
 pub use export::{
     Accepted, ExportError, OtlpCompression, OtlpConfigError, OtlpExport, OtlpExportConfig,
-    OtlpProtocol, OtlpSignal, OtlpTls, SpanExport, TlsError,
+    OtlpProtocol, OtlpSignal, OtlpTls, SpanExport, TlsError, ZipkinConfig, ZipkinExport,
+    DEFAULT_ZIPKIN_ENDPOINT,
 };
 pub use layer::{OtlpLayer, OtlpLayerBuilder, SpanLimits};
 pub use logs::{EncodedLog, LogExport, LogPipeline, OtlpLogLayer, OtlpLogLayerBuilder};

@@ -81,6 +81,8 @@ struct State {
     received: Mutex<Vec<Received>>,
     /// Log export requests decoded (`/v1/logs`, the gRPC logs service).
     logs: Mutex<Vec<ExportLogsServiceRequest>>,
+    /// Zipkin v2 spans posted to `/api/v2/spans`, as JSON.
+    zipkin: Mutex<Vec<serde_json::Value>>,
     /// Metric export requests decoded (`/v1/metrics`, the gRPC metrics service).
     metrics: Mutex<Vec<ExportMetricsServiceRequest>>,
     arrivals: Mutex<Vec<Instant>>,
@@ -275,6 +277,15 @@ impl Receiver {
             .clone()
     }
 
+    /// The Zipkin spans posted so far, as JSON.
+    pub fn zipkin_spans(&self) -> Vec<serde_json::Value> {
+        self.state
+            .zipkin
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
     /// The metric export requests decoded so far.
     pub fn metric_requests(&self) -> Vec<ExportMetricsServiceRequest> {
         self.state
@@ -437,10 +448,8 @@ async fn handle_http(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let encoding = header_text(request.headers(), http::header::CONTENT_ENCODING);
-    let content_type_ok = request
-        .headers()
-        .get(http::header::CONTENT_TYPE)
-        .is_some_and(|v| v == "application/x-protobuf");
+    let request_content_type = header_text(request.headers(), http::header::CONTENT_TYPE);
+    let content_type_ok = request_content_type.as_deref() == Some("application/x-protobuf");
     let body = match request.into_body().collect().await {
         Ok(body) => body.to_bytes(),
         Err(_) => return Ok(status(StatusCode::BAD_REQUEST)),
@@ -463,6 +472,22 @@ async fn handle_http(
         Reply::Stall(pause) => tokio::time::sleep(pause).await,
         Reply::Partial(spans) => rejected = spans,
         Reply::Accept => {}
+    }
+    if path == "/api/v2/spans" {
+        // Zipkin v2: a JSON array of spans, answered 202 as Zipkin does.
+        let json = request_content_type.as_deref() == Some("application/json");
+        let Ok(serde_json::Value::Array(spans)) = serde_json::from_slice(&body) else {
+            return Ok(status(StatusCode::BAD_REQUEST));
+        };
+        if !json {
+            return Ok(status(StatusCode::UNSUPPORTED_MEDIA_TYPE));
+        }
+        state
+            .zipkin
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend(spans);
+        return Ok(status(StatusCode::ACCEPTED));
     }
     if !content_type_ok {
         return Ok(status(StatusCode::UNSUPPORTED_MEDIA_TYPE));

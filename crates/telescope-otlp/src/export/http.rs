@@ -28,10 +28,15 @@ pub(crate) struct HttpTransport {
     headers: http::HeaderMap,
     timeout: Duration,
     gzip: bool,
+    content_type: &'static str,
 }
 
 impl HttpTransport {
-    pub(crate) fn new(config: &OtlpExportConfig) -> Result<Self, ExportError> {
+    /// A transport posting `content_type` bodies (OTLP's is `application/x-protobuf`).
+    pub(crate) fn new(
+        config: &OtlpExportConfig,
+        content_type: &'static str,
+    ) -> Result<Self, ExportError> {
         let runtime = super::transport_runtime()?;
         let uri = config
             .endpoint
@@ -59,13 +64,14 @@ impl HttpTransport {
             headers,
             timeout: config.timeout,
             gzip: config.compression == OtlpCompression::Gzip,
+            content_type,
         })
     }
 
     /// Sends one encoded export request (`ExportTraceServiceRequest`, `ExportLogsServiceRequest`).
     pub(crate) fn send(&self, mut body: Vec<u8>) -> Result<Accepted, ExportError> {
         let mut builder = http::Request::post(self.uri.clone())
-            .header(http::header::CONTENT_TYPE, "application/x-protobuf");
+            .header(http::header::CONTENT_TYPE, self.content_type);
         if self.gzip {
             body = gzip(&body)?;
             builder = builder.header(http::header::CONTENT_ENCODING, "gzip");

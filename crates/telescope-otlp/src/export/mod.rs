@@ -12,16 +12,20 @@ mod config;
 mod grpc;
 mod http;
 mod outcome;
+mod pool;
 pub(crate) mod proto;
 mod tls;
+mod zipkin;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use opentelemetry_sdk::trace::SpanData;
 
 pub use config::{OtlpCompression, OtlpConfigError, OtlpExportConfig, OtlpProtocol, OtlpSignal};
 pub use outcome::{Accepted, ExportError};
+use pool::Pool;
 pub use tls::{OtlpTls, TlsError};
+pub use zipkin::{ZipkinConfig, ZipkinExport, DEFAULT_ZIPKIN_ENDPOINT};
 
 /// Sends batches of finished spans. Called on the pipeline's exporter threads
 /// ([`PipelineConfig::max_concurrent_exports`](crate::PipelineConfig::max_concurrent_exports)
@@ -69,7 +73,7 @@ enum Transport {
 pub struct OtlpExport {
     config: OtlpExportConfig,
     /// Transports not in use right now.
-    idle: Mutex<Vec<Transport>>,
+    idle: Pool<Transport>,
 }
 
 impl std::fmt::Debug for OtlpExport {
@@ -86,43 +90,31 @@ impl OtlpExport {
     pub fn new(config: OtlpExportConfig) -> Self {
         Self {
             config,
-            idle: Mutex::new(Vec::new()),
+            idle: Pool::default(),
         }
     }
 
-    fn take_transport(&self) -> Result<Transport, ExportError> {
-        let idle = self
-            .idle
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .pop();
-        match idle {
-            Some(transport) => Ok(transport),
-            None => Ok(match self.config.protocol {
-                OtlpProtocol::HttpProtobuf => {
-                    Transport::Http(Box::new(http::HttpTransport::new(&self.config)?))
-                }
-                OtlpProtocol::Grpc => {
-                    Transport::Grpc(Box::new(grpc::GrpcTransport::new(&self.config)?))
-                }
-            }),
-        }
+    fn new_transport(&self) -> Result<Transport, ExportError> {
+        Ok(match self.config.protocol {
+            OtlpProtocol::HttpProtobuf => Transport::Http(Box::new(http::HttpTransport::new(
+                &self.config,
+                "application/x-protobuf",
+            )?)),
+            OtlpProtocol::Grpc => {
+                Transport::Grpc(Box::new(grpc::GrpcTransport::new(&self.config)?))
+            }
+        })
     }
-}
 
-impl OtlpExport {
     /// Sends one encoded request of `signal` on a transport of this exporter's.
     fn send(&self, request: Vec<u8>, signal: OtlpSignal) -> Result<Accepted, ExportError> {
-        let transport = self.take_transport()?;
-        let outcome = match &transport {
-            Transport::Http(http) => http.send(request),
-            Transport::Grpc(grpc) => grpc.send(request, signal),
-        };
-        self.idle
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(transport);
-        outcome
+        self.idle.with(
+            || self.new_transport(),
+            |transport| match transport {
+                Transport::Http(http) => http.send(request),
+                Transport::Grpc(grpc) => grpc.send(request, signal),
+            },
+        )
     }
 }
 

@@ -9,3 +9,4 @@ mod redaction;
 mod samplers;
 mod stress;
 mod tls;
+mod zipkin;

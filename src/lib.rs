@@ -68,6 +68,7 @@ mod resource;
 mod signal_filter;
 pub mod slo;
 mod span_metrics;
+pub mod statsd;
 mod telemetry;
 
 /// The `metrics` facade: `telescope::metrics::counter!` and the rest.
@@ -123,6 +124,14 @@ pub enum InitError {
     /// environment are reported as [`InitError::InvalidEnv`], naming the variable).
     #[error("OTLP export TLS: {0}")]
     OtlpTls(#[from] telescope_otlp::TlsError),
+    /// The StatsD address cannot be used (it does not resolve, or no socket can be made).
+    #[error("StatsD at {address}: {source}")]
+    Statsd {
+        /// The address given.
+        address: String,
+        /// Why.
+        source: std::io::Error,
+    },
     /// An SLO cannot be monitored (a latency threshold that is no bucket bound).
     #[error("SLO: {0}")]
     Slo(#[from] slo::SloError),

@@ -1,7 +1,8 @@
-//! Pushing the recorder's metrics over OTLP every interval (`OTEL_METRICS_EXPORTER=otlp`):
-//! counters as monotonic sums, gauges as gauges, histograms as explicit-bucket histograms with
-//! their exemplars, cumulative or delta. Each push reads the recorder as a scrape would at that
-//! moment ([`MetricsHandle::snapshot`]), so the values sent are the values `/metrics` shows.
+//! Pushing the recorder's metrics every interval, over OTLP (`OTEL_METRICS_EXPORTER=otlp`) or
+//! to StatsD: counters as monotonic sums, gauges as gauges, histograms as explicit-bucket
+//! histograms with their exemplars, cumulative or delta. Each push reads the recorder as a
+//! scrape would at that moment ([`MetricsHandle::snapshot`]), so the values sent are the
+//! values `/metrics` shows; a [`MetricSink`] sends them.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
@@ -14,6 +15,26 @@ use telescope_otlp::{
     ExportError, HistogramPoint, Metric, MetricData, MetricExemplar, NumberPoint, NumberValue,
     OtlpExport, Temporality,
 };
+
+/// Where pushed metrics go: one request (or a few packets) per push. Called on the push
+/// thread only; may block within its own timeout; must not retry by itself.
+pub(crate) trait MetricSink: Send + 'static {
+    /// The `exporter` label of the push counters: `otlp`, `statsd`.
+    fn name(&self) -> &'static str;
+
+    /// Sends `metrics` once.
+    fn send(&self, metrics: &[Metric]) -> Result<(), ExportError>;
+}
+
+impl MetricSink for OtlpExport {
+    fn name(&self) -> &'static str {
+        "otlp"
+    }
+
+    fn send(&self, metrics: &[Metric]) -> Result<(), ExportError> {
+        self.export_metrics(metrics).map(drop)
+    }
+}
 
 /// How a push is made: every `interval`, each try within `timeout`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,7 +57,7 @@ enum Sent {
 /// What successive pushes remember.
 struct PushState {
     metrics: MetricsHandle,
-    export: OtlpExport,
+    sink: Box<dyn MetricSink>,
     schedule: PushSchedule,
     /// When cumulative points count from.
     started: SystemTime,
@@ -198,15 +219,18 @@ impl PushState {
         let points: usize = metrics.iter().map(Metric::points).sum();
         let mut backoff = Duration::from_millis(100);
         loop {
-            match self.export.export_metrics(&metrics) {
-                Ok(_) => {
-                    metrics::counter!(METRIC_POINTS_EXPORTED_TOTAL).increment(points as u64);
+            let exporter = self.sink.name();
+            match self.sink.send(&metrics) {
+                Ok(()) => {
+                    metrics::counter!(METRIC_POINTS_EXPORTED_TOTAL, "exporter" => exporter)
+                        .increment(points as u64);
                     self.sent = sent;
                     self.last_push = now;
                     return true;
                 }
                 Err(error) => {
-                    metrics::counter!(METRIC_EXPORT_ERRORS_TOTAL).increment(1);
+                    metrics::counter!(METRIC_EXPORT_ERRORS_TOTAL, "exporter" => exporter)
+                        .increment(1);
                     let pause = match &error {
                         ExportError::Permanent { .. } => None,
                         ExportError::Retryable { after, .. } => Some(after.unwrap_or(backoff)),
@@ -283,17 +307,18 @@ impl std::fmt::Debug for Shared {
 }
 
 impl MetricsPush {
-    /// Starts pushing `metrics` through `export` on `schedule`.
+    /// Starts pushing `metrics` to `sink` on `schedule`.
     pub(crate) fn start(
         metrics: MetricsHandle,
-        export: OtlpExport,
+        sink: Box<dyn MetricSink>,
         schedule: PushSchedule,
     ) -> std::io::Result<Self> {
         let now = SystemTime::now();
+        let sink_name = sink.name();
         let shared = Arc::new(Shared {
             state: Mutex::new(PushState {
                 metrics,
-                export,
+                sink,
                 schedule,
                 started: now,
                 last_push: now,
@@ -304,7 +329,7 @@ impl MetricsPush {
         });
         let running = shared.clone();
         let thread = std::thread::Builder::new()
-            .name("telescope-metrics-push".to_owned())
+            .name(format!("telescope-push-{}", sink_name))
             .spawn(move || run(&running))?;
         Ok(Self {
             shared,

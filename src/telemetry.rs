@@ -21,7 +21,7 @@ pub(crate) struct Parts {
     pub(crate) logs: FlushGuard,
     pub(crate) traces: Pipeline,
     pub(crate) log_export: Option<LogPipeline>,
-    pub(crate) metrics_push: Option<MetricsPush>,
+    pub(crate) metrics_push: Vec<MetricsPush>,
     pub(crate) recorder: TelescopeRecorder,
     pub(crate) metrics: MetricsHandle,
     pub(crate) health: Health,
@@ -48,7 +48,7 @@ pub struct Telemetry {
     final_log_stats: NonBlockingStats,
     traces: Pipeline,
     log_export: Option<LogPipeline>,
-    metrics_push: Option<MetricsPush>,
+    metrics_push: Vec<MetricsPush>,
     recorder: TelescopeRecorder,
     metrics: MetricsHandle,
     health: Health,
@@ -95,8 +95,8 @@ impl Telemetry {
         });
         let pushed = self
             .metrics_push
-            .as_ref()
-            .is_none_or(|push| push.flush(deadline.saturating_duration_since(Instant::now())));
+            .iter()
+            .all(|push| push.flush(deadline.saturating_duration_since(Instant::now())));
         let audit = self
             .audit
             .as_ref()
@@ -141,7 +141,7 @@ impl Telemetry {
                 );
             }
         }
-        if let Some(push) = &self.metrics_push {
+        for push in &self.metrics_push {
             let budget = deadline.saturating_duration_since(Instant::now()) / 2;
             if !push.shutdown(budget) {
                 eprintln!("telescope: the last metrics push did not succeed within {budget:?}");

@@ -15,10 +15,11 @@ use tracing_subscriber::layer::SubscriberExt;
 use super::resolve::{AdminSetting, Resolved, DEFAULT_FILTER};
 use super::{LogFormat, TelemetryBuilder};
 use crate::admin::{AdminServer, DEFAULT_ADMIN_ADDRESS};
-use crate::metrics_push::MetricsPush;
+use crate::metrics_push::{MetricsPush, PushSchedule};
 use crate::signal_filter::SignalFilter;
 use crate::slo::sampler::SloSampler;
 use crate::slo::{Rules, SloMonitor};
+use crate::statsd::StatsdSink;
 
 /// How often SLO events are sampled unless the builder says otherwise.
 const DEFAULT_SLO_SAMPLE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
@@ -64,6 +65,38 @@ fn describe_own_metrics(recorder: &TelescopeRecorder) {
             }
         }
     }
+}
+
+/// The metric pushes the settings ask for: OTLP, StatsD, each on its own thread.
+fn start_metric_pushes(
+    resolved: &mut Resolved,
+    metrics: &telescope_metrics::MetricsHandle,
+) -> Result<Vec<MetricsPush>, InitError> {
+    let thread_error = |source| InitError::Thread {
+        what: "metrics push",
+        source,
+    };
+    let mut pushes = Vec::new();
+    if let Some((config, schedule)) = resolved.metrics_push.take() {
+        let config = config.with_resource(resolved.resource.clone());
+        let sink = Box::new(OtlpExport::new(config));
+        pushes.push(MetricsPush::start(metrics.clone(), sink, schedule).map_err(thread_error)?);
+    }
+    if let Some(config) = resolved.statsd.take() {
+        let schedule = PushSchedule {
+            interval: config.interval,
+            timeout: config.interval,
+            // StatsD aggregates what it is sent: it wants increases.
+            temporality: telescope_otlp::Temporality::Delta,
+        };
+        let address = config.address.clone();
+        let sink =
+            StatsdSink::connect(config).map_err(|source| InitError::Statsd { address, source })?;
+        pushes.push(
+            MetricsPush::start(metrics.clone(), Box::new(sink), schedule).map_err(thread_error)?,
+        );
+    }
+    Ok(pushes)
 }
 
 /// Whether a global `tracing` subscriber is installed. `has_been_set` also counts scoped
@@ -192,19 +225,7 @@ impl TelemetryBuilder {
         }
         let (recorder, metrics) = recorder.build();
         describe_own_metrics(&recorder);
-        let metrics_push = match resolved.metrics_push.take() {
-            Some((config, schedule)) => {
-                let config = config.with_resource(resolved.resource.clone());
-                Some(
-                    MetricsPush::start(metrics.clone(), OtlpExport::new(config), schedule)
-                        .map_err(|source| InitError::Thread {
-                            what: "metrics push",
-                            source,
-                        })?,
-                )
-            }
-            None => None,
-        };
+        let metrics_push = start_metric_pushes(&mut resolved, &metrics)?;
         let health = self.health.take().unwrap_or_default();
         let slo = self.start_slo(&metrics, &recorder)?;
         let admin = self.start_admin(&resolved, &metrics, &health, &pipeline, slo.as_ref())?;

@@ -104,6 +104,7 @@ pub struct TelemetryBuilder {
     otlp_metrics: Option<OtlpExportConfig>,
     metric_export_interval: Option<Duration>,
     metric_temporality: Option<telescope_otlp::Temporality>,
+    statsd: Option<crate::statsd::StatsdConfig>,
     admin: Option<AdminSetting>,
     admin_token: Option<String>,
     metrics: Option<TelescopeRecorderBuilder>,
@@ -358,6 +359,13 @@ impl TelemetryBuilder {
         self
     }
 
+    /// Also pushes the recorder's metrics to a StatsD daemon (default: `TELESCOPE_STATSD_ADDR`
+    /// and the other `TELESCOPE_STATSD_*` variables; see [`crate::statsd`] for what is sent).
+    pub fn statsd(mut self, config: crate::statsd::StatsdConfig) -> Self {
+        self.statsd = Some(config);
+        self
+    }
+
     /// Whether pushed sums and histograms are cumulative or delta (default:
     /// `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`, else cumulative).
     pub fn metric_temporality(mut self, temporality: telescope_otlp::Temporality) -> Self {
@@ -469,6 +477,7 @@ impl TelemetryBuilder {
     /// address cannot be bound, [`InitError::Audit`] if the audit log cannot be opened,
     /// [`InitError::Slo`] for an SLO whose latency threshold is no bucket bound,
     /// [`InitError::OtlpTls`] for TLS files of an exporter set in code that cannot be used,
+    /// [`InitError::Statsd`] for a StatsD address that does not resolve,
     /// [`InitError::Thread`] if a thread telemetry needs cannot start.
     pub fn build(mut self) -> Result<(Dispatch, Telemetry), InitError> {
         let resolved = self.resolve(&ProcessEnv)?;

@@ -169,6 +169,8 @@ pub(crate) struct Resolved {
     /// Where spans are sent as Zipkin JSON, if they are.
     pub(crate) zipkin: Option<ZipkinConfig>,
     pub(crate) pipeline: PipelineConfig,
+    /// Where metrics are pushed as StatsD, if they are.
+    pub(crate) statsd: Option<crate::statsd::StatsdConfig>,
     /// Where and how often metrics are pushed over OTLP, if they are.
     pub(crate) metrics_push: Option<(OtlpExportConfig, PushSchedule)>,
     /// Where log records are exported over OTLP, if they are.
@@ -633,6 +635,9 @@ impl TelemetryBuilder {
             log_pipeline,
         } = self.log_export(env)?;
         let metrics_push = self.metrics_push(env)?;
+        let statsd_from_env = crate::statsd::StatsdConfig::from_env(|name| env.get(name))
+            .map_err(|e| env::invalid(e.var, &e.value, e.reason))?;
+        let statsd = self.statsd.take().or(statsd_from_env);
         let (admin, admin_token, audit) = self.admin_and_audit(env)?;
         let shutdown_timeout = setting(
             self.shutdown_timeout,
@@ -674,6 +679,7 @@ impl TelemetryBuilder {
             otlp_logs,
             log_pipeline,
             metrics_push,
+            statsd,
             admin,
             admin_token,
             audit,
@@ -838,6 +844,19 @@ mod tests {
         assert_eq!(schedule.interval, Duration::from_secs(15));
         assert_eq!(schedule.timeout, Duration::from_secs(30));
         assert_eq!(schedule.temporality, Temporality::Delta);
+        let statsd = resolve(&[
+            ("TELESCOPE_STATSD_ADDR", "statsd.internal:8125"),
+            ("TELESCOPE_STATSD_PREFIX", "checkout"),
+            ("TELESCOPE_STATSD_TAGS", "off"),
+            ("TELESCOPE_STATSD_INTERVAL", "2000"),
+        ])
+        .expect("valid")
+        .statsd
+        .expect("on");
+        assert_eq!(statsd.address, "statsd.internal:8125");
+        assert_eq!(statsd.prefix.as_deref(), Some("checkout"));
+        assert_eq!(statsd.tags, crate::statsd::StatsdTags::Off);
+        assert_eq!(statsd.interval, Duration::from_secs(2));
         let (_, defaults) = push(&[("OTEL_METRICS_EXPORTER", "otlp")]).expect("on");
         assert_eq!(defaults.interval, Duration::from_secs(60));
         assert_eq!(defaults.temporality, Temporality::Cumulative);
@@ -850,6 +869,10 @@ mod tests {
                 "sometimes",
             ),
             ("OTEL_EXPORTER_OTLP_METRICS_HEADERS", "novalue"),
+            ("TELESCOPE_STATSD_ADDR", "statsd"),
+            ("TELESCOPE_STATSD_TAGS", "influx"),
+            ("TELESCOPE_STATSD_INTERVAL", "0"),
+            ("TELESCOPE_STATSD_MAX_PACKET", "10"),
         ] {
             match resolve(&[(var, value)]) {
                 Err(InitError::InvalidEnv { var: named, .. }) => assert_eq!(named, var),

@@ -544,3 +544,134 @@ fn a_refused_delta_push_is_carried_into_the_next_one() {
     };
     assert_eq!(sum.data_points[0].value, Some(Number::AsInt(10)));
 }
+
+/// Datagrams arriving on `socket` until `quiet` passes without one.
+fn datagrams(socket: &std::net::UdpSocket, quiet: Duration) -> Vec<String> {
+    socket.set_read_timeout(Some(quiet)).expect("timeout");
+    let mut buffer = vec![0_u8; 65_536];
+    let mut out = Vec::new();
+    while let Ok(length) = socket.recv(&mut buffer) {
+        out.push(String::from_utf8_lossy(&buffer[..length]).into_owned());
+    }
+    out
+}
+
+#[test]
+fn statsd_lines_are_exact_safe_batched_and_only_what_changed() {
+    use telescope::statsd::StatsdConfig;
+    let receiver = std::net::UdpSocket::bind("127.0.0.1:0").expect("a UDP port");
+    let config = StatsdConfig::new(receiver.local_addr().expect("address").to_string())
+        .prefix("svc")
+        // Pushed by `flush` only.
+        .interval(Duration::from_secs(3600));
+    let (dispatch, telemetry) = telescope::builder()
+        .without_admin_server()
+        .log_writer(io::sink())
+        .statsd(StatsdConfig {
+            max_packet_bytes: 200,
+            ..config
+        })
+        .build()
+        .expect("valid settings");
+    let recorder = telemetry.metrics_recorder();
+    let record = || {
+        tracing::dispatcher::with_default(&dispatch, || {
+            metrics::with_local_recorder(&recorder, || {
+                metrics::counter!("jobs_total", "queue" => "emails").increment(3);
+                metrics::counter!("jobs_total", "queue" => "a|b:c,d#e\nf").increment(1);
+                metrics::gauge!("temperature").set(-4.5);
+                for value in [0.003, 0.2, 0.2] {
+                    metrics::histogram!("job_seconds").record(value);
+                }
+            });
+        });
+    };
+    record();
+    assert!(telemetry.flush(Duration::from_secs(10)));
+    let first = datagrams(&receiver, Duration::from_millis(300));
+    assert!(first.iter().all(|d| d.len() <= 200), "{first:?}");
+    let lines: Vec<&str> = first.iter().flat_map(|d| d.split('\n')).collect();
+    for expected in [
+        "svc.jobs_total:3|c|#queue:emails",
+        // The protocol's characters in a label value cannot break the line.
+        "svc.jobs_total:1|c|#queue:a_b_c_d_e_f",
+        // A negative gauge: set to zero, then decremented.
+        "svc.temperature:0|g",
+        "svc.temperature:-4.5|g",
+        "svc.job_seconds.count:3|c",
+        "svc.job_seconds.sum:0.403|c",
+        "svc.job_seconds.bucket:1|c|#le:0.005",
+        "svc.job_seconds.bucket:2|c|#le:0.25",
+    ] {
+        assert!(lines.contains(&expected), "{expected} not in {lines:?}");
+    }
+    assert!(
+        lines.iter().position(|l| *l == "svc.temperature:0|g")
+            < lines.iter().position(|l| *l == "svc.temperature:-4.5|g"),
+        "zero first"
+    );
+    // Only what changed goes out the next time: one more email job.
+    tracing::dispatcher::with_default(&dispatch, || {
+        metrics::with_local_recorder(&recorder, || {
+            metrics::counter!("jobs_total", "queue" => "emails").increment(1);
+        });
+    });
+    assert!(telemetry.flush(Duration::from_secs(10)));
+    let second = datagrams(&receiver, Duration::from_millis(300));
+    let lines: Vec<&str> = second.iter().flat_map(|d| d.split('\n')).collect();
+    assert!(
+        lines.contains(&"svc.jobs_total:1|c|#queue:emails"),
+        "{lines:?}"
+    );
+    assert!(
+        !lines.iter().any(|l| l.starts_with("svc.job_seconds")),
+        "{lines:?}"
+    );
+    assert!(
+        !lines.iter().any(|l| l.contains("queue:a_b")),
+        "unchanged: left out"
+    );
+    drop(telemetry);
+}
+
+#[test]
+fn statsd_without_tags_puts_labels_in_the_name() {
+    use telescope::statsd::{StatsdConfig, StatsdTags};
+    let receiver = std::net::UdpSocket::bind("127.0.0.1:0").expect("a UDP port");
+    let (dispatch, telemetry) = telescope::builder()
+        .without_admin_server()
+        .log_writer(io::sink())
+        .statsd(
+            StatsdConfig::new(receiver.local_addr().expect("address").to_string())
+                .tags(StatsdTags::Off)
+                .interval(Duration::from_secs(3600)),
+        )
+        .build()
+        .expect("valid settings");
+    let recorder = telemetry.metrics_recorder();
+    tracing::dispatcher::with_default(&dispatch, || {
+        metrics::with_local_recorder(&recorder, || {
+            metrics::counter!("hits_total", "route" => "/a.b").increment(2);
+        });
+    });
+    assert!(telemetry.flush(Duration::from_secs(10)));
+    let lines = datagrams(&receiver, Duration::from_millis(300)).join("\n");
+    assert!(lines.contains("hits_total.route_/a_b:2|c"), "{lines}");
+    drop(telemetry);
+}
+
+#[test]
+fn a_statsd_address_that_does_not_resolve_fails_at_start_up() {
+    let result = telescope::builder()
+        .without_admin_server()
+        .log_writer(io::sink())
+        .statsd(telescope::statsd::StatsdConfig::new(
+            "no-such-host.invalid:8125",
+        ))
+        .build();
+    assert!(
+        matches!(result, Err(InitError::Statsd { .. })),
+        "{:?}",
+        result.err()
+    );
+}

@@ -36,10 +36,12 @@ pub const LOGS_EXPORTED_TOTAL: &str = "telescope_logs_exported_total";
 pub const LOGS_EXPORT_DROPPED_TOTAL: &str = "telescope_logs_export_dropped_total";
 /// Counter: failed log export attempts, retried or not.
 pub const LOGS_EXPORT_ERRORS_TOTAL: &str = "telescope_logs_export_errors_total";
-/// Counter: metric data points an OTLP receiver accepted (`OTEL_METRICS_EXPORTER=otlp`).
+/// Counter, label `exporter` (`otlp`, `statsd`): metric data points pushed and accepted.
 pub const METRIC_POINTS_EXPORTED_TOTAL: &str = "telescope_metric_points_exported_total";
-/// Counter: failed metric push attempts, retried or not.
+/// Counter, label `exporter`: failed metric push attempts, retried or not.
 pub const METRIC_EXPORT_ERRORS_TOTAL: &str = "telescope_metric_export_errors_total";
+/// Counter, label `reason` (`send_error`, `too_large`): StatsD datagrams not sent.
+pub const STATSD_PACKETS_DROPPED_TOTAL: &str = "telescope_statsd_packets_dropped_total";
 /// Histogram, labels `span_name` and `status` (`ok`, `error`): every span's duration, sampled
 /// or not, in seconds.
 pub const SPAN_DURATION_SECONDS: &str = "telescope_span_duration_seconds";
@@ -76,8 +78,9 @@ pub const DESCRIPTIONS: &[(&str, MetricKind, &str)] = &[
     (LOGS_EXPORTED_TOTAL, MetricKind::Counter, "Log records the OTLP receiver accepted."),
     (LOGS_EXPORT_DROPPED_TOTAL, MetricKind::Counter, "Log records queued for OTLP export and not exported, by reason (queue_full, shutdown, rejected, export_failed, worker_failed)."),
     (LOGS_EXPORT_ERRORS_TOTAL, MetricKind::Counter, "Failed log export attempts, retried or not."),
-    (METRIC_POINTS_EXPORTED_TOTAL, MetricKind::Counter, "Metric data points the OTLP receiver accepted."),
-    (METRIC_EXPORT_ERRORS_TOTAL, MetricKind::Counter, "Failed metric push attempts, retried or not; the next push sends the values again."),
+    (METRIC_POINTS_EXPORTED_TOTAL, MetricKind::Counter, "Metric data points pushed and accepted, by exporter (otlp, statsd)."),
+    (METRIC_EXPORT_ERRORS_TOTAL, MetricKind::Counter, "Failed metric push attempts by exporter, retried or not; the next push sends the values again."),
+    (STATSD_PACKETS_DROPPED_TOTAL, MetricKind::Counter, "StatsD datagrams not sent, by reason (send_error, too_large)."),
     (SPAN_DURATION_SECONDS, MetricKind::Histogram, "Duration of every span, sampled or not, by span name and status (ok, error), in seconds."),
     (ADMIN_ERRORS_TOTAL, MetricKind::Counter, "Admin server requests whose handler failed and answered 500, by path."),
     ("telescope_propagation_invalid_total", MetricKind::Counter, "Incoming propagation headers that did not parse, by header."),

@@ -11,7 +11,8 @@
 //!
 //! Cases: `counter_macro` (`counter!` with 2 static labels), `held` (a held counter's
 //! `increment`), `histogram_macro` (`histogram!` with 1 label), `gauge_macro` (`gauge!` set),
-//! `create` (a new label value each time).
+//! `create` (a new label value each time), `summary_histogram_macro` (`histogram!` on a
+//! histogram that also keeps exponential buckets).
 
 use metrics::{Key, Label, Metadata};
 use telescope::recorder::TelescopeRecorder;
@@ -27,6 +28,11 @@ fn main() {
     let (recorder, _handle) = TelescopeRecorder::builder()
         .cardinality_limit(usize::MAX)
         .series_limit(usize::MAX)
+        .summary_for(
+            telescope::recorder::Matcher::Full("summary_seconds".to_owned()),
+            &[0.5, 0.99],
+        )
+        .expect("valid quantiles")
         .build();
     metrics::with_local_recorder(&recorder, || {
         let held = metrics::counter!("held_total");
@@ -39,6 +45,10 @@ fn main() {
                 "held" => held.increment(1),
                 "histogram_macro" => metrics::histogram!("request_seconds", "route" => "/orders")
                     .record(std::hint::black_box(0.042)),
+                // A histogram that keeps the exponential buckets too (summaries, exponential
+                // export), with values spread over a few powers of two.
+                "summary_histogram_macro" => metrics::histogram!("summary_seconds")
+                    .record(std::hint::black_box(0.001 * (1 + i % 1000) as f64)),
                 "gauge_macro" => metrics::gauge!("queue_depth").set(std::hint::black_box(17.0)),
                 "create" => {
                     let key = Key::from_parts("requests", vec![Label::new("user", i.to_string())]);

@@ -10,10 +10,12 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 use telescope_core::metric_names::{METRIC_EXPORT_ERRORS_TOTAL, METRIC_POINTS_EXPORTED_TOTAL};
-use telescope_metrics::{FamilySnapshot, MetricsHandle, ValueSnapshot};
+use telescope_metrics::{
+    ExponentialSnapshot, FamilySnapshot, HistogramSnapshot, MetricsHandle, ValueSnapshot,
+};
 use telescope_otlp::{
-    ExportError, HistogramPoint, Metric, MetricData, MetricExemplar, NumberPoint, NumberValue,
-    OtlpExport, Temporality,
+    ExponentialPoint, ExportError, HistogramPoint, Metric, MetricData, MetricExemplar, NumberPoint,
+    NumberValue, OtlpExport, Temporality,
 };
 
 /// Where pushed metrics go: one request (or a few packets) per push. Called on the push
@@ -42,6 +44,8 @@ pub(crate) struct PushSchedule {
     pub(crate) interval: Duration,
     pub(crate) timeout: Duration,
     pub(crate) temporality: Temporality,
+    /// Histograms that keep exponential buckets go out as exponential histograms.
+    pub(crate) exponential: bool,
 }
 
 /// A series' identity across pushes: its metric name and labels.
@@ -51,7 +55,14 @@ type SeriesKey = (String, Vec<(String, String)>);
 #[derive(Debug, Clone, PartialEq)]
 enum Sent {
     Counter(u64),
-    Histogram { counts: Vec<u64>, sum: f64 },
+    Histogram {
+        counts: Vec<u64>,
+        sum: f64,
+    },
+    Exponential {
+        buckets: ExponentialSnapshot,
+        sum: f64,
+    },
 }
 
 /// What successive pushes remember.
@@ -94,6 +105,7 @@ impl PushState {
         let mut sums = Vec::new();
         let mut gauges = Vec::new();
         let mut histograms = Vec::new();
+        let mut exponentials = Vec::new();
         for series in family.series {
             let key = (family.name.clone(), series.labels.clone());
             let previous = self.sent.get(&key);
@@ -125,6 +137,24 @@ impl PushState {
                     time: now,
                     value: NumberValue::Double(value),
                 }),
+                ValueSnapshot::Histogram(histogram)
+                    if self.schedule.exponential && histogram.exponential.is_some() =>
+                {
+                    if let Some(point) = exponential_point(
+                        &histogram,
+                        previous,
+                        temporality,
+                        start,
+                        now,
+                        &series.labels,
+                    ) {
+                        exponentials.push(point);
+                    }
+                    if let Some(buckets) = histogram.exponential {
+                        let sum = histogram.sum;
+                        sent.insert(key, Sent::Exponential { buckets, sum });
+                    }
+                }
                 ValueSnapshot::Histogram(histogram) => {
                     let (counts, sum) = match (temporality, previous) {
                         (Temporality::Delta, Some(Sent::Histogram { counts, sum }))
@@ -180,10 +210,16 @@ impl PushState {
                 }
             }
         }
-        if sums.is_empty() && gauges.is_empty() && histograms.is_empty() {
+        if sums.is_empty() && gauges.is_empty() && histograms.is_empty() && exponentials.is_empty()
+        {
             return None;
         }
-        let data = if !histograms.is_empty() {
+        let data = if !exponentials.is_empty() {
+            MetricData::ExponentialHistogram {
+                temporality,
+                points: exponentials,
+            }
+        } else if !histograms.is_empty() {
             MetricData::Histogram {
                 temporality,
                 points: histograms,
@@ -250,6 +286,83 @@ impl PushState {
             }
         }
     }
+}
+
+/// A histogram's exponential buckets as a point: cumulative, or (delta) less what was last
+/// sent, bucket by bucket; `None` for a delta with nothing new.
+fn exponential_point(
+    histogram: &HistogramSnapshot,
+    previous: Option<&Sent>,
+    temporality: Temporality,
+    start: SystemTime,
+    now: SystemTime,
+    labels: &[(String, String)],
+) -> Option<ExponentialPoint> {
+    let buckets = histogram.exponential.as_ref()?;
+    let before = match (temporality, previous) {
+        (Temporality::Delta, Some(Sent::Exponential { buckets, sum })) => Some((buckets, *sum)),
+        _ => None,
+    };
+    let minus = |offset: i32, counts: &[u64], before_offset: i32, before: &[u64]| {
+        counts
+            .iter()
+            .enumerate()
+            .map(|(k, count)| {
+                let index = offset + k as i32;
+                let old = usize::try_from(index - before_offset)
+                    .ok()
+                    .and_then(|at| before.get(at))
+                    .copied()
+                    .unwrap_or(0);
+                count.saturating_sub(old)
+            })
+            .collect::<Vec<u64>>()
+    };
+    let (zero_count, positive, negative, sum) = match before {
+        // Counts below the last ones sent: the series was made again; it counts from zero.
+        Some((before, before_sum)) if before.zero_count <= buckets.zero_count => (
+            buckets.zero_count - before.zero_count,
+            minus(
+                buckets.positive_offset,
+                &buckets.positive,
+                before.positive_offset,
+                &before.positive,
+            ),
+            minus(
+                buckets.negative_offset,
+                &buckets.negative,
+                before.negative_offset,
+                &before.negative,
+            ),
+            histogram.sum - before_sum,
+        ),
+        _ => (
+            buckets.zero_count,
+            buckets.positive.clone(),
+            buckets.negative.clone(),
+            histogram.sum,
+        ),
+    };
+    let count = zero_count + positive.iter().sum::<u64>() + negative.iter().sum::<u64>();
+    if before.is_some() && count == 0 {
+        return None;
+    }
+    let sum = (!histogram.negative).then_some(sum);
+    Some(ExponentialPoint {
+        attributes: labels.to_vec(),
+        start,
+        time: now,
+        count,
+        sum,
+        scale: buckets.scale,
+        zero_count,
+        zero_threshold: buckets.zero_threshold,
+        positive_offset: buckets.positive_offset,
+        positive,
+        negative_offset: buckets.negative_offset,
+        negative,
+        exemplars: Vec::new(),
+    })
 }
 
 /// Says the first failed push on stderr; later ones are counted only.

@@ -301,6 +301,8 @@ pub(crate) fn lines(metrics: &[Metric], config: &StatsdConfig) -> Vec<String> {
                     out.push(text);
                 }
             }
+            // Not asked of the StatsD push, which sends classic buckets.
+            MetricData::ExponentialHistogram { .. } => {}
             MetricData::Histogram { points, .. } => {
                 for point in points {
                     let attributes = &point.attributes;

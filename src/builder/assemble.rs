@@ -88,6 +88,7 @@ fn start_metric_pushes(
             timeout: config.interval,
             // StatsD aggregates what it is sent: it wants increases.
             temporality: telescope_otlp::Temporality::Delta,
+            exponential: false,
         };
         let address = config.address.clone();
         let sink =
@@ -222,6 +223,14 @@ impl TelemetryBuilder {
         }
         if let Some(interval) = resolved.exemplar_interval {
             recorder = recorder.exemplars(interval, telescope_core::current_sampled_ids);
+        }
+        if resolved
+            .metrics_push
+            .as_ref()
+            .is_some_and(|(_, schedule)| schedule.exponential)
+        {
+            recorder =
+                recorder.exponential_buckets_for(telescope_metrics::Matcher::Prefix(String::new()));
         }
         let (recorder, metrics) = recorder.build();
         describe_own_metrics(&recorder);

@@ -104,6 +104,7 @@ pub struct TelemetryBuilder {
     otlp_metrics: Option<OtlpExportConfig>,
     metric_export_interval: Option<Duration>,
     metric_temporality: Option<telescope_otlp::Temporality>,
+    exponential_histograms: Option<bool>,
     statsd: Option<crate::statsd::StatsdConfig>,
     admin: Option<AdminSetting>,
     admin_token: Option<String>,
@@ -363,6 +364,17 @@ impl TelemetryBuilder {
     /// and the other `TELESCOPE_STATSD_*` variables; see [`crate::statsd`] for what is sent).
     pub fn statsd(mut self, config: crate::statsd::StatsdConfig) -> Self {
         self.statsd = Some(config);
+        self
+    }
+
+    /// Whether histograms are pushed over OTLP as base-2 exponential histograms (default:
+    /// `OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION=base2_exponential_bucket_histogram`,
+    /// else explicit buckets). Then every histogram keeps exponential buckets (scale 6, 64
+    /// per power of two: 768 bytes a series, plus 512 per power of two its values fall in),
+    /// which are sent as they are counted: exact, with no re-bucketing. A scrape still shows
+    /// the classic buckets.
+    pub fn exponential_histograms(mut self, exponential: bool) -> Self {
+        self.exponential_histograms = Some(exponential);
         self
     }
 

@@ -266,6 +266,16 @@ fn parse_temporality(text: &str) -> Result<Temporality, String> {
     }
 }
 
+/// Whether histograms are pushed as base-2 exponential histograms: `explicit_bucket_histogram`
+/// (the default) or `base2_exponential_bucket_histogram`.
+fn parse_histogram_aggregation(text: &str) -> Result<bool, String> {
+    match text.to_ascii_lowercase().as_str() {
+        "explicit_bucket_histogram" => Ok(false),
+        "base2_exponential_bucket_histogram" => Ok(true),
+        _ => Err("expected explicit_bucket_histogram or base2_exponential_bucket_histogram".into()),
+    }
+}
+
 /// How often metrics are pushed unless told otherwise (the specification's default).
 const DEFAULT_METRIC_EXPORT_INTERVAL: Duration = Duration::from_secs(60);
 /// How long one push may take unless told otherwise.
@@ -438,6 +448,13 @@ impl TelemetryBuilder {
             parse_temporality,
             Temporality::default,
         )?;
+        let exponential = setting(
+            self.exponential_histograms,
+            env,
+            "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION",
+            parse_histogram_aggregation,
+            || false,
+        )?;
         let config = match (self.otlp_metrics.take(), push) {
             (Some(config), _) => {
                 config.tls.validate()?;
@@ -453,6 +470,7 @@ impl TelemetryBuilder {
                 interval,
                 timeout,
                 temporality,
+                exponential,
             },
         )))
     }
@@ -869,6 +887,10 @@ mod tests {
                 "sometimes",
             ),
             ("OTEL_EXPORTER_OTLP_METRICS_HEADERS", "novalue"),
+            (
+                "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION",
+                "summary",
+            ),
             ("TELESCOPE_STATSD_ADDR", "statsd"),
             ("TELESCOPE_STATSD_TAGS", "influx"),
             ("TELESCOPE_STATSD_INTERVAL", "0"),

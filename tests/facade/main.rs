@@ -324,6 +324,19 @@ fn pushed_metrics_to(
     Vec<opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest>,
     String,
 ) {
+    pushed_with(receiver, temporality, false, record, rounds)
+}
+
+fn pushed_with(
+    receiver: telescope_test_support::otlp_receiver::Receiver,
+    temporality: telescope::otlp::Temporality,
+    exponential: bool,
+    record: impl Fn(),
+    rounds: usize,
+) -> (
+    Vec<opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest>,
+    String,
+) {
     use telescope::otlp::{OtlpExportConfig, OtlpProtocol};
     let endpoint = format!("http://127.0.0.1:{}/v1/metrics", receiver.addr.port());
     let (dispatch, telemetry) = telescope::builder()
@@ -336,6 +349,7 @@ fn pushed_metrics_to(
         // Pushed by `flush` only, at moments the test chooses.
         .metric_export_interval(Duration::from_secs(3600))
         .metric_temporality(temporality)
+        .exponential_histograms(exponential)
         .build()
         .expect("valid settings");
     let recorder = telemetry.metrics_recorder();
@@ -674,4 +688,113 @@ fn a_statsd_address_that_does_not_resolve_fails_at_start_up() {
         "{:?}",
         result.err()
     );
+}
+
+/// OpenTelemetry's bucket index at scale 6 by the specification's logarithm method: exact for
+/// values away from bucket bounds; powers of two are upper bounds of their buckets.
+fn spec_index(magnitude: f64) -> i32 {
+    if magnitude.to_bits() & ((1 << 52) - 1) == 0 {
+        return magnitude.log2() as i32 * 64 - 1;
+    }
+    (magnitude.log2() * 64.0).ceil() as i32 - 1
+}
+
+#[test]
+fn exponential_histograms_are_the_recorders_own_buckets_exactly() {
+    use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+    let values: [f64; 13] = [
+        0.0, 0.001, 0.0042, 0.5, 1.0, 1.5, 2.0, 3.7, 250.0, 1e6, -3.0, -0.25, 7.77e-3,
+    ];
+    let (requests, _) = pushed_with(
+        telescope_test_support::otlp_receiver::Receiver::http(0, &[]),
+        telescope::otlp::Temporality::Cumulative,
+        true,
+        || {
+            for value in values {
+                metrics::histogram!("latency_seconds").record(value);
+            }
+        },
+        1,
+    );
+    let metric = requests[0].resource_metrics[0].scope_metrics[0]
+        .metrics
+        .iter()
+        .find(|m| m.name == "latency_seconds")
+        .expect("pushed");
+    let Some(Data::ExponentialHistogram(histogram)) = &metric.data else {
+        panic!("an exponential histogram: {:?}", metric.data)
+    };
+    let point = &histogram.data_points[0];
+    assert_eq!(point.scale, 6);
+    assert_eq!(point.count, values.len() as u64);
+    assert_eq!(point.zero_count, 1, "0.0");
+    assert_eq!(point.zero_threshold, 2f64.powi(-48));
+    assert_eq!(point.sum, None, "negative values were recorded: no sum");
+    let count_at = |buckets: &Option<
+        opentelemetry_proto::tonic::metrics::v1::exponential_histogram_data_point::Buckets,
+    >,
+                    index: i32| {
+        let buckets = buckets.as_ref().expect("buckets");
+        usize::try_from(index - buckets.offset)
+            .ok()
+            .and_then(|at| buckets.bucket_counts.get(at))
+            .copied()
+            .unwrap_or(0)
+    };
+    let mut expected: std::collections::BTreeMap<(bool, i32), u64> = Default::default();
+    for value in values.iter().filter(|v| **v != 0.0) {
+        *expected
+            .entry((*value < 0.0, spec_index(value.abs())))
+            .or_default() += 1;
+    }
+    for ((negative, index), count) in &expected {
+        let side = if *negative {
+            &point.negative
+        } else {
+            &point.positive
+        };
+        assert_eq!(
+            count_at(side, *index),
+            *count,
+            "bucket {index} (negative: {negative})"
+        );
+    }
+    let total: u64 = [&point.positive, &point.negative]
+        .iter()
+        .filter_map(|side| side.as_ref())
+        .flat_map(|side| side.bucket_counts.iter())
+        .sum();
+    assert_eq!(
+        total + point.zero_count,
+        point.count,
+        "every value in exactly one bucket"
+    );
+}
+
+#[test]
+fn delta_exponential_histograms_carry_only_new_observations() {
+    use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+    let (requests, _) = pushed_with(
+        telescope_test_support::otlp_receiver::Receiver::http(0, &[]),
+        telescope::otlp::Temporality::Delta,
+        true,
+        || metrics::histogram!("latency_seconds").record(0.3),
+        2,
+    );
+    assert_eq!(requests.len(), 2);
+    for request in &requests {
+        let metric = &request.resource_metrics[0].scope_metrics[0].metrics[0];
+        let Some(Data::ExponentialHistogram(histogram)) = &metric.data else {
+            panic!("{metric:?}")
+        };
+        let point = &histogram.data_points[0];
+        assert_eq!(point.count, 1, "one new observation each time");
+        assert_eq!(point.sum, Some(0.3));
+        let positive = point.positive.as_ref().expect("positive");
+        let index = spec_index(0.3);
+        assert_eq!(
+            positive.bucket_counts[(index - positive.offset) as usize],
+            1
+        );
+    }
 }

@@ -146,8 +146,8 @@ impl TelescopeRecorderBuilder {
     }
 
     /// Renders histograms whose name `matcher` matches as summaries with these quantiles,
-    /// estimated from the histogram core (within 0.78% relative error). Such histograms keep
-    /// a log-linear table for the estimates (768 bytes, plus 512 per power of two their
+    /// estimated from the histogram core (within 0.55% relative error). Such histograms keep
+    /// exponential buckets for the estimates (768 bytes, plus 512 per power of two their
     /// values fall in); the others keep only their classic buckets.
     ///
     /// # Errors
@@ -159,6 +159,16 @@ impl TelescopeRecorderBuilder {
         self.settings.quantiles.push(matcher.clone());
         self.render.summaries.push((matcher, Arc::from(quantiles)));
         Ok(self)
+    }
+
+    /// Histograms whose name `matcher` matches also keep exponential buckets (OpenTelemetry's
+    /// base-2 layout, scale 6: 64 per power of two), which an OTLP push sends as exponential
+    /// histograms, exactly; a scrape still shows their classic buckets. Each such series
+    /// takes 768 bytes more, plus 512 per power of two its values fall in. Histograms
+    /// rendered as summaries ([`summary_for`](Self::summary_for)) keep them too.
+    pub fn exponential_buckets_for(mut self, matcher: Matcher) -> Self {
+        self.settings.quantiles.push(matcher);
+        self
     }
 
     /// How many per-thread shards a contended series spreads its writes over (rounded up to
@@ -437,7 +447,7 @@ impl MetricsHandle {
     }
 
     /// Estimated quantiles of the histogram series `key`, or `None` if there is no such
-    /// series or nothing was recorded in it: within 0.78% for histograms rendered as
+    /// series or nothing was recorded in it: within 0.55% for histograms rendered as
     /// summaries ([`TelescopeRecorderBuilder::summary_for`]); for the others, interpolated
     /// within the classic bucket that holds the quantile, as PromQL's `histogram_quantile`
     /// does.

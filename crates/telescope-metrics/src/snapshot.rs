@@ -61,6 +61,33 @@ pub struct HistogramSnapshot {
     pub negative: bool,
     /// The exemplar kept on each bucket that has one: `(bucket index, exemplar)`.
     pub exemplars: Vec<(usize, ExemplarSnapshot)>,
+    /// The exponential buckets, for a histogram that keeps them
+    /// ([`TelescopeRecorderBuilder::exponential_buckets_for`](crate::TelescopeRecorderBuilder::exponential_buckets_for)
+    /// or `summary_for`).
+    pub exponential: Option<ExponentialSnapshot>,
+}
+
+/// A histogram's exponential buckets, in OpenTelemetry's base-2 layout: bucket
+/// `offset + k` of a side holds the magnitudes in `(2^((offset+k)/2^scale),
+/// 2^((offset+k+1)/2^scale)]`. The recorder counts in exactly these buckets (scale 6), so
+/// they are sent as they are.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExponentialSnapshot {
+    /// 6: 64 buckets per power of two.
+    pub scale: i32,
+    /// Observations at or below `zero_threshold` in magnitude.
+    pub zero_count: u64,
+    /// `2^-48`: smaller magnitudes are counted as zero.
+    pub zero_threshold: f64,
+    /// The index of the first positive bucket.
+    pub positive_offset: i32,
+    /// Positive buckets from `positive_offset` on. Magnitudes above `2^48` are counted in the
+    /// highest bucket.
+    pub positive: Vec<u64>,
+    /// The index of the first negative bucket (by magnitude).
+    pub negative_offset: i32,
+    /// Negative buckets from `negative_offset` on.
+    pub negative: Vec<u64>,
 }
 
 /// An observation kept as an example of its bucket, with the trace it was made in.
@@ -167,7 +194,17 @@ fn value_of(series: &AnySeries) -> ValueSnapshot {
                     })
                 })
                 .collect();
+            let exponential = cell.exponential().map(|e| ExponentialSnapshot {
+                scale: e.scale,
+                zero_count: e.zero_count,
+                zero_threshold: e.zero_threshold,
+                positive_offset: e.positive_offset,
+                positive: e.positive,
+                negative_offset: e.negative_offset,
+                negative: e.negative,
+            });
             ValueSnapshot::Histogram(HistogramSnapshot {
+                exponential,
                 bounds: cell.bounds_shared(),
                 buckets: snapshot.classic,
                 count: snapshot.count,

@@ -45,7 +45,8 @@ pub use export::{
 pub use layer::{OtlpLayer, OtlpLayerBuilder, SpanLimits};
 pub use logs::{EncodedLog, LogExport, LogPipeline, OtlpLogLayer, OtlpLogLayerBuilder};
 pub use metric_data::{
-    HistogramPoint, Metric, MetricData, MetricExemplar, NumberPoint, NumberValue, Temporality,
+    ExponentialPoint, HistogramPoint, Metric, MetricData, MetricExemplar, NumberPoint, NumberValue,
+    Temporality,
 };
 pub use pipeline::{
     Pipeline, PipelineConfig, PipelineStats, DEFAULT_EXPORT_TIMEOUT, DEFAULT_LOG_SCHEDULE_DELAY,

@@ -54,6 +54,45 @@ pub enum MetricData {
         /// One point per attribute set.
         points: Vec<HistogramPoint>,
     },
+    /// A histogram with base-2 exponential buckets.
+    ExponentialHistogram {
+        /// Cumulative or delta.
+        temporality: Temporality,
+        /// One point per attribute set.
+        points: Vec<ExponentialPoint>,
+    },
+}
+
+/// An exponential histogram's buckets for one attribute set: bucket `offset + k` of a side
+/// holds the magnitudes in `(2^((offset+k)/2^scale), 2^((offset+k+1)/2^scale)]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExponentialPoint {
+    /// The attributes (a series' labels).
+    pub attributes: Vec<(String, String)>,
+    /// Since when it counts.
+    pub start: SystemTime,
+    /// When it was read.
+    pub time: SystemTime,
+    /// Observations in all: the zero count and every bucket's.
+    pub count: u64,
+    /// Their sum; `None` when it is no counter (negative values were recorded).
+    pub sum: Option<f64>,
+    /// Buckets per power of two are `2^scale`.
+    pub scale: i32,
+    /// Observations at or below `zero_threshold` in magnitude.
+    pub zero_count: u64,
+    /// The zero bucket's bound.
+    pub zero_threshold: f64,
+    /// The index of the first positive bucket.
+    pub positive_offset: i32,
+    /// Positive buckets from `positive_offset` on.
+    pub positive: Vec<u64>,
+    /// The index of the first negative bucket.
+    pub negative_offset: i32,
+    /// Negative buckets from `negative_offset` on.
+    pub negative: Vec<u64>,
+    /// Observations kept as examples, with their traces.
+    pub exemplars: Vec<MetricExemplar>,
 }
 
 /// A sum's or gauge's value for one attribute set.
@@ -118,6 +157,7 @@ impl Metric {
         match &self.data {
             MetricData::Sum { points, .. } | MetricData::Gauge { points } => points.len(),
             MetricData::Histogram { points, .. } => points.len(),
+            MetricData::ExponentialHistogram { points, .. } => points.len(),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The histogram core: records in O(1) without locks, keeps no raw samples, and answers both
-//! exact classic-bucket counts and quantile estimates within 0.78% relative error.
+//! exact classic-bucket counts and, where kept, exponential buckets (OpenTelemetry's scale 6)
+//! for quantile estimates within 0.55% relative error and exact exponential-histogram export.
 //!
 //! How values are handled, by rule:
 //! - NaN is not recorded: it is counted apart (`nan_count`, exposed as
@@ -18,15 +19,17 @@ mod octaves;
 use std::ptr;
 use std::sync::Arc;
 
-use octaves::{midpoint, slot_of, OctaveTable, Slot, MAX_EXPONENT};
+use octaves::{
+    midpoint, otel_index, slot_of, OctaveTable, Slot, MAX_EXPONENT, MIN_EXPONENT, SCALE, TOP_INDEX,
+};
 
 use crate::exemplar::{Exemplar, ExemplarSettings, Exemplars};
 use crate::lazy_slice::LazySlice;
 use crate::shard::{current_shard, BUSY_AFTER};
 use crate::sync::{add_f64, AtomicBool, AtomicPtr, AtomicU64, Ordering};
 
-/// The log-linear buckets that quantile estimates come from: kept only by histograms rendered
-/// as summaries (each costs 768 bytes plus 512 per power of two that values fall in).
+/// The exponential buckets that quantile estimates and exponential histograms come from: kept
+/// only by histograms rendered as summaries or pushed as exponential histograms (each costs 768 bytes plus 512 per power of two that values fall in).
 struct QuantileTable {
     positive: OctaveTable,
     negative: AtomicPtr<OctaveTable>,
@@ -74,6 +77,8 @@ impl QuantileTable {
         (!table.is_null()).then(|| unsafe { &*table })
     }
 
+    // Out of line: histograms without the table (most) keep a small record path.
+    #[inline(never)]
     fn record(&self, value: f64) {
         let table = if value.is_sign_negative() {
             None
@@ -208,7 +213,7 @@ pub(crate) struct HistogramOptions {
     pub(crate) bounds: Arc<[f64]>,
     /// Shards once contended (a power of two).
     pub(crate) shards: usize,
-    /// Whether to keep the log-linear table for quantile estimates.
+    /// Whether to keep the exponential buckets (quantile estimates, exponential export).
     pub(crate) quantiles: bool,
     /// Whether and how to keep exemplars.
     pub(crate) exemplars: Option<ExemplarSettings>,
@@ -386,7 +391,7 @@ impl HistogramCore {
     /// Estimates of the values at quantiles `qs` (each in `[0, 1]`); `None` when nothing was
     /// recorded. With the quantile table (histograms rendered as summaries): for each, the
     /// midpoint of the bucket holding the element of rank `floor(q * (n - 1))` in sorted
-    /// order, within 0.78%. Without: interpolated within the classic bucket holding that
+    /// order, within 0.55%. Without: interpolated within the classic bucket holding that
     /// rank, as PromQL's `histogram_quantile` does.
     pub(crate) fn quantiles(&self, qs: &[f64]) -> Option<Vec<f64>> {
         if self.home.quantiles.is_none() {
@@ -447,6 +452,48 @@ impl HistogramCore {
                 })
                 .collect(),
         )
+    }
+
+    /// The quantile tables' buckets as OpenTelemetry's exponential buckets (scale 6), when
+    /// this histogram keeps them: the same buckets, counted across shards. Magnitudes above
+    /// `2^48` (infinities included) are counted in the highest bucket; those at or below
+    /// `2^-48` in the zero bucket, whose threshold says so.
+    pub(crate) fn exponential(&self) -> Option<ExponentialBuckets> {
+        self.home.quantiles.as_ref()?;
+        let mut positive: std::collections::BTreeMap<i32, u64> = Default::default();
+        let mut negative: std::collections::BTreeMap<i32, u64> = Default::default();
+        let mut zero = 0;
+        for table in self.shards().filter_map(|shard| shard.quantiles.as_deref()) {
+            table.positive.for_each(|octave, sub, count| {
+                *positive.entry(otel_index(octave, sub)).or_default() += count;
+            });
+            if let Some(negative_table) = table.negative_if_any() {
+                negative_table.for_each(|octave, sub, count| {
+                    *negative.entry(otel_index(octave, sub)).or_default() += count;
+                });
+            }
+            zero += table.zero.load(Ordering::Relaxed);
+            for (overflow, side) in [
+                (&table.overflow_positive, &mut positive),
+                (&table.overflow_negative, &mut negative),
+            ] {
+                let count = overflow.load(Ordering::Relaxed);
+                if count > 0 {
+                    *side.entry(TOP_INDEX).or_default() += count;
+                }
+            }
+        }
+        let (positive_offset, positive) = dense(&positive);
+        let (negative_offset, negative) = dense(&negative);
+        Some(ExponentialBuckets {
+            scale: SCALE,
+            zero_count: zero,
+            zero_threshold: 2f64.powi(MIN_EXPONENT),
+            positive_offset,
+            positive,
+            negative_offset,
+            negative,
+        })
     }
 
     /// Every non-empty bucket of the quantile tables as (estimate, count), ascending.
@@ -524,6 +571,32 @@ impl Drop for HistogramCore {
             }
         }
     }
+}
+
+/// Exponential buckets as OpenTelemetry counts them: bucket `offset + k` of a side holds the
+/// magnitudes in `(2^((offset+k)/2^scale), 2^((offset+k+1)/2^scale)]`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ExponentialBuckets {
+    pub(crate) scale: i32,
+    pub(crate) zero_count: u64,
+    pub(crate) zero_threshold: f64,
+    pub(crate) positive_offset: i32,
+    pub(crate) positive: Vec<u64>,
+    pub(crate) negative_offset: i32,
+    pub(crate) negative: Vec<u64>,
+}
+
+/// Sparse counts by index as an offset and the counts from there to the last, gaps zero.
+fn dense(counts: &std::collections::BTreeMap<i32, u64>) -> (i32, Vec<u64>) {
+    let (Some((&first, _)), Some((&last, _))) = (counts.first_key_value(), counts.last_key_value())
+    else {
+        return (0, Vec::new());
+    };
+    let mut out = vec![0; (last - first) as usize + 1];
+    for (&index, &count) in counts {
+        out[(index - first) as usize] = count;
+    }
+    (first, out)
 }
 
 /// A histogram's totals at one moment.

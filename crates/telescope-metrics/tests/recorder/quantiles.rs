@@ -21,7 +21,7 @@ fn draw(distribution: &str, rng: &mut fastrand::Rng) -> f64 {
     }
 }
 
-/// Histograms rendered as summaries keep the log-linear table the estimates come from.
+/// Histograms rendered as summaries keep the exponential buckets the estimates come from.
 #[test]
 fn estimates_are_within_one_percent_of_the_exact_quantile() {
     let quantiles = [0.0, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 1.0];

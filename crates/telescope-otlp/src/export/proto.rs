@@ -14,7 +14,7 @@ use opentelemetry_sdk::trace::SpanData;
 
 use crate::logs::EncodedLog;
 use crate::metric_data::{
-    HistogramPoint, Metric, MetricData, NumberPoint, NumberValue, Temporality,
+    ExponentialPoint, HistogramPoint, Metric, MetricData, NumberPoint, NumberValue, Temporality,
 };
 
 /// The request for `batch`, every span under one resource with `resource` attributes and
@@ -141,7 +141,70 @@ fn metric_message(out: &mut Out, metric: &Metric) {
             }
             out.uint(2, temporality_number(*temporality));
         }),
+        // Metric.exponential_histogram = 10: data_points = 1, aggregation_temporality = 2
+        MetricData::ExponentialHistogram {
+            temporality,
+            points,
+        } => out.message(10, |out| {
+            for point in points {
+                out.message(1, |out| exponential_point(out, point));
+            }
+            out.uint(2, temporality_number(*temporality));
+        }),
     }
+}
+
+fn exponential_point(out: &mut Out, point: &ExponentialPoint) {
+    for (key, value) in &point.attributes {
+        out.string_key_value(1, key, value);
+    }
+    out.fixed64(2, nanos(point.start));
+    out.fixed64(3, nanos(point.time));
+    out.fixed64(4, point.count);
+    if let Some(sum) = point.sum {
+        out.key(5, FIXED64);
+        out.0.extend_from_slice(&sum.to_le_bytes());
+    }
+    // scale = 6, sint32 (zigzag)
+    out.uint(6, zigzag(point.scale));
+    out.fixed64(7, point.zero_count);
+    for (tag, offset, counts) in [
+        (8, point.positive_offset, &point.positive),
+        (9, point.negative_offset, &point.negative),
+    ] {
+        if counts.is_empty() {
+            continue;
+        }
+        // Buckets: offset = 1 (sint32), bucket_counts = 2 (packed uint64)
+        out.message(tag, |out| {
+            out.uint(1, zigzag(offset));
+            out.message(2, |out| {
+                for count in counts {
+                    out.varint(*count);
+                }
+            });
+        });
+    }
+    for exemplar in &point.exemplars {
+        // exemplars = 11
+        out.message(11, |out| {
+            out.fixed64(2, nanos(exemplar.time));
+            out.key(3, FIXED64);
+            out.0.extend_from_slice(&exemplar.value.to_le_bytes());
+            out.bytes(4, &exemplar.span_id);
+            out.bytes(5, &exemplar.trace_id);
+        });
+    }
+    if point.zero_threshold != 0.0 {
+        // zero_threshold = 14, double
+        out.key(14, FIXED64);
+        out.0.extend_from_slice(&point.zero_threshold.to_le_bytes());
+    }
+}
+
+/// A `sint32` as protobuf writes it: zigzag, so that small negatives are short.
+fn zigzag(value: i32) -> u64 {
+    u64::from(((value << 1) ^ (value >> 31)) as u32)
 }
 
 /// `AggregationTemporality`: DELTA = 1, CUMULATIVE = 2.

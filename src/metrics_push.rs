@@ -111,25 +111,15 @@ impl PushState {
             let previous = self.sent.get(&key);
             match series.value {
                 ValueSnapshot::Counter(total) => {
-                    let value = match (temporality, previous) {
-                        // A total below the last one sent: the series was removed and made
-                        // again; it counts from zero.
-                        (Temporality::Delta, Some(Sent::Counter(before))) if total >= *before => {
-                            total - before
-                        }
-                        _ => total,
-                    };
                     sent.insert(key, Sent::Counter(total));
-                    // A delta point with nothing new is left out.
-                    if temporality == Temporality::Delta && previous.is_some() && value == 0 {
-                        continue;
-                    }
-                    sums.push(NumberPoint {
-                        attributes: series.labels,
+                    sums.extend(counter_point(
+                        total,
+                        previous,
+                        temporality,
                         start,
-                        time: now,
-                        value: NumberValue::Int(i64::try_from(value).unwrap_or(i64::MAX)),
-                    });
+                        now,
+                        series.labels,
+                    ));
                 }
                 ValueSnapshot::Gauge(value) => gauges.push(NumberPoint {
                     attributes: series.labels,
@@ -156,57 +146,22 @@ impl PushState {
                     }
                 }
                 ValueSnapshot::Histogram(histogram) => {
-                    let (counts, sum) = match (temporality, previous) {
-                        (Temporality::Delta, Some(Sent::Histogram { counts, sum }))
-                            if counts.len() == histogram.buckets.len()
-                                && counts.iter().zip(&histogram.buckets).all(|(b, n)| n >= b) =>
-                        {
-                            (
-                                histogram
-                                    .buckets
-                                    .iter()
-                                    .zip(counts)
-                                    .map(|(now, before)| now - before)
-                                    .collect::<Vec<u64>>(),
-                                histogram.sum - sum,
-                            )
-                        }
-                        _ => (histogram.buckets.clone(), histogram.sum),
-                    };
+                    let point = explicit_point(
+                        &histogram,
+                        previous,
+                        temporality,
+                        start,
+                        now,
+                        &series.labels,
+                    );
                     sent.insert(
                         key,
                         Sent::Histogram {
-                            counts: histogram.buckets.clone(),
+                            counts: histogram.buckets,
                             sum: histogram.sum,
                         },
                     );
-                    if temporality == Temporality::Delta
-                        && previous.is_some()
-                        && counts.iter().all(|n| *n == 0)
-                    {
-                        continue;
-                    }
-                    let exemplars = histogram
-                        .exemplars
-                        .iter()
-                        .filter(|(_, e)| temporality == Temporality::Cumulative || e.time >= start)
-                        .map(|(_, e)| MetricExemplar {
-                            value: e.value,
-                            time: e.time,
-                            trace_id: e.trace_id.to_bytes(),
-                            span_id: e.span_id.to_bytes(),
-                        })
-                        .collect();
-                    histograms.push(HistogramPoint {
-                        attributes: series.labels,
-                        start,
-                        time: now,
-                        count: counts.iter().sum(),
-                        sum: (!histogram.negative).then_some(sum),
-                        bounds: histogram.bounds.to_vec(),
-                        counts,
-                        exemplars,
-                    });
+                    histograms.extend(point);
                 }
             }
         }
@@ -288,6 +243,75 @@ impl PushState {
     }
 }
 
+/// A counter as a point: its total, or (delta) its increase since the last push; `None` for a
+/// delta with nothing new.
+fn counter_point(
+    total: u64,
+    previous: Option<&Sent>,
+    temporality: Temporality,
+    start: SystemTime,
+    now: SystemTime,
+    labels: Vec<(String, String)>,
+) -> Option<NumberPoint> {
+    let value = match (temporality, previous) {
+        // A total below the last one sent: the series was removed and made again; it counts
+        // from zero.
+        (Temporality::Delta, Some(Sent::Counter(before))) if total >= *before => total - before,
+        _ => total,
+    };
+    if temporality == Temporality::Delta && previous.is_some() && value == 0 {
+        return None;
+    }
+    Some(NumberPoint {
+        attributes: labels,
+        start,
+        time: now,
+        value: NumberValue::Int(i64::try_from(value).unwrap_or(i64::MAX)),
+    })
+}
+
+/// A histogram's classic buckets as a point: cumulative, or (delta) less what was last sent;
+/// `None` for a delta with nothing new.
+fn explicit_point(
+    histogram: &HistogramSnapshot,
+    previous: Option<&Sent>,
+    temporality: Temporality,
+    start: SystemTime,
+    now: SystemTime,
+    labels: &[(String, String)],
+) -> Option<HistogramPoint> {
+    let (counts, sum) = match (temporality, previous) {
+        (Temporality::Delta, Some(Sent::Histogram { counts, sum }))
+            if counts.len() == histogram.buckets.len()
+                && counts.iter().zip(&histogram.buckets).all(|(b, n)| n >= b) =>
+        {
+            (
+                histogram
+                    .buckets
+                    .iter()
+                    .zip(counts)
+                    .map(|(now, before)| now - before)
+                    .collect::<Vec<u64>>(),
+                histogram.sum - sum,
+            )
+        }
+        _ => (histogram.buckets.clone(), histogram.sum),
+    };
+    if temporality == Temporality::Delta && previous.is_some() && counts.iter().all(|n| *n == 0) {
+        return None;
+    }
+    Some(HistogramPoint {
+        attributes: labels.to_vec(),
+        start,
+        time: now,
+        count: counts.iter().sum(),
+        sum: (!histogram.negative).then_some(sum),
+        bounds: histogram.bounds.to_vec(),
+        counts,
+        exemplars: exemplars_of(histogram, temporality, start),
+    })
+}
+
 /// A histogram's exponential buckets as a point: cumulative, or (delta) less what was last
 /// sent, bucket by bucket; `None` for a delta with nothing new.
 fn exponential_point(
@@ -361,8 +385,27 @@ fn exponential_point(
         positive,
         negative_offset: buckets.negative_offset,
         negative,
-        exemplars: Vec::new(),
+        exemplars: exemplars_of(histogram, temporality, start),
     })
+}
+
+/// A histogram's exemplars as OTLP sends them; for a delta, those observed since `start`.
+fn exemplars_of(
+    histogram: &HistogramSnapshot,
+    temporality: Temporality,
+    start: SystemTime,
+) -> Vec<MetricExemplar> {
+    histogram
+        .exemplars
+        .iter()
+        .filter(|(_, e)| temporality == Temporality::Cumulative || e.time >= start)
+        .map(|(_, e)| MetricExemplar {
+            value: e.value,
+            time: e.time,
+            trace_id: e.trace_id.to_bytes(),
+            span_id: e.span_id.to_bytes(),
+        })
+        .collect()
 }
 
 /// Says the first failed push on stderr; later ones are counted only.

@@ -27,7 +27,7 @@ use std::net::{ToSocketAddrs, UdpSocket};
 use std::time::Duration;
 
 use telescope_core::metric_names::STATSD_PACKETS_DROPPED_TOTAL;
-use telescope_otlp::{ExportError, Metric, MetricData, NumberValue};
+use telescope_otlp::{ExportError, HistogramPoint, Metric, MetricData, NumberPoint, NumberValue};
 
 use crate::metrics_push::MetricSink;
 
@@ -276,76 +276,94 @@ pub(crate) fn lines(metrics: &[Metric], config: &StatsdConfig) -> Vec<String> {
                 }
             }
             MetricData::Gauge { points } => {
+                out.extend(
+                    points
+                        .iter()
+                        .filter_map(|point| gauge_lines(&name, point, config)),
+                );
+            }
+            MetricData::Histogram { points, .. } => {
                 for point in points {
-                    let value = match point.value {
-                        NumberValue::Int(n) => n as f64,
-                        NumberValue::Double(x) => x,
-                    };
-                    if !value.is_finite() {
-                        continue;
-                    }
-                    // `-x|g` is a decrement to StatsD: set zero first, then go down.
-                    let mut text = String::new();
-                    if value < 0.0 {
-                        text = line(&name, "0", "g", &point.attributes, None, config);
-                        text.push('\n');
-                    }
-                    text.push_str(&line(
-                        &name,
-                        &value.to_string(),
-                        "g",
-                        &point.attributes,
-                        None,
-                        config,
-                    ));
-                    out.push(text);
+                    histogram_lines(&name, point, config, &mut out);
                 }
             }
             // Not asked of the StatsD push, which sends classic buckets.
             MetricData::ExponentialHistogram { .. } => {}
-            MetricData::Histogram { points, .. } => {
-                for point in points {
-                    let attributes = &point.attributes;
-                    out.push(line(
-                        &format!("{name}.count"),
-                        &point.count.to_string(),
-                        "c",
-                        attributes,
-                        None,
-                        config,
-                    ));
-                    if let Some(sum) = point.sum.filter(|s| s.is_finite()) {
-                        out.push(line(
-                            &format!("{name}.sum"),
-                            &sum.to_string(),
-                            "c",
-                            attributes,
-                            None,
-                            config,
-                        ));
-                    }
-                    for (index, count) in point.counts.iter().enumerate() {
-                        if *count == 0 {
-                            continue;
-                        }
-                        let le = point.bounds.get(index).map_or_else(
-                            || "+Inf".to_owned(),
-                            |b| telescope_metrics::bucket_label(*b),
-                        );
-                        out.push(line(
-                            &format!("{name}.bucket"),
-                            &count.to_string(),
-                            "c",
-                            attributes,
-                            Some(("le", &le)),
-                            config,
-                        ));
-                    }
-                }
-            }
         }
     }
     out
+}
+
+/// A gauge's line (two for a negative value: `-x|g` is a decrement to StatsD, so zero is set
+/// first); `None` for a value StatsD cannot read.
+fn gauge_lines(name: &str, point: &NumberPoint, config: &StatsdConfig) -> Option<String> {
+    let value = match point.value {
+        NumberValue::Int(n) => n as f64,
+        NumberValue::Double(x) => x,
+    };
+    if !value.is_finite() {
+        return None;
+    }
+    let mut text = String::new();
+    if value < 0.0 {
+        text = line(name, "0", "g", &point.attributes, None, config);
+        text.push('\n');
+    }
+    text.push_str(&line(
+        name,
+        &value.to_string(),
+        "g",
+        &point.attributes,
+        None,
+        config,
+    ));
+    Some(text)
+}
+
+/// A histogram's count, sum and non-empty buckets, as counters.
+fn histogram_lines(
+    name: &str,
+    point: &HistogramPoint,
+    config: &StatsdConfig,
+    out: &mut Vec<String>,
+) {
+    let attributes = &point.attributes;
+    let count = point.count.to_string();
+    out.push(line(
+        &format!("{name}.count"),
+        &count,
+        "c",
+        attributes,
+        None,
+        config,
+    ));
+    if let Some(sum) = point.sum.filter(|s| s.is_finite()) {
+        out.push(line(
+            &format!("{name}.sum"),
+            &sum.to_string(),
+            "c",
+            attributes,
+            None,
+            config,
+        ));
+    }
+    for (index, count) in point.counts.iter().enumerate() {
+        if *count == 0 {
+            continue;
+        }
+        let le = point.bounds.get(index).map_or_else(
+            || "+Inf".to_owned(),
+            |b| telescope_metrics::bucket_label(*b),
+        );
+        out.push(line(
+            &format!("{name}.bucket"),
+            &count.to_string(),
+            "c",
+            attributes,
+            Some(("le", &le)),
+            config,
+        ));
+    }
 }
 
 /// `name:value|type` with the labels as tags (or in the name).

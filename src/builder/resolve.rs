@@ -475,6 +475,39 @@ impl TelemetryBuilder {
         )))
     }
 
+    /// Where metrics go as StatsD: code, then `TELESCOPE_STATSD_*` (checked either way).
+    fn statsd_export(
+        &mut self,
+        env: &(impl Env + ?Sized),
+    ) -> Result<Option<crate::statsd::StatsdConfig>, InitError> {
+        let from_env = crate::statsd::StatsdConfig::from_env(|name| env.get(name))
+            .map_err(|e| env::invalid(e.var, &e.value, e.reason))?;
+        Ok(self.statsd.take().or(from_env))
+    }
+
+    /// The exemplar interval, and the series limits when no recorder was given in code.
+    #[allow(clippy::type_complexity)] // three settings, each with its own type
+    fn recorder_settings(
+        &self,
+        env: &(impl Env + ?Sized),
+    ) -> Result<(Option<Duration>, Option<usize>, Option<usize>), InitError> {
+        let exemplar_interval = setting(
+            self.exemplar_interval,
+            env,
+            "TELESCOPE_EXEMPLAR_INTERVAL",
+            parse_interval,
+            || Some(DEFAULT_EXEMPLAR_INTERVAL),
+        )?;
+        let (cardinality_limit, series_limit) = match &self.metrics {
+            Some(_) => (None, None),
+            None => (
+                env::parse(env, "TELESCOPE_METRICS_CARDINALITY_LIMIT", parse_count)?,
+                env::parse(env, "TELESCOPE_METRICS_SERIES_LIMIT", parse_count)?,
+            ),
+        };
+        Ok((exemplar_interval, cardinality_limit, series_limit))
+    }
+
     /// Whether and where log records are exported over OTLP: code, then
     /// `OTEL_LOGS_EXPORTER`; every logs variable checked either way.
     fn log_export(&mut self, env: &(impl Env + ?Sized)) -> Result<LogExport, InitError> {
@@ -653,9 +686,7 @@ impl TelemetryBuilder {
             log_pipeline,
         } = self.log_export(env)?;
         let metrics_push = self.metrics_push(env)?;
-        let statsd_from_env = crate::statsd::StatsdConfig::from_env(|name| env.get(name))
-            .map_err(|e| env::invalid(e.var, &e.value, e.reason))?;
-        let statsd = self.statsd.take().or(statsd_from_env);
+        let statsd = self.statsd_export(env)?;
         let (admin, admin_token, audit) = self.admin_and_audit(env)?;
         let shutdown_timeout = setting(
             self.shutdown_timeout,
@@ -664,21 +695,7 @@ impl TelemetryBuilder {
             parse_millis,
             || DEFAULT_SHUTDOWN_TIMEOUT,
         )?;
-        let exemplar_interval = setting(
-            self.exemplar_interval,
-            env,
-            "TELESCOPE_EXEMPLAR_INTERVAL",
-            parse_interval,
-            || Some(DEFAULT_EXEMPLAR_INTERVAL),
-        )?;
-        let cardinality_limit = match &self.metrics {
-            Some(_) => None,
-            None => env::parse(env, "TELESCOPE_METRICS_CARDINALITY_LIMIT", parse_count)?,
-        };
-        let series_limit = match &self.metrics {
-            Some(_) => None,
-            None => env::parse(env, "TELESCOPE_METRICS_SERIES_LIMIT", parse_count)?,
-        };
+        let (exemplar_interval, cardinality_limit, series_limit) = self.recorder_settings(env)?;
         Ok(Resolved {
             filter,
             span_filter,

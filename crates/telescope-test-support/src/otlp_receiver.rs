@@ -474,20 +474,7 @@ async fn handle_http(
         Reply::Accept => {}
     }
     if path == "/api/v2/spans" {
-        // Zipkin v2: a JSON array of spans, answered 202 as Zipkin does.
-        let json = request_content_type.as_deref() == Some("application/json");
-        let Ok(serde_json::Value::Array(spans)) = serde_json::from_slice(&body) else {
-            return Ok(status(StatusCode::BAD_REQUEST));
-        };
-        if !json {
-            return Ok(status(StatusCode::UNSUPPORTED_MEDIA_TYPE));
-        }
-        state
-            .zipkin
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .extend(spans);
-        return Ok(status(StatusCode::ACCEPTED));
+        return Ok(zipkin(&state, request_content_type.as_deref(), &body));
     }
     if !content_type_ok {
         return Ok(status(StatusCode::UNSUPPORTED_MEDIA_TYPE));
@@ -500,28 +487,8 @@ async fn handle_http(
         },
         Some(_) => return Ok(status(StatusCode::UNSUPPORTED_MEDIA_TYPE)),
     };
-    if path.ends_with("/v1/metrics") {
-        let Ok(decoded) = ExportMetricsServiceRequest::decode(body) else {
-            return Ok(status(StatusCode::BAD_REQUEST));
-        };
-        state
-            .metrics
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(decoded);
-        return Ok(protobuf(
-            ExportMetricsServiceResponse {
-                partial_success: None,
-            }
-            .encode_to_vec(),
-        ));
-    }
-    if path.ends_with("/v1/logs") {
-        let Ok(decoded) = ExportLogsServiceRequest::decode(body) else {
-            return Ok(status(StatusCode::BAD_REQUEST));
-        };
-        state.keep_logs(decoded);
-        return Ok(protobuf(logs_answer(rejected).encode_to_vec()));
+    if path.ends_with("/v1/metrics") || path.ends_with("/v1/logs") {
+        return Ok(logs_or_metrics(&state, &path, body, rejected));
     }
     let Ok(decoded) = ExportTraceServiceRequest::decode(body) else {
         return Ok(status(StatusCode::BAD_REQUEST));
@@ -543,6 +510,47 @@ fn protobuf(body: Vec<u8>) -> Response<Full<Bytes>> {
         http::HeaderValue::from_static("application/x-protobuf"),
     );
     response
+}
+
+/// Zipkin v2: a JSON array of spans, answered 202 as Zipkin does.
+fn zipkin(state: &State, content_type: Option<&str>, body: &[u8]) -> Response<Full<Bytes>> {
+    let Ok(serde_json::Value::Array(spans)) = serde_json::from_slice(body) else {
+        return status(StatusCode::BAD_REQUEST);
+    };
+    if content_type != Some("application/json") {
+        return status(StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    }
+    state
+        .zipkin
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .extend(spans);
+    status(StatusCode::ACCEPTED)
+}
+
+/// An OTLP/HTTP logs or metrics request, decoded and kept.
+fn logs_or_metrics(state: &State, path: &str, body: Bytes, rejected: i64) -> Response<Full<Bytes>> {
+    if path.ends_with("/v1/metrics") {
+        let Ok(decoded) = ExportMetricsServiceRequest::decode(body) else {
+            return status(StatusCode::BAD_REQUEST);
+        };
+        state
+            .metrics
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(decoded);
+        return protobuf(
+            ExportMetricsServiceResponse {
+                partial_success: None,
+            }
+            .encode_to_vec(),
+        );
+    }
+    let Ok(decoded) = ExportLogsServiceRequest::decode(body) else {
+        return status(StatusCode::BAD_REQUEST);
+    };
+    state.keep_logs(decoded);
+    protobuf(logs_answer(rejected).encode_to_vec())
 }
 
 fn header_text(headers: &http::HeaderMap, name: http::header::HeaderName) -> Option<String> {
@@ -613,21 +621,31 @@ impl TraceService for GrpcService {
     }
 }
 
+impl GrpcService {
+    /// The scripted answer for a logs or metrics request: refused (throttling reads as a
+    /// refusal here), stalled, or taken with this many items rejected.
+    async fn scripted(&self) -> Result<i64, tonic::Status> {
+        match self.0.next_reply() {
+            Reply::Refuse(code) | Reply::Throttle(code, _) => {
+                Err(tonic::Status::new(grpc_code(code), "scripted refusal"))
+            }
+            Reply::Stall(pause) => {
+                tokio::time::sleep(pause).await;
+                Ok(0)
+            }
+            Reply::Partial(rejected) => Ok(rejected),
+            Reply::Accept => Ok(0),
+        }
+    }
+}
+
 #[async_trait::async_trait]
 impl LogsService for GrpcService {
     async fn export(
         &self,
         request: tonic::Request<ExportLogsServiceRequest>,
     ) -> Result<tonic::Response<ExportLogsServiceResponse>, tonic::Status> {
-        let mut rejected = 0;
-        match self.0.next_reply() {
-            Reply::Refuse(code) | Reply::Throttle(code, _) => {
-                return Err(tonic::Status::new(grpc_code(code), "scripted refusal"))
-            }
-            Reply::Stall(pause) => tokio::time::sleep(pause).await,
-            Reply::Partial(records) => rejected = records,
-            Reply::Accept => {}
-        }
+        let rejected = self.scripted().await?;
         self.0.keep_logs(request.into_inner());
         Ok(tonic::Response::new(logs_answer(rejected)))
     }
@@ -639,13 +657,7 @@ impl MetricsService for GrpcService {
         &self,
         request: tonic::Request<ExportMetricsServiceRequest>,
     ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
-        match self.0.next_reply() {
-            Reply::Refuse(code) | Reply::Throttle(code, _) => {
-                return Err(tonic::Status::new(grpc_code(code), "scripted refusal"))
-            }
-            Reply::Stall(pause) => tokio::time::sleep(pause).await,
-            Reply::Partial(_) | Reply::Accept => {}
-        }
+        self.scripted().await?;
         self.0
             .metrics
             .lock()

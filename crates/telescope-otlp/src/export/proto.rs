@@ -14,7 +14,8 @@ use opentelemetry_sdk::trace::SpanData;
 
 use crate::logs::EncodedLog;
 use crate::metric_data::{
-    ExponentialPoint, HistogramPoint, Metric, MetricData, NumberPoint, NumberValue, Temporality,
+    ExponentialPoint, HistogramPoint, Metric, MetricData, MetricExemplar, NumberPoint, NumberValue,
+    Temporality,
 };
 
 /// The request for `batch`, every span under one resource with `resource` attributes and
@@ -162,8 +163,7 @@ fn exponential_point(out: &mut Out, point: &ExponentialPoint) {
     out.fixed64(3, nanos(point.time));
     out.fixed64(4, point.count);
     if let Some(sum) = point.sum {
-        out.key(5, FIXED64);
-        out.0.extend_from_slice(&sum.to_le_bytes());
+        out.double_always(5, sum);
     }
     // scale = 6, sint32 (zigzag)
     out.uint(6, zigzag(point.scale));
@@ -186,20 +186,21 @@ fn exponential_point(out: &mut Out, point: &ExponentialPoint) {
         });
     }
     for exemplar in &point.exemplars {
-        // exemplars = 11
-        out.message(11, |out| {
-            out.fixed64(2, nanos(exemplar.time));
-            out.key(3, FIXED64);
-            out.0.extend_from_slice(&exemplar.value.to_le_bytes());
-            out.bytes(4, &exemplar.span_id);
-            out.bytes(5, &exemplar.trace_id);
-        });
+        // ExponentialHistogramDataPoint.exemplars = 11
+        out.message(11, |out| exemplar_message(out, exemplar));
     }
     if point.zero_threshold != 0.0 {
         // zero_threshold = 14, double
-        out.key(14, FIXED64);
-        out.0.extend_from_slice(&point.zero_threshold.to_le_bytes());
+        out.double_always(14, point.zero_threshold);
     }
+}
+
+/// An `Exemplar`: time = 2, as_double = 3, span_id = 4, trace_id = 5.
+fn exemplar_message(out: &mut Out, exemplar: &MetricExemplar) {
+    out.fixed64(2, nanos(exemplar.time));
+    out.double_always(3, exemplar.value);
+    out.bytes(4, &exemplar.span_id);
+    out.bytes(5, &exemplar.trace_id);
 }
 
 /// A `sint32` as protobuf writes it: zigzag, so that small negatives are short.
@@ -222,10 +223,7 @@ fn number_point(out: &mut Out, point: &NumberPoint, with_start: bool) {
     out.fixed64(3, nanos(point.time));
     match point.value {
         // as_double = 4 (a oneof member: written even when zero)
-        NumberValue::Double(value) => {
-            out.key(4, FIXED64);
-            out.0.extend_from_slice(&value.to_le_bytes());
-        }
+        NumberValue::Double(value) => out.double_always(4, value),
         // as_int = 6, sfixed64
         NumberValue::Int(value) => {
             out.key(6, FIXED64);
@@ -244,8 +242,7 @@ fn histogram_point(out: &mut Out, point: &HistogramPoint) {
     out.fixed64(4, point.count);
     if let Some(sum) = point.sum {
         // sum = 5, optional: written when present, even zero
-        out.key(5, FIXED64);
-        out.0.extend_from_slice(&sum.to_le_bytes());
+        out.double_always(5, sum);
     }
     // bucket_counts = 6, packed fixed64; explicit_bounds = 7, packed double
     if !point.counts.is_empty() {
@@ -263,14 +260,8 @@ fn histogram_point(out: &mut Out, point: &HistogramPoint) {
         }
     }
     for exemplar in &point.exemplars {
-        // exemplars = 8: time = 2, as_double = 3, span_id = 4, trace_id = 5
-        out.message(8, |out| {
-            out.fixed64(2, nanos(exemplar.time));
-            out.key(3, FIXED64);
-            out.0.extend_from_slice(&exemplar.value.to_le_bytes());
-            out.bytes(4, &exemplar.span_id);
-            out.bytes(5, &exemplar.trace_id);
-        });
+        // HistogramDataPoint.exemplars = 8
+        out.message(8, |out| exemplar_message(out, exemplar));
     }
     for (key, value) in &point.attributes {
         out.string_key_value(9, key, value);
@@ -514,6 +505,12 @@ impl Out {
             self.key(tag, FIXED32);
             self.0.extend_from_slice(&value.to_le_bytes());
         }
+    }
+
+    /// A double field written even when zero (a `oneof` member, an `optional` one).
+    pub(crate) fn double_always(&mut self, tag: u32, value: f64) {
+        self.key(tag, FIXED64);
+        self.0.extend_from_slice(&value.to_le_bytes());
     }
 
     /// A `KeyValue` (as field `tag`) whose value is an `AnyValue` with `string_value` = 1,

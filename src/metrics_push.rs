@@ -198,7 +198,7 @@ impl PushState {
 
     /// Reads the recorder and sends what it holds, retrying what may succeed later until
     /// `deadline`. Returns whether the receiver took it.
-    fn push(&mut self, deadline: Instant) -> bool {
+    fn push(&mut self, deadline: Instant, pause: &dyn Fn(Duration) -> bool) -> bool {
         let now = SystemTime::now();
         let (metrics, sent) = self.collect(now);
         if metrics.is_empty() {
@@ -222,13 +222,12 @@ impl PushState {
                 Err(error) => {
                     metrics::counter!(METRIC_EXPORT_ERRORS_TOTAL, "exporter" => exporter)
                         .increment(1);
-                    let pause = match &error {
+                    let wait = match &error {
                         ExportError::Permanent { .. } => None,
                         ExportError::Retryable { after, .. } => Some(after.unwrap_or(backoff)),
                     };
-                    match pause {
-                        Some(pause) if Instant::now() + pause < deadline => {
-                            std::thread::sleep(pause);
+                    match wait {
+                        Some(wait) if Instant::now() + wait < deadline && pause(wait) => {
                             backoff = (backoff * 2).min(Duration::from_secs(5));
                         }
                         // Deltas not accepted stay in the totals: the next push sends them.
@@ -452,13 +451,36 @@ pub(crate) struct MetricsPush {
 
 struct Shared {
     state: Mutex<PushState>,
-    stop: Mutex<bool>,
+    /// Set by `shutdown`: the last push's deadline.
+    stop: Mutex<Option<Instant>>,
     wake: Condvar,
+    /// Whether the last push (at shutdown) was taken.
+    last_taken: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Shared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Shared").finish_non_exhaustive()
+    }
+}
+
+impl Shared {
+    /// Waits `pause` unless a stop comes first; returns whether it waited it all.
+    fn pause(&self, pause: Duration) -> bool {
+        let until = Instant::now() + pause;
+        let mut stop = self.stop.lock().unwrap_or_else(PoisonError::into_inner);
+        while stop.is_none() && Instant::now() < until {
+            let left = until.saturating_duration_since(Instant::now());
+            stop = match self.wake.wait_timeout(stop, left) {
+                Ok((guard, _)) => guard,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+        }
+        stop.is_none()
+    }
+
+    fn stopping(&self) -> Option<Instant> {
+        *self.stop.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -480,12 +502,13 @@ impl MetricsPush {
                 last_push: now,
                 sent: HashMap::new(),
             }),
-            stop: Mutex::new(false),
+            stop: Mutex::new(None),
             wake: Condvar::new(),
+            last_taken: std::sync::atomic::AtomicBool::new(false),
         });
         let running = shared.clone();
         let thread = std::thread::Builder::new()
-            .name(format!("telescope-push-{}", sink_name))
+            .name(format!("telescope-push-{sink_name}"))
             .spawn(move || run(&running))?;
         Ok(Self {
             shared,
@@ -493,33 +516,47 @@ impl MetricsPush {
         })
     }
 
-    /// Pushes now, within `timeout`; returns whether the receiver took it.
+    /// Pushes now, within `timeout` (a request already under way is waited for); returns
+    /// whether the receiver took it.
     pub(crate) fn flush(&self, timeout: Duration) -> bool {
         let deadline = telescope_core::time::deadline_after(timeout);
-        self.shared
+        let shared = &*self.shared;
+        shared
             .state
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .push(deadline)
+            .push(deadline, &|pause| shared.pause(pause))
     }
 
-    /// Stops the thread and pushes a last time, within `timeout`.
+    /// Has the thread push a last time and stop, and waits for it until `timeout`: a push
+    /// stuck on a receiver that does not answer is left behind, not waited for past it.
+    /// Returns whether the last push was taken in time.
     pub(crate) fn shutdown(&self, timeout: Duration) -> bool {
+        let deadline = telescope_core::time::deadline_after(timeout);
         *self
             .shared
             .stop
             .lock()
-            .unwrap_or_else(PoisonError::into_inner) = true;
+            .unwrap_or_else(PoisonError::into_inner) = Some(deadline);
         self.shared.wake.notify_all();
-        if let Some(thread) = self
+        let Some(thread) = self
             .thread
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take()
-        {
-            let _ = thread.join();
+        else {
+            return false;
+        };
+        while !thread.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
         }
-        self.flush(timeout)
+        if !thread.is_finished() {
+            return false;
+        }
+        let _ = thread.join();
+        self.shared
+            .last_taken
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 
@@ -531,22 +568,21 @@ fn run(shared: &Shared) {
         .schedule
         .interval;
     loop {
-        let next = Instant::now() + interval;
-        let mut stop = shared.stop.lock().unwrap_or_else(PoisonError::into_inner);
-        while !*stop && Instant::now() < next {
-            let left = next.saturating_duration_since(Instant::now());
-            stop = match shared.wake.wait_timeout(stop, left) {
-                Ok((guard, _)) => guard,
-                Err(poisoned) => poisoned.into_inner().0,
-            };
-        }
-        if *stop {
+        let stopped = !shared.pause(interval);
+        let mut state = shared.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(deadline) = shared.stopping().filter(|_| stopped) {
+            // The last push: retries end at the shutdown's deadline, not at another stop.
+            let taken = state.push(deadline, &|pause| {
+                std::thread::sleep(pause);
+                true
+            });
+            shared
+                .last_taken
+                .store(taken, std::sync::atomic::Ordering::SeqCst);
             return;
         }
-        drop(stop);
-        let mut state = shared.state.lock().unwrap_or_else(PoisonError::into_inner);
         let deadline = Instant::now() + state.schedule.timeout.min(interval);
-        state.push(deadline);
+        state.push(deadline, &|pause| shared.pause(pause));
     }
 }
 

@@ -800,3 +800,37 @@ fn delta_exponential_histograms_carry_only_new_observations() {
         );
     }
 }
+
+#[test]
+fn a_metrics_receiver_that_never_answers_does_not_hold_up_shutdown() {
+    use telescope::otlp::{OtlpExportConfig, OtlpProtocol};
+    use telescope_test_support::otlp_receiver::{Receiver, Reply};
+    // Were shutdown to wait for this receiver, the test would hang for an hour.
+    let stalling = Receiver::http_then(0, &[], Reply::Stall(Duration::from_secs(3600)));
+    let mut config = OtlpExportConfig::new(
+        format!("http://127.0.0.1:{}/v1/metrics", stalling.addr.port()),
+        OtlpProtocol::HttpProtobuf,
+    );
+    config.timeout = Duration::from_secs(3600);
+    let (_dispatch, mut telemetry) = telescope::builder()
+        .without_admin_server()
+        .log_writer(io::sink())
+        .otlp_metrics(config)
+        .metric_export_interval(Duration::from_secs(3600))
+        .shutdown_timeout(Duration::from_millis(300))
+        .build()
+        .expect("valid settings");
+    metrics::with_local_recorder(&telemetry.metrics_recorder(), || {
+        metrics::counter!("jobs_total").increment(1);
+    });
+    telemetry.shutdown();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while stalling.requests() == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(
+        stalling.requests(),
+        1,
+        "the last push was sent, and not waited for"
+    );
+}

@@ -739,6 +739,14 @@ mod tests {
         TelemetryBuilder::default().resolve(env)
     }
 
+    /// `var=value` alone is refused, and the error names `var`.
+    fn refused_naming(var: &'static str, value: &str) {
+        match resolve(&[(var, value)]) {
+            Err(InitError::InvalidEnv { var: named, .. }) => assert_eq!(named, var),
+            other => panic!("{var}={value}: {:?}", other.err()),
+        }
+    }
+
     #[test]
     fn traces_settings_from_the_environment() {
         let resolved = resolve(&[
@@ -856,10 +864,7 @@ mod tests {
             ("OTEL_BLRP_SCHEDULE_DELAY", "soon"),
             ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "nowhere"),
         ] {
-            match resolve(&[(var, value)]) {
-                Err(InitError::InvalidEnv { var: named, .. }) => assert_eq!(named, var),
-                other => panic!("{var}: {:?}", other.err()),
-            }
+            refused_naming(var, value);
         }
     }
 
@@ -913,10 +918,7 @@ mod tests {
             ("TELESCOPE_STATSD_INTERVAL", "0"),
             ("TELESCOPE_STATSD_MAX_PACKET", "10"),
         ] {
-            match resolve(&[(var, value)]) {
-                Err(InitError::InvalidEnv { var: named, .. }) => assert_eq!(named, var),
-                other => panic!("{var}: {:?}", other.err()),
-            }
+            refused_naming(var, value);
         }
     }
 
@@ -951,10 +953,7 @@ mod tests {
             ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "http/xml"),
             ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/nonexistent/ca.pem"),
         ] {
-            match resolve(&[(var, value)]) {
-                Err(InitError::InvalidEnv { var: named, .. }) => assert_eq!(named, var),
-                other => panic!("{var}: {other:?}"),
-            }
+            refused_naming(var, value);
         }
         match resolve(&[
             ("OTEL_TRACES_SAMPLER", "traceidratio"),
@@ -1157,10 +1156,7 @@ mod tests {
             ("TELESCOPE_REDACT", " , "),
             ("TELESCOPE_BAGGAGE_FIELDS", ","),
         ] {
-            match resolve(&[(var, value)]) {
-                Err(InitError::InvalidEnv { var: named, .. }) => assert_eq!(named, var),
-                other => panic!("{var}={value}: {other:?}"),
-            }
+            refused_naming(var, value);
         }
 
         let in_code = TelemetryBuilder::default()

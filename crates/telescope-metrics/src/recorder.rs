@@ -433,6 +433,25 @@ impl MetricsHandle {
         crate::snapshot::snapshot(&self.registry, &self.render)
     }
 
+    /// The series of one metric as data, sorted by labels, or `None` if it has none: what
+    /// [`snapshot`](Self::snapshot) gives for that name, without reading the others.
+    ///
+    /// ```
+    /// use telescope_metrics::{TelescopeRecorder, ValueSnapshot};
+    ///
+    /// let (recorder, handle) = TelescopeRecorder::builder().build();
+    /// metrics::with_local_recorder(&recorder, || {
+    ///     metrics::counter!("orders_total").increment(2);
+    ///     metrics::counter!("refunds_total").increment(1);
+    /// });
+    /// let orders = handle.snapshot_of("orders_total").expect("recorded");
+    /// assert_eq!(orders.series[0].value, ValueSnapshot::Counter(2));
+    /// assert!(handle.snapshot_of("nothing_total").is_none());
+    /// ```
+    pub fn snapshot_of(&self, name: &str) -> Option<crate::FamilySnapshot> {
+        crate::snapshot::family(&self.registry, &self.render, name)
+    }
+
     /// Every series in `format`, families sorted by name and series by labels. Runs the
     /// idle expiry first, if configured.
     pub fn render(&self, format: Format) -> String {

@@ -135,6 +135,39 @@ pub(crate) fn snapshot(registry: &Registry, settings: &RenderSettings) -> Vec<Fa
         .collect()
 }
 
+/// The family `name` of `registry`, if it has series; series sorted by labels.
+pub(crate) fn family(
+    registry: &Registry,
+    settings: &RenderSettings,
+    name: &str,
+) -> Option<FamilySnapshot> {
+    let mut series: Vec<SeriesSnapshot> = registry
+        .series_of(name)
+        .iter()
+        .map(|series| SeriesSnapshot {
+            labels: labels_of(series, &settings.global_labels),
+            value: value_of(series),
+        })
+        .collect();
+    if series.is_empty() {
+        return None;
+    }
+    series.sort_by(|a, b| a.labels.cmp(&b.labels));
+    let descriptions = registry
+        .descriptions
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let description = descriptions.get(name);
+    Some(FamilySnapshot {
+        name: name.to_owned(),
+        help: description
+            .and_then(|d| d.help.as_ref())
+            .map(|h| h.to_string()),
+        unit: description.and_then(|d| d.unit),
+        series,
+    })
+}
+
 /// A series' own labels, then the global ones it does not set itself (as a scrape writes
 /// them).
 fn labels_of(series: &AnySeries, global: &[(String, String)]) -> Vec<(String, String)> {

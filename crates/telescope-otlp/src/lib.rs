@@ -33,6 +33,7 @@ mod logs;
 mod metric_data;
 mod pipeline;
 pub mod propagation;
+mod retention;
 pub mod sampler;
 mod sink;
 mod sync;
@@ -53,4 +54,7 @@ pub use pipeline::{
     DEFAULT_MAX_CONCURRENT_EXPORTS, DEFAULT_MAX_EXPORT_BATCH_SIZE, DEFAULT_MAX_QUEUE_SIZE,
     DEFAULT_SCHEDULE_DELAY, RING_LATENCY,
 };
-pub use sink::{SpanRing, SpanSink};
+pub use retention::{
+    pin_exemplar, RetainReasons, RetainedTrace, RetentionStats, TraceRetention, OTHER_OPERATIONS,
+};
+pub use sink::{RingContents, SpanRing, SpanSink};

@@ -27,6 +27,7 @@ use thread_state::ThreadState;
 use crate::export::SpanExport;
 use crate::finished::{to_otel_trace_state, FinishedSpan};
 use crate::pipeline::{Pipeline, PipelineConfig, PipelineSink};
+use crate::retention::TraceRetention;
 use crate::sampler::{AlwaysOn, ParentBased, Sampler, SamplingInput};
 use crate::sink::{SpanRing, SpanSink};
 
@@ -37,6 +38,7 @@ pub struct OtlpLayerBuilder {
     limits: SpanLimits,
     redaction: Redaction,
     ring_capacity: usize,
+    retention: TraceRetention,
     sinks: Vec<Arc<dyn SpanSink>>,
     exporters: Vec<Box<dyn SpanExport>>,
     pipeline: PipelineConfig,
@@ -98,6 +100,14 @@ impl OtlpLayerBuilder {
         self
     }
 
+    /// What the ring keeps beyond its most recent spans (default: [`TraceRetention::default`],
+    /// per operation the last 20 error traces and the 20 slowest of 15 minutes, and the traces
+    /// exemplars point at, within 16 MiB).
+    pub fn retention(mut self, retention: TraceRetention) -> Self {
+        self.retention = retention;
+        self
+    }
+
     /// Also hands finished sampled spans to `sink` (an exporter), on the pipeline's collector
     /// thread.
     pub fn sink(mut self, sink: impl SpanSink) -> Self {
@@ -121,7 +131,7 @@ impl OtlpLayerBuilder {
 
     /// The layer, with its pipeline's threads started.
     pub fn build(self) -> OtlpLayer {
-        let ring = SpanRing::new(self.ring_capacity);
+        let ring = SpanRing::with_retention(self.ring_capacity, self.retention);
         let (pipeline, queue) = Pipeline::start(self.pipeline, ring, self.sinks, self.exporters);
         OtlpLayer {
             sampler: self.sampler,
@@ -202,6 +212,7 @@ impl OtlpLayer {
             limits: SpanLimits::default(),
             redaction: Redaction::default(),
             ring_capacity: 2048,
+            retention: TraceRetention::default(),
             sinks: Vec::new(),
             exporters: Vec::new(),
             pipeline: PipelineConfig::default(),

@@ -137,6 +137,7 @@ async fn main() -> ExitCode {
     eprintln!("  API            http://{api_addr}/products  (a load generator is calling it)");
     match telemetry.admin_addr() {
         Some(admin) => {
+            eprintln!("  operations     http://{admin}/debug/overview");
             eprintln!("  traces         http://{admin}/debug/traces");
             eprintln!("  metrics        http://{admin}/metrics");
             eprintln!("  readiness      http://{admin}/readyz?verbose");

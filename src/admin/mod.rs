@@ -2,11 +2,16 @@
 //! probes and `/debug/traces`, on a thread and runtime of its own so that it answers while the
 //! application is busy.
 
+mod overview;
+mod overview_page;
 mod query;
+mod rate_window;
 mod slo_page;
 mod trace_filter;
+mod trace_json;
 mod traces;
 mod traces_page;
+mod waterfall;
 
 use std::fmt;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -134,6 +139,9 @@ impl AdminServerBuilder {
         let addresses: Vec<SocketAddr> = address.to_socket_addrs().map_err(bind_error)?.collect();
         let listener = telescope_core::server::bind(&addresses).map_err(bind_error)?;
         let routes = Routes {
+            rate_window: std::sync::Mutex::new(rate_window::RateWindow::new(
+                std::time::Instant::now(),
+            )),
             token: self.bearer_token,
             metrics: self.metrics,
             health: self.health,
@@ -201,6 +209,8 @@ struct Routes {
     traces: Option<SpanRing>,
     slo: Option<(Arc<SloMonitor>, Arc<str>)>,
     service_name: String,
+    /// Samples of the span duration counts, for the overview's rates.
+    rate_window: std::sync::Mutex<rate_window::RateWindow>,
 }
 
 fn text(
@@ -238,7 +248,8 @@ fn guarded(path: &str, handler: impl FnOnce() -> Response<Full<Bytes>>) -> Respo
         .collect();
     // Known paths only: a label per requested path would be unbounded.
     let label = match path {
-        "/" | "/metrics" | "/debug/traces" | "/debug/traces/" | "/slo" | "/slo/rules.yml" => path,
+        "/" | "/metrics" | "/debug/traces" | "/debug/traces/" | "/debug/overview" | "/slo"
+        | "/slo/rules.yml" => path,
         _ if telescope_health::is_endpoint(path) => path,
         _ => "other",
     };
@@ -277,7 +288,12 @@ impl Routes {
         }
         let known = matches!(
             path,
-            "/" | "/metrics" | "/debug/traces" | "/debug/traces/" | "/slo" | "/slo/rules.yml"
+            "/" | "/metrics"
+                | "/debug/traces"
+                | "/debug/traces/"
+                | "/debug/overview"
+                | "/slo"
+                | "/slo/rules.yml"
         );
         if !known {
             return not_found();
@@ -331,6 +347,10 @@ impl Routes {
                 Bytes::from(rules.as_bytes().to_vec()),
             ),
             ("/slo" | "/slo/rules.yml", None) => not_found(),
+            ("/debug/overview", _) => match &self.metrics {
+                Some(metrics) => self.overview_page(metrics, request.uri.query()),
+                None => not_found(),
+            },
             _ => match &self.traces {
                 Some(ring) => self.traces_page(ring, request.uri.query()),
                 None => not_found(),
@@ -353,6 +373,9 @@ impl Routes {
         if self.slo.is_some() {
             links.push_str("<li><a href=\"/slo\">/slo</a>: SLOs, error budgets and burn rates; <a href=\"/slo/rules.yml\">their Prometheus rules</a></li>");
         }
+        if self.metrics.is_some() {
+            links.push_str("<li><a href=\"/debug/overview\">/debug/overview</a>: every operation's rate, error rate, p50/p90/p99 and latency histogram, with exemplars that open their traces</li>");
+        }
         if self.traces.is_some() {
             links.push_str("<li><a href=\"/debug/traces\">/debug/traces</a>: recent traces, failed and slowest first, filtered by span name, status or duration (<a href=\"/debug/traces?format=json\">JSON</a>); <a href=\"/debug/traces?status=error\">failed only</a></li>");
         }
@@ -362,6 +385,122 @@ impl Routes {
              <body style=\"font:14px system-ui,sans-serif;margin:1.5em\"><h1>{service}</h1><ul>{links}</ul></body></html>\n"
         );
         text(StatusCode::OK, "text/html; charset=utf-8", body)
+    }
+
+    fn overview_page(&self, metrics: &MetricsHandle, query: Option<&str>) -> Response<Full<Bytes>> {
+        use overview::Column;
+        let query = Query::parse(query);
+        let bad_request = |message: &str| {
+            text(
+                StatusCode::BAD_REQUEST,
+                "text/plain; charset=utf-8",
+                format!("{message}\n"),
+            )
+        };
+        let sort = match query.non_empty("sort") {
+            None => Column::Rate,
+            Some(key) => match Column::parse(key.trim()) {
+                Some(column) => column,
+                None => {
+                    return bad_request("sort must be one of name, rate, error_rate, p50, p90, p99")
+                }
+            },
+        };
+        let ascending = match query.non_empty("order").map(str::trim) {
+            None => sort == Column::Name,
+            Some("asc") => true,
+            Some("desc") => false,
+            Some(_) => return bad_request("order must be asc or desc"),
+        };
+        let name = query.non_empty("name");
+        let sources = [overview::ROUTES, overview::SPANS];
+        let families: Vec<_> = sources
+            .iter()
+            .map(|source| metrics.snapshot_of(source.metric))
+            .collect();
+        let now = std::time::Instant::now();
+        let (mut sections, window, window_seconds) = {
+            let mut samples = self
+                .rate_window
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let baseline = samples.baseline(now);
+            let sections: Vec<(overview::Source, Vec<overview::OperationStats>)> = sources
+                .iter()
+                .zip(&families)
+                .map(|(source, family)| {
+                    (
+                        *source,
+                        overview::operations(source, family.as_ref(), &baseline),
+                    )
+                })
+                // The span section always shows; routes only in a service that serves HTTP.
+                .filter(|(source, operations)| {
+                    !operations.is_empty() || source.metric == overview::SPANS.metric
+                })
+                .collect();
+            let words = overview::window_words(&baseline);
+            let seconds = overview::window_seconds(&baseline);
+            let mut counts = rate_window::Counts::default();
+            for (source, family) in sources.iter().zip(&families) {
+                overview::count_into(&mut counts, source, family.as_ref());
+            }
+            samples.record(now, &counts);
+            (sections, words, seconds)
+        };
+        for (_, operations) in &mut sections {
+            operations.retain(|stats| name.is_none_or(|name| stats.name.contains(name)));
+            overview::sort(operations, sort, ascending);
+        }
+        let contents = self.traces.as_ref().map(SpanRing::contents);
+        // Kept traces per name: those kept for that operation or holding a span of that name.
+        let mut kept: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        for trace in contents.iter().flat_map(|c| c.retained.iter()) {
+            let mut names: Vec<&str> = trace.spans.iter().map(|span| span.name.as_ref()).collect();
+            names.push(&trace.operation);
+            names.sort_unstable();
+            names.dedup();
+            for name in names {
+                *kept.entry(name).or_default() += 1;
+            }
+        }
+        let kept_of = |name: &str| kept.get(name).copied().unwrap_or(0);
+        if query.get("format") == Some("json") {
+            let sections: Vec<serde_json::Value> = sections
+                .iter()
+                .map(|(source, operations)| {
+                    serde_json::json!({
+                        "title": source.title,
+                        "metric": source.metric,
+                        "operations": operations
+                            .iter()
+                            .map(|stats| overview::operation_json(stats, kept_of(&stats.name)))
+                            .collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            let json = serde_json::json!({
+                "service": self.service_name,
+                "window_s": window_seconds,
+                "window": window,
+                "sort": sort.key(),
+                "order": if ascending { "asc" } else { "desc" },
+                "retention": contents.as_ref().map(|c| trace_json::retention_json(&c.stats)),
+                "sections": sections,
+            });
+            return text(StatusCode::OK, "application/json", json.to_string());
+        }
+        let page = overview_page::render(&overview_page::Overview {
+            service: &self.service_name,
+            sections: &sections,
+            kept: &kept_of,
+            window,
+            sort,
+            ascending,
+            name,
+            retention: contents.as_ref().map(|c| c.stats),
+        });
+        text(StatusCode::OK, "text/html; charset=utf-8", page)
     }
 
     fn traces_page(&self, ring: &SpanRing, query: Option<&str>) -> Response<Full<Bytes>> {
@@ -382,8 +521,6 @@ impl Routes {
             Some(Ok(limit)) => limit,
             Some(Err(_)) => return bad_request("limit must be a whole number".to_owned()),
         };
-        let mut spans = ring.spans();
-        let span_count = spans.len();
         // One trace, as an exemplar on /metrics points at it.
         let wanted = match query.get("trace_id") {
             None => None,
@@ -394,36 +531,53 @@ impl Routes {
                 _ => return bad_request("trace_id must be 32 hex digits, not all zero".to_owned()),
             },
         };
-        if let Some(id) = wanted {
-            spans.retain(|span| span.span_context.trace_id() == id);
-            if spans.is_empty() {
-                return text(
-                    StatusCode::NOT_FOUND,
-                    "text/plain; charset=utf-8",
-                    format!(
-                        "trace {id} is not in the ring: it keeps the latest {} finished sampled \
-                         spans, so older traces are gone (and unsampled ones were never kept)\n",
-                        ring.capacity()
-                    ),
-                );
+        let contents = ring.contents();
+        let holdings = trace_json::Holdings {
+            service: &self.service_name,
+            span_count: contents.recent.len(),
+            ring_capacity: ring.capacity(),
+            retention: contents.stats,
+        };
+        let traces = match wanted {
+            Some(id) => {
+                let (spans, retained) = ring.trace(id);
+                if spans.is_empty() {
+                    return text(
+                        StatusCode::NOT_FOUND,
+                        "text/plain; charset=utf-8",
+                        gone_message(id, &holdings),
+                    );
+                }
+                vec![traces::TraceView::new(id, spans, retained, 0)]
             }
-        }
-        let traces = traces::traces(spans, &filter, limit);
+            None => traces::traces(contents, &filter, limit),
+        };
         if query.get("format") == Some("json") {
-            let json = traces::to_json(&traces, span_count, ring.capacity());
+            let json = trace_json::to_json(&traces, &holdings);
             text(StatusCode::OK, "application/json", json.to_string())
         } else {
-            let page = traces_page::render(
-                &traces,
-                &self.service_name,
-                span_count,
-                ring.capacity(),
-                &filter,
-                wanted.is_some(),
-            );
+            let page = traces_page::render(&traces, &holdings, &filter, wanted.is_some());
             text(StatusCode::OK, "text/html; charset=utf-8", page)
         }
     }
+}
+
+/// Why trace `id` cannot be shown.
+fn gone_message(id: opentelemetry::trace::TraceId, holdings: &trace_json::Holdings<'_>) -> String {
+    let stats = &holdings.retention;
+    format!(
+        "trace {id} is not kept: the ring holds the latest {} finished sampled spans, and beyond \
+         them are kept, per operation, the last {} failed traces and the {} slowest of the last \
+         {} s, and the traces exemplars point at ({} traces in {} of {} bytes). Older traces are \
+         gone, and unsampled ones were never kept.\n",
+        holdings.ring_capacity,
+        stats.errors_per_operation,
+        stats.slowest_per_operation,
+        stats.slow_window.as_secs(),
+        stats.kept_traces,
+        stats.bytes,
+        stats.max_bytes,
+    )
 }
 
 #[cfg(test)]

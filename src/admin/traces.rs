@@ -1,14 +1,14 @@
-//! The traces in the in-process ring, grouped, ordered for reading (failed first, then the
-//! slowest), and as JSON: what `/debug/traces` shows.
+//! The traces the span ring holds (recent spans and the reservoirs' kept traces), grouped and
+//! ordered for reading (failed first, then the slowest): what `/debug/traces` lists.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use opentelemetry::trace::{SpanId, SpanKind, Status, TraceId};
 use opentelemetry::Value;
 use opentelemetry_sdk::trace::SpanData;
-use serde_json::{json, Map, Value as Json};
+use rustc_hash::{FxHashMap, FxHashSet};
+use telescope_otlp::{RetainReasons, RingContents};
 
 use super::trace_filter::TraceFilter;
 
@@ -16,40 +16,61 @@ use super::trace_filter::TraceFilter;
 #[derive(Debug)]
 pub(crate) struct TraceView {
     pub(crate) trace_id: TraceId,
-    /// The spans in start order; a span's parent, when kept, comes before it.
+    /// The spans in start order (equal starts in the order they finished).
     pub(crate) spans: Vec<Arc<SpanData>>,
     pub(crate) start: SystemTime,
     pub(crate) duration: Duration,
     pub(crate) failed: bool,
+    /// Why the reservoirs keep it, if they do.
+    pub(crate) retained: Option<RetainReasons>,
+    /// Spans the reservoirs left out of it (the trace reached its byte limit).
+    pub(crate) dropped_spans: usize,
 }
 
 impl TraceView {
+    /// The trace of `spans` (each span once).
+    pub(crate) fn new(
+        trace_id: TraceId,
+        mut spans: Vec<Arc<SpanData>>,
+        retained: Option<RetainReasons>,
+        dropped_spans: usize,
+    ) -> Self {
+        spans.sort_by_key(|span| span.start_time);
+        let start = spans
+            .iter()
+            .map(|s| s.start_time)
+            .min()
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        let end = spans.iter().map(|s| s.end_time).max().unwrap_or(start);
+        Self {
+            trace_id,
+            failed: spans.iter().any(|span| failed(span)),
+            duration: end.duration_since(start).unwrap_or_default(),
+            start,
+            spans,
+            retained,
+            dropped_spans,
+        }
+    }
+
     /// The root's name: the first span whose parent is not in the trace.
     pub(crate) fn root_name(&self) -> &str {
-        self.roots().next().map_or("?", |span| span.name.as_ref())
-    }
-
-    /// Spans whose parent is not among the kept spans (the root, or orphans whose parent was
-    /// evicted from the ring or is in another process).
-    pub(crate) fn roots(&self) -> impl Iterator<Item = &Arc<SpanData>> {
+        let ids: FxHashSet<SpanId> = self
+            .spans
+            .iter()
+            .map(|span| span.span_context.span_id())
+            .collect();
         self.spans
             .iter()
-            .filter(|span| !self.contains(span.parent_span_id))
+            .find(|span| {
+                span.parent_span_id == SpanId::INVALID || !ids.contains(&span.parent_span_id)
+            })
+            .map_or("?", |span| span.name.as_ref())
     }
 
-    /// The kept children of `parent`, in start order.
-    pub(crate) fn children(&self, parent: SpanId) -> impl Iterator<Item = &Arc<SpanData>> {
-        self.spans
-            .iter()
-            .filter(move |span| span.parent_span_id == parent)
-    }
-
-    fn contains(&self, id: SpanId) -> bool {
-        id != SpanId::INVALID
-            && self
-                .spans
-                .iter()
-                .any(|span| span.span_context.span_id() == id)
+    /// How many of its spans failed.
+    pub(crate) fn error_count(&self) -> usize {
+        self.spans.iter().filter(|span| failed(span)).count()
     }
 }
 
@@ -65,37 +86,37 @@ pub(crate) fn duration(span: &SpanData) -> Duration {
         .unwrap_or_default()
 }
 
-/// Groups `spans` into traces, keeps those `filter` lets through, failed first, then the
+/// Groups the ring's recent spans and kept traces into traces (a kept trace with spans still
+/// in the ring is one trace), keeps those `filter` lets through, failed first, then the
 /// slowest, at most `limit`.
-pub(crate) fn traces(
-    spans: Vec<Arc<SpanData>>,
-    filter: &TraceFilter,
-    limit: usize,
-) -> Vec<TraceView> {
-    let mut by_trace: HashMap<TraceId, Vec<Arc<SpanData>>> = HashMap::new();
-    for span in spans {
+pub(crate) fn traces(contents: RingContents, filter: &TraceFilter, limit: usize) -> Vec<TraceView> {
+    let mut by_trace: FxHashMap<TraceId, Vec<Arc<SpanData>>> = FxHashMap::default();
+    for span in contents.recent {
         by_trace
             .entry(span.span_context.trace_id())
             .or_default()
             .push(span);
     }
+    let mut kept: FxHashMap<TraceId, (RetainReasons, usize)> = FxHashMap::default();
+    for trace in contents.retained {
+        let spans = by_trace.entry(trace.trace_id).or_default();
+        let held: FxHashSet<SpanId> = spans.iter().map(|s| s.span_context.span_id()).collect();
+        spans.extend(
+            trace
+                .spans
+                .into_iter()
+                .filter(|span| !held.contains(&span.span_context.span_id())),
+        );
+        kept.insert(trace.trace_id, (trace.reasons, trace.dropped_spans));
+    }
     let mut traces: Vec<TraceView> = by_trace
         .into_iter()
-        .map(|(trace_id, mut spans)| {
-            spans.sort_by_key(|span| span.start_time);
-            let start = spans
-                .iter()
-                .map(|s| s.start_time)
-                .min()
-                .unwrap_or(SystemTime::UNIX_EPOCH);
-            let end = spans.iter().map(|s| s.end_time).max().unwrap_or(start);
-            TraceView {
-                trace_id,
-                failed: spans.iter().any(|span| failed(span)),
-                duration: end.duration_since(start).unwrap_or_default(),
-                start,
-                spans,
-            }
+        .map(|(trace_id, spans)| {
+            let (retained, dropped) = match kept.get(&trace_id) {
+                Some((reasons, dropped)) => (Some(*reasons), *dropped),
+                None => (None, 0),
+            };
+            TraceView::new(trace_id, spans, retained, dropped)
         })
         .filter(|trace| filter.matches(trace))
         .collect();
@@ -119,89 +140,23 @@ pub(crate) fn kind_name(kind: &SpanKind) -> &'static str {
     }
 }
 
-/// An attribute value as JSON, keeping its type.
-fn value_json(value: &Value) -> Json {
-    match value {
-        Value::Bool(b) => Json::Bool(*b),
-        Value::I64(i) => json!(i),
-        Value::F64(f) => serde_json::Number::from_f64(*f).map_or(Json::Null, Json::Number),
-        Value::String(s) => Json::String(s.as_str().to_owned()),
-        other => Json::String(other.to_string()),
-    }
-}
-
-fn attributes_json(attributes: &[opentelemetry::KeyValue]) -> Json {
-    let mut map = Map::new();
-    for kv in attributes {
-        map.insert(kv.key.as_str().to_owned(), value_json(&kv.value));
-    }
-    Json::Object(map)
-}
-
-fn millis(duration: Duration) -> f64 {
-    duration.as_secs_f64() * 1e3
-}
-
-fn span_json(span: &SpanData) -> Json {
-    let parent = (span.parent_span_id != SpanId::INVALID).then(|| span.parent_span_id.to_string());
-    let (status, message) = match &span.status {
-        Status::Unset => ("unset", None),
-        Status::Ok => ("ok", None),
-        Status::Error { description } => ("error", Some(description.to_string())),
+/// Why a trace is kept, as words (`error`, `slow`, `exemplar`), or `recent` when only the
+/// ring holds it.
+pub(crate) fn retained_words(retained: Option<RetainReasons>) -> Vec<&'static str> {
+    let Some(reasons) = retained else {
+        return vec!["recent"];
     };
-    let events: Vec<Json> = span
-        .events
-        .iter()
-        .map(|event| {
-            json!({
-                "name": event.name.as_ref(),
-                "time": telescope_core::time::rfc3339(event.timestamp),
-                "attributes": attributes_json(&event.attributes),
-            })
-        })
-        .collect();
-    json!({
-        "span_id": span.span_context.span_id().to_string(),
-        "parent_span_id": parent,
-        "name": span.name.as_ref(),
-        "kind": kind_name(&span.span_kind),
-        "start": telescope_core::time::rfc3339(span.start_time),
-        "duration_ms": millis(duration(span)),
-        "status": status,
-        "status_message": message,
-        "scope": span.instrumentation_scope.name(),
-        "attributes": attributes_json(&span.attributes),
-        "dropped_attributes": span.dropped_attributes_count,
-        "events": events,
-        "dropped_events": span.events.dropped_count,
-        "links": span.links.iter().map(|link| json!({
-            "trace_id": link.span_context.trace_id().to_string(),
-            "span_id": link.span_context.span_id().to_string(),
-        })).collect::<Vec<_>>(),
-    })
-}
-
-/// The listing as JSON: `{"ring_capacity", "span_count", "traces": [...]}`.
-pub(crate) fn to_json(traces: &[TraceView], span_count: usize, ring_capacity: usize) -> Json {
-    let traces: Vec<Json> = traces
-        .iter()
-        .map(|trace| {
-            json!({
-                "trace_id": trace.trace_id.to_string(),
-                "root": trace.root_name(),
-                "start": telescope_core::time::rfc3339(trace.start),
-                "duration_ms": millis(trace.duration),
-                "failed": trace.failed,
-                "span_count": trace.spans.len(),
-                "spans": trace.spans.iter().map(|span| span_json(span)).collect::<Vec<_>>(),
-            })
-        })
-        .collect();
-    json!({
-        "ring_capacity": ring_capacity,
-        "span_count": span_count,
-        "traces": traces,
-    })
+    let mut words = Vec::with_capacity(3);
+    if reasons.error {
+        words.push("error");
+    }
+    if reasons.slow {
+        words.push("slow");
+    }
+    if reasons.exemplar {
+        words.push("exemplar");
+    }
+    words
 }
 
 /// Formats `value` for reading: strings bare, others as their JSON.
@@ -210,4 +165,40 @@ pub(crate) fn display_value(value: &Value) -> String {
         Value::String(s) => s.as_str().to_owned(),
         other => other.to_string(),
     }
+}
+
+/// One log line of a trace: a span event.
+#[derive(Debug)]
+pub(crate) struct LogLine<'a> {
+    pub(crate) span: &'a SpanData,
+    pub(crate) event: &'a opentelemetry::trace::Event,
+    /// Its level (the `level` attribute the OTLP layer writes), if it has one.
+    pub(crate) level: Option<String>,
+}
+
+/// Every event of the trace's spans, in time order (equal times in span order).
+pub(crate) fn log_lines(trace: &TraceView) -> Vec<LogLine<'_>> {
+    let mut lines: Vec<LogLine<'_>> = trace
+        .spans
+        .iter()
+        .flat_map(|span| {
+            span.events.iter().map(move |event| LogLine {
+                span,
+                event,
+                level: event
+                    .attributes
+                    .iter()
+                    .find(|kv| kv.key.as_str() == "level")
+                    .map(|kv| display_value(&kv.value)),
+            })
+        })
+        .collect();
+    lines.sort_by_key(|line| line.event.timestamp);
+    lines
+}
+
+/// Whether an event attribute is shown as a field of its log line (`level` and `target` have
+/// columns of their own).
+pub(crate) fn is_field(key: &str) -> bool {
+    key != "level" && key != "target"
 }

@@ -183,10 +183,38 @@ impl TelemetryBuilder {
                 .fmt_fields(redacting_fields(resolved.redaction.clone()))
                 .with_writer(writer)
         });
+        let mut recorder = self
+            .metrics
+            .take()
+            .unwrap_or_else(TelescopeRecorder::builder);
+        recorder = recorder.redaction(resolved.redaction.clone());
+        if let Some(limit) = resolved.cardinality_limit {
+            recorder = recorder.cardinality_limit(limit);
+        }
+        if let Some(limit) = resolved.series_limit {
+            recorder = recorder.series_limit(limit);
+        }
+        if let Some(interval) = resolved.exemplar_interval {
+            recorder = recorder.exemplars(interval, pinned_exemplar_ids);
+        }
+        if resolved
+            .metrics_push
+            .as_ref()
+            .is_some_and(|(_, schedule)| schedule.exponential)
+        {
+            recorder =
+                recorder.exponential_buckets_for(telescope_metrics::Matcher::Prefix(String::new()));
+        }
+        let (recorder, metrics) = recorder.build();
+        describe_own_metrics(&recorder);
         let mut traces = OtlpLayer::builder()
             .pipeline(resolved.pipeline)
             .redaction(resolved.redaction.clone())
-            .baggage_attributes(resolved.baggage_fields.iter().cloned());
+            .baggage_attributes(resolved.baggage_fields.iter().cloned())
+            // The exemplar slots are the span duration histogram's buckets.
+            .retention(resolved.retention.clone().duration_buckets(
+                &metrics.buckets_for(telescope_core::metric_names::SPAN_DURATION_SECONDS),
+            ));
         if let Some(sampler) = resolved.sampler.take() {
             traces = traces.boxed_sampler(sampler);
         }
@@ -210,30 +238,6 @@ impl TelemetryBuilder {
                 .build()
         });
         let log_export = otlp_logs.as_ref().map(OtlpLogLayer::pipeline);
-        let mut recorder = self
-            .metrics
-            .take()
-            .unwrap_or_else(TelescopeRecorder::builder);
-        recorder = recorder.redaction(resolved.redaction.clone());
-        if let Some(limit) = resolved.cardinality_limit {
-            recorder = recorder.cardinality_limit(limit);
-        }
-        if let Some(limit) = resolved.series_limit {
-            recorder = recorder.series_limit(limit);
-        }
-        if let Some(interval) = resolved.exemplar_interval {
-            recorder = recorder.exemplars(interval, telescope_core::current_sampled_ids);
-        }
-        if resolved
-            .metrics_push
-            .as_ref()
-            .is_some_and(|(_, schedule)| schedule.exponential)
-        {
-            recorder =
-                recorder.exponential_buckets_for(telescope_metrics::Matcher::Prefix(String::new()));
-        }
-        let (recorder, metrics) = recorder.build();
-        describe_own_metrics(&recorder);
         let metrics_push = start_metric_pushes(&mut resolved, &metrics)?;
         let health = self.health.take().unwrap_or_default();
         let slo = self.start_slo(&metrics, &recorder)?;
@@ -242,8 +246,10 @@ impl TelemetryBuilder {
         // are written.
         let subscriber = tracing_subscriber::registry()
             .with(filter)
-            .with(traces)
+            // Below the OTLP layer, so that it closes a span first: an exemplar it takes is
+            // pinned before the span reaches the ring, which then keeps that trace.
             .with(SpanMetricsLayer::new())
+            .with(traces)
             .with(
                 audit
                     .clone()
@@ -335,4 +341,12 @@ impl TelemetryBuilder {
             }
         }
     }
+}
+
+/// The exemplar source: the current sampled span's ids, pinned so that the span ring keeps
+/// the trace an exemplar points at when it finishes.
+fn pinned_exemplar_ids() -> Option<(telescope_core::TraceId, telescope_core::SpanId)> {
+    let (trace_id, span_id) = telescope_core::current_sampled_ids()?;
+    telescope_otlp::pin_exemplar(trace_id.to_bytes(), span_id.to_bytes());
+    Some((trace_id, span_id))
 }

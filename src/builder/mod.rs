@@ -16,7 +16,7 @@ use telescope_log::{Redaction, Schema};
 use telescope_metrics::TelescopeRecorderBuilder;
 use telescope_otlp::propagation::Propagators;
 use telescope_otlp::sampler::Sampler;
-use telescope_otlp::OtlpExportConfig;
+use telescope_otlp::{OtlpExportConfig, TraceRetention};
 use tracing::Dispatch;
 
 use crate::env::ProcessEnv;
@@ -61,6 +61,7 @@ pub enum LogFormat {
 /// | admin bearer token | [`admin_token`](Self::admin_token) | `TELESCOPE_ADMIN_TOKEN` | none |
 /// | metrics recorder | [`metrics`](Self::metrics) | `TELESCOPE_METRICS_CARDINALITY_LIMIT`, `TELESCOPE_METRICS_SERIES_LIMIT` (when no recorder is set in code) | 2,000 series per metric, 100,000 in all |
 /// | exemplars | [`exemplar_interval`](Self::exemplar_interval) | `TELESCOPE_EXEMPLAR_INTERVAL` (ms, `off`) | one per histogram bucket per second |
+/// | traces kept for `/debug/traces` beyond the recent 2,048 spans | [`trace_retention`](Self::trace_retention) | `TELESCOPE_TRACES_RETAIN_ERRORS`, `TELESCOPE_TRACES_RETAIN_SLOWEST` (per operation), `TELESCOPE_TRACES_SLOW_WINDOW` (ms), `TELESCOPE_TRACES_RETAIN_BYTES` (`0` turns retention off) | 20, 20, 15 min, 16 MiB; and every exemplar's trace |
 /// | health checks | [`health`](Self::health) | — | a new [`Health`]; register checks on [`Telemetry::health`] |
 /// | audit trail | [`audit_log`](Self::audit_log), [`audit_file`](Self::audit_file) | `TELESCOPE_AUDIT_FILE`, `TELESCOPE_AUDIT_KEY_FILE` (HMAC key), `TELESCOPE_AUDIT_SIGNING_KEY_FILE` (Ed25519 secret for checkpoints) | none |
 ///
@@ -114,6 +115,7 @@ pub struct TelemetryBuilder {
     audit_file: Option<PathBuf>,
     /// `Some(None)`: no exemplars; `None`: not set in code.
     exemplar_interval: Option<Option<Duration>>,
+    trace_retention: Option<TraceRetention>,
     log_records: Option<bool>,
     slos: Vec<crate::slo::Slo>,
     alerts: Vec<crate::slo::Alert>,
@@ -411,6 +413,16 @@ impl TelemetryBuilder {
     /// takes none. Applies to a recorder given to [`metrics`](Self::metrics) too.
     pub fn exemplar_interval(mut self, interval: Option<Duration>) -> Self {
         self.exemplar_interval = Some(interval);
+        self
+    }
+
+    /// What `/debug/traces` keeps beyond its most recent spans: per operation the last error
+    /// traces and the slowest of a window, and the trace behind every exemplar on `/metrics`,
+    /// within a byte budget (see [`TraceRetention`]). The environment's
+    /// `TELESCOPE_TRACES_RETAIN_*` and `TELESCOPE_TRACES_SLOW_WINDOW` apply when this is not
+    /// called.
+    pub fn trace_retention(mut self, retention: TraceRetention) -> Self {
+        self.trace_retention = Some(retention);
         self
     }
 

@@ -8,7 +8,9 @@ use crate::signal_filter::parse_directives;
 use telescope_log::{Redaction, Schema};
 use telescope_otlp::propagation::Propagators;
 use telescope_otlp::sampler::{sampler_from_env, Sampler};
-use telescope_otlp::{OtlpExportConfig, OtlpSignal, PipelineConfig, Temporality, ZipkinConfig};
+use telescope_otlp::{
+    OtlpExportConfig, OtlpSignal, PipelineConfig, Temporality, TraceRetention, ZipkinConfig,
+};
 
 use crate::metrics_push::PushSchedule;
 
@@ -92,6 +94,31 @@ fn parse_positive_millis(text: &str) -> Result<Duration, String> {
     }
 }
 
+/// A whole number, zero included.
+fn parse_whole(text: &str) -> Result<usize, String> {
+    text.parse::<usize>()
+        .map_err(|_| "expected a whole number (0 or more)".to_owned())
+}
+
+/// The trace retention the `TELESCOPE_TRACES_*` variables ask for, each unset one at its
+/// default (checked even when the retention is set in code).
+fn retention_from_env(env: &(impl Env + ?Sized)) -> Result<TraceRetention, InitError> {
+    let mut retention = TraceRetention::default();
+    if let Some(traces) = env::parse(env, "TELESCOPE_TRACES_RETAIN_ERRORS", parse_whole)? {
+        retention = retention.errors_per_operation(traces);
+    }
+    if let Some(traces) = env::parse(env, "TELESCOPE_TRACES_RETAIN_SLOWEST", parse_whole)? {
+        retention = retention.slowest_per_operation(traces);
+    }
+    if let Some(window) = env::parse(env, "TELESCOPE_TRACES_SLOW_WINDOW", parse_positive_millis)? {
+        retention = retention.slow_window(window);
+    }
+    if let Some(bytes) = env::parse(env, "TELESCOPE_TRACES_RETAIN_BYTES", parse_whole)? {
+        retention = retention.max_bytes(bytes);
+    }
+    Ok(retention)
+}
+
 /// Milliseconds, or `off` (also `0`) for none.
 fn parse_interval(text: &str) -> Result<Option<Duration>, String> {
     if text.eq_ignore_ascii_case("off") {
@@ -169,6 +196,8 @@ pub(crate) struct Resolved {
     /// Where spans are sent as Zipkin JSON, if they are.
     pub(crate) zipkin: Option<ZipkinConfig>,
     pub(crate) pipeline: PipelineConfig,
+    /// What the span ring keeps beyond its recent spans.
+    pub(crate) retention: TraceRetention,
     /// Where metrics are pushed as StatsD, if they are.
     pub(crate) statsd: Option<crate::statsd::StatsdConfig>,
     /// Where and how often metrics are pushed over OTLP, if they are.
@@ -290,6 +319,7 @@ struct LogExport {
 /// How spans are propagated, sampled and exported, as resolved.
 struct Traces {
     propagators: Propagators,
+    retention: TraceRetention,
     sampler: Option<Box<dyn Sampler>>,
     otlp_export: Option<OtlpExportConfig>,
     zipkin: Option<ZipkinConfig>,
@@ -414,7 +444,9 @@ impl TelemetryBuilder {
             _ => None,
         };
         let pipeline = PipelineConfig::from_env(get).map_err(otlp_error)?;
+        let retention_from_env = retention_from_env(env)?;
         Ok(Traces {
+            retention: self.trace_retention.take().unwrap_or(retention_from_env),
             propagators,
             sampler,
             otlp_export,
@@ -680,6 +712,7 @@ impl TelemetryBuilder {
             otlp_export,
             zipkin,
             pipeline,
+            retention,
         } = self.traces(env)?;
         let LogExport {
             otlp_logs,
@@ -711,6 +744,7 @@ impl TelemetryBuilder {
             otlp_export,
             zipkin,
             pipeline,
+            retention,
             otlp_logs,
             log_pipeline,
             metrics_push,
@@ -745,6 +779,42 @@ mod tests {
             Err(InitError::InvalidEnv { var: named, .. }) => assert_eq!(named, var),
             other => panic!("{var}={value}: {:?}", other.err()),
         }
+    }
+
+    #[test]
+    fn trace_retention_from_the_environment_and_code() {
+        assert_eq!(resolve(&[]).expect("valid").retention, TraceRetention::default());
+        let resolved = resolve(&[
+            ("TELESCOPE_TRACES_RETAIN_ERRORS", "50"),
+            ("TELESCOPE_TRACES_RETAIN_SLOWEST", "0"),
+            ("TELESCOPE_TRACES_SLOW_WINDOW", "60000"),
+            ("TELESCOPE_TRACES_RETAIN_BYTES", "1048576"),
+        ])
+        .expect("valid");
+        let expected = TraceRetention::default()
+            .errors_per_operation(50)
+            .slowest_per_operation(0)
+            .slow_window(Duration::from_secs(60))
+            .max_bytes(1 << 20);
+        assert_eq!(resolved.retention, expected);
+        let in_code = TelemetryBuilder::default()
+            .trace_retention(TraceRetention::off())
+            .resolve(&[("TELESCOPE_TRACES_RETAIN_ERRORS", "50")][..])
+            .expect("valid");
+        assert_eq!(in_code.retention, TraceRetention::off(), "code wins");
+        for (var, value) in [
+            ("TELESCOPE_TRACES_RETAIN_ERRORS", "-1"),
+            ("TELESCOPE_TRACES_RETAIN_SLOWEST", "many"),
+            ("TELESCOPE_TRACES_SLOW_WINDOW", "0"),
+            ("TELESCOPE_TRACES_RETAIN_BYTES", "16MiB"),
+        ] {
+            refused_naming(var, value);
+        }
+        // Checked even when code sets the retention.
+        let checked = TelemetryBuilder::default()
+            .trace_retention(TraceRetention::off())
+            .resolve(&[("TELESCOPE_TRACES_RETAIN_BYTES", "lots")][..]);
+        assert!(matches!(checked, Err(InitError::InvalidEnv { var: "TELESCOPE_TRACES_RETAIN_BYTES", .. })));
     }
 
     #[test]

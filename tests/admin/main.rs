@@ -10,6 +10,7 @@ use telescope::InitError;
 
 #[path = "../support/http.rs"]
 mod http_client;
+mod trace_view;
 
 /// `GET path`: the status, the raw head and the body.
 fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> (u16, String, String) {
@@ -150,7 +151,7 @@ fn one_port_serves_metrics_probes_and_traces() {
         &[],
     );
     assert_eq!(status, 404);
-    assert!(gone.contains("not in the ring"), "{gone}");
+    assert!(gone.contains("is not kept"), "{gone}");
 
     let (_, _, limited) = get(addr, "/debug/traces?format=json&limit=1", &[]);
     let limited: Value = serde_json::from_str(&limited).expect("JSON");

@@ -52,9 +52,7 @@ impl Setup {
     fn dispatch(self) -> (Dispatch, Box<dyn std::any::Any>) {
         match self {
             Setup::Telescope => {
-                let layer = telescope_log::JsonLayer::builder()
-                    .with_writer(io::sink)
-                    .build();
+                let layer = telescope_log::JsonLayer::builder().writer(io::sink).build();
                 (
                     Dispatch::new(tracing_subscriber::registry().with(layer)),
                     Box::new(()),
@@ -62,8 +60,8 @@ impl Setup {
             }
             Setup::TelescopeWithoutScan => {
                 let layer = telescope_log::JsonLayer::builder()
-                    .with_redaction(telescope_log::Redaction::default().without_value_scan())
-                    .with_writer(io::sink)
+                    .redaction(telescope_log::Redaction::default().without_value_scan())
+                    .writer(io::sink)
                     .build();
                 (
                     Dispatch::new(tracing_subscriber::registry().with(layer)),
@@ -86,9 +84,7 @@ impl Setup {
             ),
             Setup::TelescopeNonBlocking => {
                 let (writer, guard) = telescope_log::NonBlocking::new(io::sink());
-                let layer = telescope_log::JsonLayer::builder()
-                    .with_writer(writer)
-                    .build();
+                let layer = telescope_log::JsonLayer::builder().writer(writer).build();
                 (
                     Dispatch::new(tracing_subscriber::registry().with(layer)),
                     Box::new(guard),

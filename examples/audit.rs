@@ -71,7 +71,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let options = VerifyOptions {
         key: Some(key),
-        public_key: Some(ed25519_dalek::SigningKey::from_bytes(&signing_secret).verifying_key()),
+        public_key: Some(telescope::logs::audit::PublicKey::from_secret(
+            &signing_secret,
+        )),
         checkpoint_files: vec![checkpoints],
         allow_missing_head: false,
     };

@@ -40,7 +40,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with(tracing_subscriber::EnvFilter::new("info"))
         .with(traces) // below the log layer, so that ids exist before lines are written
         .with(SpanMetricsLayer::new())
-        .with(JsonLayer::builder().with_writer(writer).build())
+        .with(JsonLayer::builder().writer(writer).build())
         .try_init()?;
 
     // One admin server for all of it, on a free port.

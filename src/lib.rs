@@ -52,7 +52,7 @@
 //! let (writer, _guard) = telescope::logs::NonBlocking::new(std::io::stdout());
 //! let subscriber = tracing_subscriber::registry()
 //!     .with(tracing_subscriber::EnvFilter::new("info"))
-//!     .with(telescope::logs::JsonLayer::builder().with_writer(writer).build());
+//!     .with(telescope::logs::JsonLayer::builder().writer(writer).build());
 //! tracing::subscriber::with_default(subscriber, || tracing::info!("composed by hand"));
 //! ```
 //!
@@ -116,7 +116,7 @@ pub enum InitError {
     MetricsAlreadyInstalled,
     /// The admin server could not start on the address it was given.
     #[error(transparent)]
-    Admin(#[from] admin::AdminError),
+    Admin(#[from] admin::ServerError),
     /// The audit log could not be opened (or its keys read).
     #[error("audit log: {0}")]
     Audit(#[from] telescope_log::audit::AuditError),
@@ -154,8 +154,15 @@ pub fn builder() -> TelemetryBuilder {
 /// Sets up telemetry from the environment and installs it globally.
 ///
 /// # Errors
-/// [`InitError::InvalidEnv`] naming a bad variable; [`InitError::AlreadyInitialized`] if a
-/// global subscriber is already set.
+/// As [`TelemetryBuilder::try_init`]: [`InitError::InvalidEnv`] naming a bad variable,
+/// [`InitError::InvalidFilter`] for filter directives that cannot be used,
+/// [`InitError::AlreadyInitialized`] if a global subscriber is already set,
+/// [`InitError::MetricsAlreadyInstalled`] if another global `metrics` recorder is,
+/// [`InitError::Admin`] if `TELESCOPE_ADMIN_ADDR` cannot be bound (the default address
+/// being busy is not an error: telescope starts without the admin server and says so),
+/// [`InitError::Audit`] if the audit file or its keys cannot be opened, [`InitError::OtlpTls`],
+/// [`InitError::Statsd`], [`InitError::Slo`] and [`InitError::Thread`] as the builder says.
+/// Nothing is installed when it fails.
 pub fn try_init() -> Result<Telemetry, InitError> {
     builder().try_init()
 }

@@ -14,7 +14,7 @@ mod traces_page;
 mod waterfall;
 
 use std::fmt;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -27,6 +27,7 @@ use http::request::Parts;
 use http::{Method, Response, StatusCode};
 use http_body_util::Full;
 use telescope_core::server::BackgroundServer;
+pub use telescope_core::server::ServerError;
 use telescope_health::Health;
 use telescope_metrics::MetricsHandle;
 use telescope_otlp::SpanRing;
@@ -41,24 +42,6 @@ pub const DEFAULT_ADMIN_ADDRESS: &str = telescope_metrics::DEFAULT_ADDRESS;
 
 /// How many traces `/debug/traces` lists unless `?limit=` says otherwise.
 const DEFAULT_TRACE_LIMIT: usize = 100;
-
-/// Why the admin server could not start.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum AdminError {
-    /// The address could not be resolved or bound (in use, not local, no permission).
-    #[error("admin server cannot listen on {address}: {source}")]
-    Bind {
-        /// The address asked for.
-        address: String,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The server thread or its runtime could not start.
-    #[error("cannot start the admin server: {0}")]
-    Start(#[source] std::io::Error),
-}
 
 /// Configures an [`AdminServer`]; each part it serves is optional.
 #[derive(Debug, Clone, Default)]
@@ -125,19 +108,13 @@ impl AdminServerBuilder {
     /// thread.
     ///
     /// # Errors
-    /// [`AdminError::Bind`] if the address cannot be bound, [`AdminError::Start`] if the
-    /// thread cannot start.
-    pub fn start(self) -> Result<AdminServer, AdminError> {
+    /// [`ServerError::Bind`] if the address does not resolve or cannot be bound,
+    /// [`ServerError::Start`] if the thread cannot start.
+    pub fn start(self) -> Result<AdminServer, ServerError> {
         let address = self
             .address
             .clone()
             .unwrap_or_else(|| DEFAULT_ADMIN_ADDRESS.to_owned());
-        let bind_error = |source| AdminError::Bind {
-            address: address.clone(),
-            source,
-        };
-        let addresses: Vec<SocketAddr> = address.to_socket_addrs().map_err(bind_error)?.collect();
-        let listener = telescope_core::server::bind(&addresses).map_err(bind_error)?;
         let routes = Routes {
             rate_window: std::sync::Mutex::new(rate_window::RateWindow::new(
                 std::time::Instant::now(),
@@ -149,10 +126,12 @@ impl AdminServerBuilder {
             slo: self.slo,
             service_name: self.service_name,
         };
-        let server = BackgroundServer::start(listener, "telescope-admin", move |request| {
-            routes.respond(request)
-        })
-        .map_err(AdminError::Start)?;
+        let server = telescope_core::server::start_server(
+            "admin server",
+            address.as_str(),
+            "telescope-admin",
+            move |request| routes.respond(request),
+        )?;
         Ok(AdminServer { server })
     }
 }
@@ -169,7 +148,7 @@ impl AdminServerBuilder {
 ///     .traces(telescope::otlp::SpanRing::new(1000))
 ///     .start()?;
 /// println!("open http://{}/debug/traces", server.local_addr());
-/// # Ok::<(), telescope::admin::AdminError>(())
+/// # Ok::<(), telescope::admin::ServerError>(())
 /// ```
 pub struct AdminServer {
     server: BackgroundServer,
@@ -540,15 +519,20 @@ impl Routes {
         };
         let traces = match wanted {
             Some(id) => {
-                let (spans, retained) = ring.trace(id);
-                if spans.is_empty() {
+                let found = ring.trace(id);
+                if found.spans.is_empty() {
                     return text(
                         StatusCode::NOT_FOUND,
                         "text/plain; charset=utf-8",
                         gone_message(id, &holdings),
                     );
                 }
-                vec![traces::TraceView::new(id, spans, retained, 0)]
+                vec![traces::TraceView::new(
+                    id,
+                    found.spans,
+                    found.reasons,
+                    found.dropped_spans,
+                )]
             }
             None => traces::traces(contents, &filter, limit),
         };

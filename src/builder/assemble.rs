@@ -78,7 +78,7 @@ fn start_metric_pushes(
     };
     let mut pushes = Vec::new();
     if let Some((config, schedule)) = resolved.metrics_push.take() {
-        let config = config.with_resource(resolved.resource.clone());
+        let config = config.resource(resolved.resource.clone());
         let sink = Box::new(OtlpExport::new(config));
         pushes.push(MetricsPush::start(metrics.clone(), sink, schedule).map_err(thread_error)?);
     }
@@ -166,16 +166,16 @@ impl TelemetryBuilder {
         let json = (resolved.format == LogFormat::Json).then(|| {
             let mut layer = JsonLayer::builder()
                 .schema(resolved.schema)
-                .with_redaction(resolved.redaction.clone())
-                .with_static_field("service.name", resolved.service_name.clone())
-                .with_baggage_fields(resolved.baggage_fields.iter().cloned());
+                .redaction(resolved.redaction.clone())
+                .static_field("service.name", resolved.service_name.clone())
+                .baggage_fields(resolved.baggage_fields.iter().cloned());
             if let Some(version) = &resolved.service_version {
-                layer = layer.with_static_field("service.version", version.clone());
+                layer = layer.static_field("service.version", version.clone());
             }
             if let Some(environment) = &resolved.environment {
-                layer = layer.with_static_field("deployment.environment.name", environment.clone());
+                layer = layer.static_field("deployment.environment.name", environment.clone());
             }
-            layer.with_writer(writer.clone()).build()
+            layer.writer(writer.clone()).build()
         });
         let pretty = (resolved.format == LogFormat::Pretty).then(|| {
             tracing_subscriber::fmt::layer()
@@ -219,18 +219,18 @@ impl TelemetryBuilder {
             traces = traces.boxed_sampler(sampler);
         }
         if let Some(config) = resolved.otlp_export.take() {
-            let config = config.with_resource(resolved.resource.clone());
+            let config = config.resource(resolved.resource.clone());
             traces = traces.exporter(OtlpExport::new(config));
         }
         if let Some(config) = resolved.zipkin.take() {
             traces = traces.exporter(ZipkinExport::new(
-                config.with_resource(resolved.resource.clone()),
+                config.resource(resolved.resource.clone()),
             ));
         }
         let traces = traces.build();
         let pipeline = traces.pipeline();
         let otlp_logs = resolved.otlp_logs.take().map(|config| {
-            let config = config.with_resource(resolved.resource.clone());
+            let config = config.resource(resolved.resource.clone());
             OtlpLogLayer::builder()
                 .exporter(OtlpExport::new(config))
                 .pipeline(resolved.log_pipeline)
@@ -253,7 +253,7 @@ impl TelemetryBuilder {
             .with(
                 audit
                     .clone()
-                    .map(|log| AuditLayer::new(log).with_sensitive(resolved.redaction.clone())),
+                    .map(|log| AuditLayer::new(log).sensitive(resolved.redaction.clone())),
             )
             .with(json)
             .with(pretty)

@@ -347,11 +347,9 @@ impl TelemetryBuilder {
     /// The service's name, version and environment (code, then `OTEL_SERVICE_NAME` and
     /// `OTEL_RESOURCE_ATTRIBUTES`), and the resource with them filled in.
     fn service(&self, env: &(impl Env + ?Sized)) -> Result<Service, InitError> {
-        let attributes = env::parse(
-            env,
-            "OTEL_RESOURCE_ATTRIBUTES",
-            telescope_core::key_values::parse_key_values,
-        )?
+        let attributes = env::parse(env, "OTEL_RESOURCE_ATTRIBUTES", |text| {
+            telescope_core::key_values::parse_key_values(text).map_err(|e| e.to_string())
+        })?
         .unwrap_or_default();
         let attribute = |key: &str| {
             attributes
@@ -783,7 +781,10 @@ mod tests {
 
     #[test]
     fn trace_retention_from_the_environment_and_code() {
-        assert_eq!(resolve(&[]).expect("valid").retention, TraceRetention::default());
+        assert_eq!(
+            resolve(&[]).expect("valid").retention,
+            TraceRetention::default()
+        );
         let resolved = resolve(&[
             ("TELESCOPE_TRACES_RETAIN_ERRORS", "50"),
             ("TELESCOPE_TRACES_RETAIN_SLOWEST", "0"),
@@ -814,7 +815,13 @@ mod tests {
         let checked = TelemetryBuilder::default()
             .trace_retention(TraceRetention::off())
             .resolve(&[("TELESCOPE_TRACES_RETAIN_BYTES", "lots")][..]);
-        assert!(matches!(checked, Err(InitError::InvalidEnv { var: "TELESCOPE_TRACES_RETAIN_BYTES", .. })));
+        assert!(matches!(
+            checked,
+            Err(InitError::InvalidEnv {
+                var: "TELESCOPE_TRACES_RETAIN_BYTES",
+                ..
+            })
+        ));
     }
 
     #[test]
@@ -996,7 +1003,7 @@ mod tests {
     fn tls_files_of_an_exporter_set_in_code_are_read_at_start_up() {
         use telescope_otlp::{OtlpProtocol, OtlpTls};
         let config = OtlpExportConfig::new("https://c:4318/v1/traces", OtlpProtocol::HttpProtobuf)
-            .with_tls(OtlpTls {
+            .tls(OtlpTls {
                 ca_certificate: Some("/nonexistent/ca.pem".into()),
                 ..OtlpTls::default()
             });

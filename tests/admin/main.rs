@@ -8,8 +8,7 @@ use serde_json::Value;
 use telescope::health::{check_fn, CheckConfig, CheckResult};
 use telescope::InitError;
 
-#[path = "../support/http.rs"]
-mod http_client;
+use telescope_test_support::http_client;
 mod trace_view;
 
 /// `GET path`: the status, the raw head and the body.

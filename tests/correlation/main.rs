@@ -20,11 +20,9 @@ fn every_log_line_in_a_span_carries_the_ids_of_the_exported_span() {
     let writer = logs.clone();
     let otlp = OtlpLayer::builder().build();
     let pipeline = otlp.pipeline();
-    let subscriber = tracing_subscriber::registry().with(otlp).with(
-        JsonLayer::builder()
-            .with_writer(move || writer.clone())
-            .build(),
-    );
+    let subscriber = tracing_subscriber::registry()
+        .with(otlp)
+        .with(JsonLayer::builder().writer(move || writer.clone()).build());
     tracing::subscriber::with_default(subscriber, || {
         let request = tracing::info_span!("request");
         let _request = request.enter();
@@ -61,11 +59,7 @@ fn unsampled_traces_still_correlate_logs() {
                 .sampler(ParentBased::new(AlwaysOff))
                 .build(),
         )
-        .with(
-            JsonLayer::builder()
-                .with_writer(move || writer.clone())
-                .build(),
-        );
+        .with(JsonLayer::builder().writer(move || writer.clone()).build());
     tracing::subscriber::with_default(subscriber, || {
         tracing::info_span!("unsampled").in_scope(|| {
             tracing::info!("one");

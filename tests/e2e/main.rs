@@ -6,8 +6,7 @@
 mod api;
 #[path = "../support/capture.rs"]
 mod capture;
-#[path = "../support/http.rs"]
-mod http_client;
+use telescope_test_support::http_client;
 #[path = "../../examples/quickstart/inventory.rs"]
 #[allow(dead_code)] // the demo's flapping is not used here
 mod inventory;

@@ -7,8 +7,7 @@
 //! One test in its own process: telemetry is installed globally (the exporter threads count
 //! into the global recorder), and the `OTEL_BSP_*` settings come from the environment.
 
-#[path = "../support/http.rs"]
-mod http_client;
+use telescope_test_support::http_client;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

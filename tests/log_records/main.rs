@@ -4,8 +4,7 @@
 
 #[path = "../support/capture.rs"]
 mod capture;
-#[path = "../support/http.rs"]
-mod http_client;
+use telescope_test_support::http_client;
 
 use capture::Capture;
 use std::time::Duration;

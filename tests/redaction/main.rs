@@ -9,8 +9,7 @@
 
 #[path = "../support/capture.rs"]
 mod capture;
-#[path = "../support/http.rs"]
-mod http_client;
+use telescope_test_support::http_client;
 
 use std::time::Duration;
 

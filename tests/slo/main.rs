@@ -6,8 +6,7 @@ use std::time::{Duration, Instant};
 
 use telescope::slo::{Alert, Slo, SloError};
 
-#[path = "../support/http.rs"]
-mod http_client;
+use telescope_test_support::http_client;
 #[path = "../../examples/quickstart/slos.rs"]
 mod shop;
 

@@ -1,28 +1,62 @@
 //! The `key1=value1,key2=value2` lists of the OpenTelemetry environment variables
 //! (`OTEL_RESOURCE_ATTRIBUTES`, `OTEL_EXPORTER_OTLP_HEADERS`), values percent-encoded.
 
+/// Why a `key=value` list cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyValuesError {
+    /// A member has no `=`.
+    #[error("{member:?} has no '='")]
+    NoEquals {
+        /// The member, as written.
+        member: String,
+    },
+    /// A member's key is empty.
+    #[error("{member:?} has an empty key")]
+    EmptyKey {
+        /// The member, as written.
+        member: String,
+    },
+    /// A value has a broken percent escape, or is not UTF-8 once decoded.
+    #[error("bad percent-encoding in the value of {key:?}")]
+    BadEscape {
+        /// The key whose value it is.
+        key: String,
+    },
+}
+
 /// Parses a `key=value` list. Keys must be non-empty; values are percent-decoded
 /// and must be valid UTF-8 afterwards.
 ///
 /// ```
-/// let pairs = telescope_core::key_values::parse_key_values("api-key=s%3Dcret, tenant=a").unwrap();
+/// use telescope_core::key_values::{parse_key_values, KeyValuesError};
+///
+/// let pairs = parse_key_values("api-key=s%3Dcret, tenant=a")?;
 /// assert_eq!(pairs, [("api-key".to_owned(), "s=cret".to_owned()), ("tenant".to_owned(), "a".to_owned())]);
+/// assert_eq!(parse_key_values("=a"), Err(KeyValuesError::EmptyKey { member: "=a".into() }));
+/// # Ok::<(), KeyValuesError>(())
 /// ```
 ///
 /// # Errors
-/// The reason, for a member without `=`, with an empty key, or with a bad percent escape.
-pub fn parse_key_values(text: &str) -> Result<Vec<(String, String)>, String> {
+/// [`KeyValuesError`] for a member without `=`, with an empty key, or with a bad percent
+/// escape.
+pub fn parse_key_values(text: &str) -> Result<Vec<(String, String)>, KeyValuesError> {
     let mut attributes: Vec<(String, String)> = Vec::new();
     for member in text.split(',').map(str::trim).filter(|m| !m.is_empty()) {
         let (key, value) = member
             .split_once('=')
-            .ok_or_else(|| format!("{member:?} has no '='"))?;
+            .ok_or_else(|| KeyValuesError::NoEquals {
+                member: member.to_owned(),
+            })?;
         let key = key.trim();
         if key.is_empty() {
-            return Err(format!("{member:?} has an empty key"));
+            return Err(KeyValuesError::EmptyKey {
+                member: member.to_owned(),
+            });
         }
-        let value = percent_decode(value.trim())
-            .ok_or_else(|| format!("bad percent-encoding in the value of {key:?}"))?;
+        let value = percent_decode(value.trim()).ok_or_else(|| KeyValuesError::BadEscape {
+            key: key.to_owned(),
+        })?;
         // A later duplicate wins, as in OpenTelemetry SDKs.
         attributes.retain(|(existing, _)| existing != key);
         attributes.push((key.to_owned(), value));
@@ -95,10 +129,23 @@ mod tests {
 
     #[test]
     fn rejects_malformed_members() {
-        assert!(parse_key_values("novalue").is_err());
-        assert!(parse_key_values("=v").is_err());
-        assert!(parse_key_values("k=%zz").is_err());
-        assert!(parse_key_values("k=%4").is_err());
-        assert!(parse_key_values("k=%ff").is_err(), "not UTF-8 once decoded");
+        let no_equals = KeyValuesError::NoEquals {
+            member: "novalue".into(),
+        };
+        assert_eq!(parse_key_values("a=1, novalue"), Err(no_equals));
+        assert_eq!(
+            parse_key_values("=v"),
+            Err(KeyValuesError::EmptyKey {
+                member: "=v".into()
+            })
+        );
+        let bad = |key: &str| Err(KeyValuesError::BadEscape { key: key.into() });
+        assert_eq!(parse_key_values("k=%zz"), bad("k"));
+        assert_eq!(parse_key_values("k=%4"), bad("k"));
+        assert_eq!(
+            parse_key_values("k=%ff"),
+            bad("k"),
+            "not UTF-8 once decoded"
+        );
     }
 }

@@ -5,7 +5,7 @@
 
 use std::fmt;
 use std::io;
-use std::net::{SocketAddr, TcpListener as StdListener};
+use std::net::{SocketAddr, TcpListener as StdListener, ToSocketAddrs};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -55,6 +55,70 @@ pub fn bearer_token_matches(header: Option<&[u8]>, token: &str) -> bool {
         .map_or(start, |last| last + 1);
     let given = rest.get(start..end).unwrap_or_default();
     !token.is_empty() && bool::from(given.ct_eq(token.as_bytes()))
+}
+
+/// Why a server (the metrics, health or admin server) could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// The address could not be resolved or bound (in use, not local, no permission).
+    #[error("the {server} cannot listen on {address}: {source}")]
+    Bind {
+        /// Which server (`metrics server`, `health server`, `admin server`).
+        server: &'static str,
+        /// The address asked for.
+        address: String,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// Its thread or runtime could not start.
+    #[error("cannot start the {server}: {source}")]
+    Start {
+        /// Which server.
+        server: &'static str,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// Resolves `address`, binds it ([`bind`]) and serves it on a new thread ([`BackgroundServer`])
+/// named `thread_name`, answering with `handler`; errors name `server` and the address.
+///
+/// # Errors
+/// [`ServerError::Bind`] if the address does not resolve or cannot be bound,
+/// [`ServerError::Start`] if the thread or its runtime cannot start.
+///
+/// ```
+/// use telescope_core::server::{start_server, ServerError};
+///
+/// let taken = start_server("demo server", "127.0.0.1:0", "demo", |_: &http::request::Parts| {
+///     http::Response::new(http_body_util::Full::new(bytes::Bytes::from_static(b"hi")))
+/// })?;
+/// let busy = taken.local_addr().to_string();
+/// let refused = start_server("demo server", busy.as_str(), "demo", |_: &http::request::Parts| {
+///     http::Response::new(http_body_util::Full::new(bytes::Bytes::new()))
+/// });
+/// assert!(matches!(refused, Err(ServerError::Bind { .. })));
+/// # Ok::<(), ServerError>(())
+/// ```
+pub fn start_server(
+    server: &'static str,
+    address: impl ToSocketAddrs + fmt::Debug,
+    thread_name: &str,
+    handler: impl Handler,
+) -> Result<BackgroundServer, ServerError> {
+    let shown = format!("{address:?}");
+    let bind_error = |source| ServerError::Bind {
+        server,
+        address: shown.trim_matches('"').to_owned(),
+        source,
+    };
+    let addresses: Vec<SocketAddr> = address.to_socket_addrs().map_err(bind_error)?.collect();
+    let listener = bind(&addresses).map_err(bind_error)?;
+    BackgroundServer::start(listener, thread_name, handler)
+        .map_err(|source| ServerError::Start { server, source })
 }
 
 /// Connections the kernel queues for a server before it accepts them (the standard

@@ -52,6 +52,8 @@ pub use http::{is_endpoint, respond, serve, HealthServer, HealthService};
 pub use registry::{Health, RegisterError};
 pub use report::{CheckReport, Condition, ProbeReport, Target};
 pub use status::{CheckResult, Observation, Status};
+/// Why the health server could not start (shared with the metrics and admin servers).
+pub use telescope_core::server::ServerError;
 
 /// The media type of the IETF health check response format.
 pub const HEALTH_JSON: &str = "application/health+json";

@@ -8,9 +8,9 @@
 //! let (writer, _flush_on_drop) = NonBlocking::new(std::io::stdout());
 //! let layer = JsonLayer::builder()
 //!     .schema(Schema::Ecs)
-//!     .with_static_field("service.name", "checkout")
-//!     .with_redaction(Redaction::default().with_name("ssn"))
-//!     .with_writer(writer)
+//!     .static_field("service.name", "checkout")
+//!     .redaction(Redaction::default().with_name("ssn"))
+//!     .writer(writer)
 //!     .build();
 //! let subscriber = tracing_subscriber::registry().with(layer);
 //! tracing::subscriber::with_default(subscriber, || {

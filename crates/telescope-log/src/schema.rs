@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use tracing_core::Level;
 
 /// A key the layer writes itself. Each can be renamed with
-/// [`JsonLayerBuilder::with_key`](crate::JsonLayerBuilder::with_key).
+/// [`JsonLayerBuilder::key`](crate::JsonLayerBuilder::key).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Key {

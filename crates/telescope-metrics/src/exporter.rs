@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::io::Write as _;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 
 use bytes::Bytes;
 use http::header::{
@@ -13,30 +13,13 @@ use http::header::{
 use http::request::Parts;
 use http::{HeaderMap, Method, Response, StatusCode};
 use http_body_util::Full;
-use telescope_core::server::BackgroundServer;
+use telescope_core::server::{BackgroundServer, ServerError};
 
 use crate::{Format, MetricsHandle};
 
 /// Where the server listens unless told otherwise (the port OpenTelemetry's Prometheus
 /// exporter uses).
 pub const DEFAULT_ADDRESS: &str = "127.0.0.1:9464";
-
-/// Why the server could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum ExporterError {
-    /// The address could not be bound.
-    #[error("cannot listen on {address}: {source}")]
-    Bind {
-        /// The address asked for.
-        address: String,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The thread or its runtime could not start.
-    #[error("cannot start the metrics server: {0}")]
-    Start(#[source] std::io::Error),
-}
 
 /// Configures a [`MetricsServer`].
 #[derive(Debug, Clone)]
@@ -62,23 +45,16 @@ impl MetricsServerBuilder {
     /// Binds now (a busy port is an error here) and serves `handle` on a new thread.
     ///
     /// # Errors
-    /// [`ExporterError`] if binding or starting fails.
-    pub fn start(self, handle: MetricsHandle) -> Result<MetricsServer, ExporterError> {
-        let bind_error = |source| ExporterError::Bind {
-            address: self.address.clone(),
-            source,
-        };
-        let addresses: Vec<SocketAddr> = self
-            .address
-            .to_socket_addrs()
-            .map_err(bind_error)?
-            .collect();
-        let listener = telescope_core::server::bind(&addresses).map_err(bind_error)?;
+    /// [`ServerError::Bind`] if the address does not resolve or cannot be bound,
+    /// [`ServerError::Start`] if the thread cannot start.
+    pub fn start(self, handle: MetricsHandle) -> Result<MetricsServer, ServerError> {
         let token = self.bearer_token;
-        let server = BackgroundServer::start(listener, "telescope-metrics-http", move |request| {
-            respond(&handle, token.as_deref(), request)
-        })
-        .map_err(ExporterError::Start)?;
+        let server = telescope_core::server::start_server(
+            "metrics server",
+            self.address.as_str(),
+            "telescope-metrics-http",
+            move |request| respond(&handle, token.as_deref(), request),
+        )?;
         Ok(MetricsServer { server })
     }
 }
@@ -90,7 +66,7 @@ impl MetricsServerBuilder {
 /// let (_recorder, handle) = TelescopeRecorder::builder().build();
 /// let server = MetricsServer::builder().address("127.0.0.1:0").start(handle)?;
 /// println!("scrape http://{}/metrics", server.local_addr());
-/// # Ok::<(), telescope_metrics::ExporterError>(())
+/// # Ok::<(), telescope_metrics::ServerError>(())
 /// ```
 pub struct MetricsServer {
     server: BackgroundServer,

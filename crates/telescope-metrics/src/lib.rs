@@ -42,9 +42,7 @@ mod snapshot;
 mod sync;
 
 pub use exemplar::ExemplarSource;
-pub use exporter::{
-    scrape_response, ExporterError, MetricsServer, MetricsServerBuilder, DEFAULT_ADDRESS,
-};
+pub use exporter::{scrape_response, MetricsServer, MetricsServerBuilder, DEFAULT_ADDRESS};
 pub use recorder::{
     BuildError, InstallError, MetricsHandle, SeriesValue, TelescopeRecorder,
     TelescopeRecorderBuilder, DEFAULT_BUCKETS, DEFAULT_CARDINALITY_LIMIT, DEFAULT_SERIES_LIMIT,
@@ -54,6 +52,8 @@ pub use snapshot::{
     ExemplarSnapshot, ExponentialSnapshot, FamilySnapshot, HistogramSnapshot, SeriesSnapshot,
     ValueSnapshot,
 };
+/// Why the `/metrics` server could not start (shared with the health and admin servers).
+pub use telescope_core::server::ServerError;
 
 /// The label that marks the series where label sets beyond the cardinality limit are folded.
 pub const OVERFLOW_LABEL: &str = "otel_metric_overflow";

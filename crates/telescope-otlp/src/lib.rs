@@ -57,4 +57,4 @@ pub use pipeline::{
 pub use retention::{
     pin_exemplar, RetainReasons, RetainedTrace, RetentionStats, TraceRetention, OTHER_OPERATIONS,
 };
-pub use sink::{RingContents, SpanRing, SpanSink};
+pub use sink::{FoundTrace, RingContents, SpanRing, SpanSink};

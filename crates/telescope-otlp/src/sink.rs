@@ -49,6 +49,18 @@ pub struct RingContents {
     pub stats: RetentionStats,
 }
 
+/// One trace as a [`SpanRing`] holds it.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct FoundTrace {
+    /// Its spans, each once (none: the ring does not hold it).
+    pub spans: Vec<Arc<SpanData>>,
+    /// Why the reservoirs keep it, if they do.
+    pub reasons: Option<RetainReasons>,
+    /// Spans the reservoirs left out because the trace reached its byte limit.
+    pub dropped_spans: usize,
+}
+
 impl SpanRing {
     /// A ring keeping the latest `capacity` spans (at least 1), with the default retention.
     pub fn new(capacity: usize) -> Self {
@@ -88,8 +100,8 @@ impl SpanRing {
     }
 
     /// Every span held of trace `trace_id`, whether recent, kept, or waiting for its root to
-    /// end (each span once), and why the trace is kept, if it is.
-    pub fn trace(&self, trace_id: TraceId) -> (Vec<Arc<SpanData>>, Option<RetainReasons>) {
+    /// end (each span once), and why the reservoirs keep it, if they do.
+    pub fn trace(&self, trace_id: TraceId) -> FoundTrace {
         let inner = self.lock();
         let kept = inner.retained.get(trace_id);
         let mut spans: Vec<Arc<SpanData>> = Vec::new();
@@ -105,7 +117,11 @@ impl SpanRing {
                 spans.push(span.clone());
             }
         }
-        (spans, kept.map(|trace| trace.reasons))
+        FoundTrace {
+            spans,
+            reasons: kept.as_ref().map(|trace| trace.reasons),
+            dropped_spans: kept.map_or(0, |trace| trace.dropped_spans),
+        }
     }
 
     /// The reservoirs' state and settings.

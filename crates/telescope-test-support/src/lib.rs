@@ -10,6 +10,7 @@
 //! assert_eq!(receiver.requests(), 0);
 //! ```
 
+pub mod http_client;
 pub mod otlp_receiver;
 pub mod secrets;
 pub mod tls;

@@ -2,10 +2,9 @@
 //! even when the application's runtime is busy or blocked; [`serve`] for your own runtime.
 
 use std::fmt;
-use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 
-use telescope_core::server::BackgroundServer;
+use telescope_core::server::{BackgroundServer, ServerError};
 use tokio::net::TcpListener;
 
 use crate::Health;
@@ -18,7 +17,7 @@ use crate::Health;
 /// let server = HealthServer::start("127.0.0.1:0", Health::new())?;
 /// println!("probes at http://{}/readyz", server.local_addr());
 /// server.shutdown();
-/// # Ok::<(), std::io::Error>(())
+/// # Ok::<(), telescope_health::ServerError>(())
 /// ```
 pub struct HealthServer {
     server: BackgroundServer,
@@ -36,13 +35,18 @@ impl HealthServer {
     /// Binds `addr` now (so a busy port is an error here) and serves on a new thread.
     ///
     /// # Errors
-    /// The bind error, or a failure to start the thread or its runtime.
-    pub fn start(addr: impl ToSocketAddrs, health: Health) -> io::Result<HealthServer> {
-        let addresses: Vec<SocketAddr> = addr.to_socket_addrs()?.collect();
-        let listener = telescope_core::server::bind(&addresses)?;
-        let server = BackgroundServer::start(listener, "telescope-health-http", move |request| {
-            super::respond(&health, &request.method, &request.uri, &request.headers)
-        })?;
+    /// [`ServerError::Bind`] if the address does not resolve or cannot be bound,
+    /// [`ServerError::Start`] if the thread or its runtime cannot start.
+    pub fn start(
+        addr: impl ToSocketAddrs + fmt::Debug,
+        health: Health,
+    ) -> Result<HealthServer, ServerError> {
+        let server = telescope_core::server::start_server(
+            "health server",
+            addr,
+            "telescope-health-http",
+            move |request| super::respond(&health, &request.method, &request.uri, &request.headers),
+        )?;
         Ok(HealthServer { server })
     }
 

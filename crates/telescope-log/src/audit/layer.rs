@@ -60,7 +60,7 @@ impl AuditLayer {
 
     /// Field names stored as keyed hashes, and the value scan for the rest.
     #[must_use]
-    pub fn with_sensitive(mut self, names: Redaction) -> Self {
+    pub fn sensitive(mut self, names: Redaction) -> Self {
         self.sensitive = names;
         self
     }

@@ -261,15 +261,58 @@ pub fn public_key_hex(signing_key_file: &Path) -> Result<String, AuditError> {
     Ok(chain::to_hex(key.verifying_key().as_bytes()))
 }
 
-/// Reads a public key file (32 raw bytes or 64 hex digits) for verification.
+/// An Ed25519 public key that verifies the trail's signed checkpoints
+/// ([`VerifyOptions::public_key`]). Its own type, so that the signature library's version is
+/// not part of this crate's API.
 ///
-/// # Errors
-/// [`AuditError::Key`] if the file cannot be read or is not a valid Ed25519 public key.
-pub fn read_public_key(path: &Path) -> Result<ed25519_dalek::VerifyingKey, AuditError> {
-    ed25519_dalek::VerifyingKey::from_bytes(&read_ed25519(path)?).map_err(|e| AuditError::Key {
-        path: path.to_owned(),
-        reason: e.to_string(),
-    })
+/// ```
+/// use telescope_log::audit::PublicKey;
+///
+/// let key = PublicKey::from_secret(&[7; 32]);
+/// assert_eq!(PublicKey::from_bytes(&key.to_bytes()), Some(key));
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct PublicKey(ed25519_dalek::VerifyingKey);
+
+impl PublicKey {
+    /// The key from its 32 bytes, or `None` if they are not an Ed25519 public key.
+    pub fn from_bytes(bytes: &[u8; 32]) -> Option<Self> {
+        ed25519_dalek::VerifyingKey::from_bytes(bytes)
+            .ok()
+            .map(Self)
+    }
+
+    /// The public half of an Ed25519 secret (what `TELESCOPE_AUDIT_SIGNING_KEY_FILE` holds).
+    pub fn from_secret(secret: &[u8; 32]) -> Self {
+        Self(SigningKey::from_bytes(secret).verifying_key())
+    }
+
+    /// Reads a public key file (32 raw bytes or 64 hex digits), as `telescope-audit verify
+    /// --public-key` does.
+    ///
+    /// # Errors
+    /// [`AuditError::Key`] if the file cannot be read or is not a valid Ed25519 public key.
+    pub fn read(path: &Path) -> Result<Self, AuditError> {
+        Self::from_bytes(&read_ed25519(path)?).ok_or_else(|| AuditError::Key {
+            path: path.to_owned(),
+            reason: "not an Ed25519 public key".into(),
+        })
+    }
+
+    /// Its 32 bytes.
+    pub fn to_bytes(&self) -> [u8; 32] {
+        self.0.to_bytes()
+    }
+
+    pub(crate) fn verifying_key(&self) -> &ed25519_dalek::VerifyingKey {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PublicKey({})", chain::to_hex(self.0.as_bytes()))
+    }
 }
 
 impl AuditLogBuilder {

@@ -16,9 +16,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use telescope_log::audit::{
-    public_key_hex, read_public_key, verify_files, VerifyError, VerifyOptions,
-};
+use telescope_log::audit::{public_key_hex, verify_files, PublicKey, VerifyError, VerifyOptions};
 
 const USAGE: &str = "usage: telescope-audit verify [--key-file F] [--public-key P] [--checkpoints C] [--allow-missing-head] FILES...
        telescope-audit public-key SIGNING_KEY_FILE
@@ -74,7 +72,7 @@ fn verify(args: &[String]) -> ExitCode {
                 })
                 .map(|key| options.key = Some(key)),
             "--public-key" => value(arg)
-                .and_then(|path| read_public_key(path.as_ref()).map_err(|e| e.to_string()))
+                .and_then(|path| PublicKey::read(path.as_ref()).map_err(|e| e.to_string()))
                 .map(|key| options.public_key = Some(key)),
             "--checkpoints" => {
                 value(arg).map(|path| options.checkpoint_files.push(PathBuf::from(path)))

@@ -93,7 +93,7 @@ impl<W> JsonLayerBuilder<W> {
     /// Where lines go: any `MakeWriter`, such as `std::io::stdout`, a
     /// [`NonBlocking`](crate::NonBlocking) writer or a [`RollingFileWriter`](crate::RollingFileWriter).
     /// Each line reaches the writer in one `write_all` call.
-    pub fn with_writer<W2>(self, writer: W2) -> JsonLayerBuilder<W2>
+    pub fn writer<W2>(self, writer: W2) -> JsonLayerBuilder<W2>
     where
         W2: for<'w> MakeWriter<'w> + 'static,
     {
@@ -118,7 +118,7 @@ impl<W> JsonLayerBuilder<W> {
     }
 
     /// Uses a named schema's key names, level style and static fields (replacing earlier
-    /// renames; call it before [`with_key`](Self::with_key)).
+    /// renames; call it before [`key`](Self::key)).
     pub fn schema(mut self, schema: Schema) -> Self {
         self.keys = schema.key_names();
         self.level_style = schema.level_style();
@@ -126,11 +126,11 @@ impl<W> JsonLayerBuilder<W> {
         self
     }
 
-    /// Renames one of the layer's own keys, e.g. `with_key(Key::Level, "severity")`.
+    /// Renames one of the layer's own keys, e.g. `key(Key::Level, "severity")`.
     ///
     /// # Errors
     /// [`JsonConfigError::KeyInUse`] if another of the layer's keys already has that name.
-    pub fn with_key(
+    pub fn key(
         mut self,
         key: Key,
         name: impl Into<Cow<'static, str>>,
@@ -148,50 +148,50 @@ impl<W> JsonLayerBuilder<W> {
     }
 
     /// How levels are spelled.
-    pub fn with_level_style(mut self, style: LevelStyle) -> Self {
+    pub fn level_style(mut self, style: LevelStyle) -> Self {
         self.level_style = style;
         self
     }
 
     /// The timestamp format, or `None` to leave the timestamp out.
-    pub fn with_timestamp(mut self, format: Option<TimestampFormat>) -> Self {
+    pub fn timestamp(mut self, format: Option<TimestampFormat>) -> Self {
         self.timestamp = format;
         self
     }
 
     /// Whether to write the level (default on).
-    pub fn with_level(mut self, on: bool) -> Self {
+    pub fn level(mut self, on: bool) -> Self {
         self.level = on;
         self
     }
 
     /// Whether to write the event's target (default on).
-    pub fn with_target(mut self, on: bool) -> Self {
+    pub fn target(mut self, on: bool) -> Self {
         self.target = on;
         self
     }
 
     /// Whether to write the source file and line (default off).
-    pub fn with_file_and_line(mut self, on: bool) -> Self {
+    pub fn file_and_line(mut self, on: bool) -> Self {
         self.file_and_line = on;
         self
     }
 
     /// Whether to write the thread's name (default off).
-    pub fn with_thread_names(mut self, on: bool) -> Self {
+    pub fn thread_names(mut self, on: bool) -> Self {
         self.thread_names = on;
         self
     }
 
     /// Whether to write the thread's id (default off).
-    pub fn with_thread_ids(mut self, on: bool) -> Self {
+    pub fn thread_ids(mut self, on: bool) -> Self {
         self.thread_ids = on;
         self
     }
 
     /// Whether to write the current span as an object with its name and fields (default on).
     /// With [`flatten_span_fields`](Self::flatten_span_fields), only its name.
-    pub fn with_current_span(mut self, on: bool) -> Self {
+    pub fn current_span(mut self, on: bool) -> Self {
         self.current_span = on;
         self
     }
@@ -199,7 +199,7 @@ impl<W> JsonLayerBuilder<W> {
     /// Whether to write the list of spans from the root to the current one, each with its
     /// name and fields (default on). With
     /// [`flatten_span_fields`](Self::flatten_span_fields), only their names.
-    pub fn with_span_list(mut self, on: bool) -> Self {
+    pub fn span_list(mut self, on: bool) -> Self {
         self.span_list = on;
         self
     }
@@ -214,7 +214,7 @@ impl<W> JsonLayerBuilder<W> {
 
     /// A string field written on every line, e.g. `("service.name", "checkout")`. A name that
     /// collides with one of the layer's keys is written as `fields.<name>`.
-    pub fn with_static_field(
+    pub fn static_field(
         mut self,
         key: impl Into<Cow<'static, str>>,
         value: impl Into<Cow<'static, str>>,
@@ -228,22 +228,19 @@ impl<W> JsonLayerBuilder<W> {
     /// ([`telescope_core::Baggage`]). A secret key's value is `[REDACTED]`; a name that
     /// collides with a key already written becomes `fields.<name>`. None by default: baggage
     /// comes from callers, and which keys a log may hold is the service's decision.
-    pub fn with_baggage_fields<K: Into<String>>(
-        mut self,
-        keys: impl IntoIterator<Item = K>,
-    ) -> Self {
+    pub fn baggage_fields<K: Into<String>>(mut self, keys: impl IntoIterator<Item = K>) -> Self {
         self.baggage_fields.extend(keys.into_iter().map(Into::into));
         self
     }
 
     /// Which field names are redacted (default: [`Redaction::default`]).
-    pub fn with_redaction(mut self, redaction: Redaction) -> Self {
+    pub fn redaction(mut self, redaction: Redaction) -> Self {
         self.redaction = redaction;
         self
     }
 
     /// Uses `clock` instead of the system clock for timestamps (for tests).
-    pub fn with_clock(mut self, clock: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
+    pub fn clock(mut self, clock: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
         self.clock = Some(Arc::new(clock));
         self
     }

@@ -52,7 +52,7 @@ type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 /// use tracing_subscriber::layer::SubscriberExt;
 /// use telescope_log::JsonLayer;
 ///
-/// let layer = JsonLayer::builder().with_static_field("service.name", "checkout").build();
+/// let layer = JsonLayer::builder().static_field("service.name", "checkout").build();
 /// let subscriber = tracing_subscriber::registry().with(layer);
 /// tracing::subscriber::with_default(subscriber, || {
 ///     let span = tracing::info_span!("request", user_id = 42);

@@ -292,7 +292,7 @@ impl NonBlockingBuilder {
 ///
 /// Each `write` call is one line. Lines are written in order, gathered into large writes.
 /// It is a `MakeWriter`, so it goes straight into
-/// [`JsonLayerBuilder::with_writer`](crate::JsonLayerBuilder::with_writer) or
+/// [`JsonLayerBuilder::writer`](crate::JsonLayerBuilder::writer) or
 /// `tracing_subscriber::fmt().with_writer`. Keep the [`FlushGuard`] alive until the end of
 /// `main`: dropping it writes what is queued.
 ///
@@ -301,7 +301,7 @@ impl NonBlockingBuilder {
 /// use tracing_subscriber::layer::SubscriberExt;
 ///
 /// let (writer, _guard) = NonBlocking::new(std::io::stdout());
-/// let subscriber = tracing_subscriber::registry().with(JsonLayer::builder().with_writer(writer).build());
+/// let subscriber = tracing_subscriber::registry().with(JsonLayer::builder().writer(writer).build());
 /// tracing::subscriber::with_default(subscriber, || tracing::info!("queued, then written"));
 /// ```
 #[derive(Clone)]

@@ -422,7 +422,7 @@ impl State {
 /// # let dir = tempfile::tempdir()?;
 /// let file = RollingFileWriter::builder(dir.path(), "app").max_bytes(10 << 20)?.max_files(5)?.build()?;
 /// let (writer, _guard) = NonBlocking::new(file);
-/// let layer = JsonLayer::builder().with_writer(writer).build();
+/// let layer = JsonLayer::builder().writer(writer).build();
 /// # drop(layer);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```

@@ -40,7 +40,9 @@ pub(crate) fn written_log(dir: &Path, count: u64) -> PathBuf {
 pub(crate) fn options(dir: &Path) -> VerifyOptions {
     VerifyOptions {
         key: Some(KEY.to_vec()),
-        public_key: Some(ed25519_dalek::SigningKey::from_bytes(&SIGNING_SECRET).verifying_key()),
+        public_key: Some(telescope_log::audit::PublicKey::from_secret(
+            &SIGNING_SECRET,
+        )),
         checkpoint_files: vec![dir.join("checkpoints.jsonl")],
         allow_missing_head: false,
     }

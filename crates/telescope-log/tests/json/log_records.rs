@@ -20,7 +20,7 @@ fn bridge(level: log::Level, target: &str, args: std::fmt::Arguments<'_>) {
 
 #[test]
 fn a_log_record_reads_like_a_tracing_event() {
-    let out = capture(JsonLayer::builder().with_file_and_line(true), || {
+    let out = capture(JsonLayer::builder().file_and_line(true), || {
         bridge(
             log::Level::Warn,
             "my_lib::db",

@@ -52,7 +52,7 @@ fn default_names_are_redacted_in_events_and_spans() {
 #[test]
 fn the_list_is_configurable() {
     let out = capture(
-        JsonLayer::builder().with_redaction(Redaction::none().with_name("SSN")),
+        JsonLayer::builder().redaction(Redaction::none().with_name("SSN")),
         || tracing::info!(ssn = "078-05-1120", password = "visible-now", "custom list"),
     );
     let line = &out.objects()[0];
@@ -107,7 +107,7 @@ fn secrets_in_formatted_text_that_needs_escaping_are_found() {
 #[test]
 fn without_the_value_scan_formatted_text_is_kept() {
     let out = capture(
-        JsonLayer::builder().with_redaction(Redaction::default().without_value_scan()),
+        JsonLayer::builder().redaction(Redaction::default().without_value_scan()),
         || tracing::info!("retry with password=kept-1"),
     );
     assert_eq!(

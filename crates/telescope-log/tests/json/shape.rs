@@ -13,7 +13,7 @@ fn fixed_clock() -> impl Fn() -> std::time::SystemTime + Send + Sync + 'static {
 
 #[test]
 fn default_line_has_every_documented_member_in_order() {
-    let out = capture(JsonLayer::builder().with_clock(fixed_clock()), || {
+    let out = capture(JsonLayer::builder().clock(fixed_clock()), || {
         let outer = tracing::info_span!("request", user_id = 42);
         let _outer = outer.enter();
         let inner = tracing::info_span!("db", table = "orders");
@@ -63,14 +63,14 @@ fn outside_a_span_there_are_no_span_members() {
 #[test]
 fn optional_members_can_be_switched_on_and_off() {
     let builder = JsonLayer::builder()
-        .with_timestamp(Some(TimestampFormat::UnixMillis))
-        .with_clock(fixed_clock())
-        .with_file_and_line(true)
-        .with_thread_names(true)
-        .with_thread_ids(true)
-        .with_target(false)
-        .with_current_span(false)
-        .with_span_list(false);
+        .timestamp(Some(TimestampFormat::UnixMillis))
+        .clock(fixed_clock())
+        .file_and_line(true)
+        .thread_names(true)
+        .thread_ids(true)
+        .target(false)
+        .current_span(false)
+        .span_list(false);
     let out = std::thread::Builder::new()
         .name("worker-7".into())
         .spawn(move || {
@@ -104,17 +104,17 @@ fn optional_members_can_be_switched_on_and_off() {
 
     let bare = capture(
         JsonLayer::builder()
-            .with_timestamp(None)
-            .with_level(false)
-            .with_target(false),
+            .timestamp(None)
+            .level(false)
+            .target(false),
         || tracing::info!(k = 1),
     );
     assert_eq!(bare.lines(), [r#"{"k":1}"#]);
     let empty = capture(
         JsonLayer::builder()
-            .with_timestamp(None)
-            .with_level(false)
-            .with_target(false),
+            .timestamp(None)
+            .level(false)
+            .target(false),
         || crate::support::dynamic_event(&[], &[]),
     );
     assert_eq!(empty.lines(), ["{}"]);
@@ -123,9 +123,7 @@ fn optional_members_can_be_switched_on_and_off() {
 #[test]
 fn ecs_schema_uses_ecs_field_names() {
     let out = capture(
-        JsonLayer::builder()
-            .schema(Schema::Ecs)
-            .with_file_and_line(true),
+        JsonLayer::builder().schema(Schema::Ecs).file_and_line(true),
         || {
             let span = tracing::info_span!("traced");
             let _entered = span.enter();
@@ -180,7 +178,7 @@ fn level_styles() {
         (LevelStyle::OtelSeverityNumber, json!(17)),
     ];
     for (style, expected) in styles {
-        let out = capture(JsonLayer::builder().with_level_style(style), || {
+        let out = capture(JsonLayer::builder().level_style(style), || {
             tracing::error!("x")
         });
         assert_eq!(out.objects()[0].get("level"), Some(&expected), "{style:?}");
@@ -190,15 +188,15 @@ fn level_styles() {
 #[test]
 fn renamed_keys_are_used_and_clashing_renames_are_refused() {
     let builder = JsonLayer::builder()
-        .with_key(Key::Level, "severity")
-        .and_then(|b| b.with_key(Key::Message, "msg"))
+        .key(Key::Level, "severity")
+        .and_then(|b| b.key(Key::Message, "msg"))
         .expect("distinct names");
     let out = capture(builder, || tracing::info!("renamed"));
     let line = &out.objects()[0];
     assert_eq!(line.get("severity"), Some(&json!("INFO")));
     assert_eq!(line.get("msg"), Some(&json!("renamed")));
 
-    let clash = JsonLayer::builder().with_key(Key::Level, "timestamp");
+    let clash = JsonLayer::builder().key(Key::Level, "timestamp");
     assert_eq!(
         clash.err(),
         Some(JsonConfigError::KeyInUse {
@@ -213,8 +211,8 @@ fn renamed_keys_are_used_and_clashing_renames_are_refused() {
 fn static_fields_are_on_every_line() {
     let out = capture(
         JsonLayer::builder()
-            .with_static_field("service.name", "checkout")
-            .with_static_field("level", "shadow"),
+            .static_field("service.name", "checkout")
+            .static_field("level", "shadow"),
         || {
             tracing::info!("one");
             tracing::info!("two");
@@ -309,12 +307,12 @@ fn two_json_layers_in_one_registry_keep_their_own_shapes() {
     use tracing_subscriber::layer::SubscriberExt;
     let (plain, ecs) = (Capture::default(), Capture::default());
     let subscriber = tracing_subscriber::registry()
-        .with(JsonLayer::builder().with_writer(plain.clone()).build())
+        .with(JsonLayer::builder().writer(plain.clone()).build())
         .with(
             JsonLayer::builder()
                 .schema(Schema::Ecs)
-                .with_redaction(telescope_log::Redaction::none())
-                .with_writer(ecs.clone())
+                .redaction(telescope_log::Redaction::none())
+                .writer(ecs.clone())
                 .build(),
         );
     tracing::subscriber::with_default(subscriber, || {
@@ -353,7 +351,7 @@ fn write_errors_are_counted_not_fatal() {
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
     metrics::with_local_recorder(&recorder, || {
-        let layer = JsonLayer::builder().with_writer(|| Broken).build();
+        let layer = JsonLayer::builder().writer(|| Broken).build();
         tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
             for _ in 0..3 {
                 tracing::info!("lost");

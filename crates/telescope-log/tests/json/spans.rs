@@ -99,7 +99,7 @@ fn spans_filtered_out_for_the_layer_are_left_out_of_its_lines() {
     // A per-layer filter that lets only events through: the layer sees no span.
     let out = crate::support::Capture::default();
     let layer = JsonLayer::builder()
-        .with_writer(out.clone())
+        .writer(out.clone())
         .build()
         .with_filter(tracing_subscriber::filter::filter_fn(|meta| {
             meta.is_event()
@@ -120,9 +120,7 @@ fn trace_ids_are_found_in_ancestors_with_or_without_the_span_list() {
     let expected_trace = format!("{TRACE_ID:032x}");
     for (current, list) in [(true, true), (true, false), (false, true), (false, false)] {
         let out = capture(
-            JsonLayer::builder()
-                .with_current_span(current)
-                .with_span_list(list),
+            JsonLayer::builder().current_span(current).span_list(list),
             || {
                 let root = tracing::info_span!("traced");
                 let _root = root.enter();

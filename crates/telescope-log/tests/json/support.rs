@@ -220,7 +220,7 @@ pub(crate) fn dynamic_event<'v>(names: &[String], values: &[&'v (dyn TracingValu
 pub(crate) fn capture(builder: telescope_log::JsonLayerBuilder, body: impl FnOnce()) -> Capture {
     use tracing_subscriber::layer::SubscriberExt;
     let out = Capture::default();
-    let layer = builder.with_writer(out.clone()).build();
+    let layer = builder.writer(out.clone()).build();
     let subscriber = tracing_subscriber::registry().with(MarkTraced).with(layer);
     tracing::subscriber::with_default(subscriber, body);
     out

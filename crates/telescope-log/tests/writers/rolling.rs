@@ -196,9 +196,7 @@ fn write_failures_are_counted_once_when_the_json_layer_writes_directly() {
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
     metrics::with_local_recorder(&recorder, || {
-        let layer = telescope_log::JsonLayer::builder()
-            .with_writer(writer)
-            .build();
+        let layer = telescope_log::JsonLayer::builder().writer(writer).build();
         tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
             tracing::info!("a");
             tracing::info!("b");

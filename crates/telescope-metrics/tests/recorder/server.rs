@@ -7,20 +7,7 @@ use tokio::net::TcpStream;
 
 use telescope_metrics::{MetricsServer, TelescopeRecorder};
 
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
+use telescope_test_support::http_client::Reply;
 
 async fn request(
     addr: std::net::SocketAddr,
@@ -28,35 +15,7 @@ async fn request(
     path: &str,
     extra: &[(&str, &str)],
 ) -> Reply {
-    let mut stream = TcpStream::connect(addr).await.expect("connect");
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    for (name, value) in extra {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).await.expect("send");
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await.expect("read");
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("headers end");
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|s| s.parse().ok())
-        .expect("status");
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
-        .collect();
-    Reply {
-        status,
-        headers,
-        body: raw[split + 4..].to_vec(),
-    }
+    telescope_test_support::http_client::request_async(addr, method, path, extra, b"").await
 }
 
 fn recorded() -> (
@@ -87,7 +46,7 @@ async fn serves_both_formats_gzip_and_404() {
         plain.header("content-type"),
         Some("text/plain; version=0.0.4; charset=utf-8")
     );
-    let text = String::from_utf8(plain.body).expect("utf8");
+    let text = String::from_utf8(plain.bytes).expect("utf8");
     assert!(text.contains("requests_total{path=\"/item/7\"} 1"));
 
     let open = request(
@@ -104,18 +63,18 @@ async fn serves_both_formats_gzip_and_404() {
         open.header("content-type"),
         Some("application/openmetrics-text; version=1.0.0; charset=utf-8")
     );
-    assert!(String::from_utf8_lossy(&open.body).ends_with("# EOF\n"));
+    assert!(open.body.ends_with("# EOF\n"));
 
     let zipped = request(addr, "GET", "/metrics", &[("Accept-Encoding", "gzip")]).await;
     assert_eq!(zipped.header("content-encoding"), Some("gzip"));
     assert!(
-        zipped.body.len() < text.len() / 3,
+        zipped.bytes.len() < text.len() / 3,
         "{} vs {}",
-        zipped.body.len(),
+        zipped.bytes.len(),
         text.len()
     );
     let mut unzipped = String::new();
-    flate2::read::GzDecoder::new(zipped.body.as_slice())
+    flate2::read::GzDecoder::new(zipped.bytes.as_slice())
         .read_to_string(&mut unzipped)
         .expect("gunzip");
     assert!(unzipped.contains("requests_total{path=\"/item/7\"} 1"));
@@ -191,7 +150,7 @@ async fn a_scraper_that_hangs_up_mid_response_does_not_hurt_the_server() {
     }
     let after = request(addr, "GET", "/metrics", &[]).await;
     assert_eq!(after.status, 200);
-    assert!(String::from_utf8_lossy(&after.body).contains("requests_total"));
+    assert!(after.body.contains("requests_total"));
 }
 
 #[test]

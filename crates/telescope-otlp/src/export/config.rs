@@ -202,7 +202,7 @@ impl OtlpExportConfig {
     /// let mut builder = OtlpLayer::builder().pipeline(PipelineConfig::from_env(env)?);
     /// if let Some(config) = OtlpExportConfig::from_env(env)? {
     ///     let resource = vec![("service.name".to_owned(), "checkout".to_owned())];
-    ///     builder = builder.exporter(OtlpExport::new(config.with_resource(resource)));
+    ///     builder = builder.exporter(OtlpExport::new(config.resource(resource)));
     /// }
     /// let layer = builder.build(); // no endpoint: spans stay in the ring only
     /// # Ok::<(), telescope_otlp::OtlpConfigError>(())
@@ -318,14 +318,14 @@ impl OtlpExportConfig {
 
     /// Sets the resource attributes sent with every batch.
     #[must_use]
-    pub fn with_resource(mut self, attributes: Vec<(String, String)>) -> Self {
+    pub fn resource(mut self, attributes: Vec<(String, String)>) -> Self {
         self.resource = attributes;
         self
     }
 
     /// Sets the TLS files (see [`OtlpTls`]).
     #[must_use]
-    pub fn with_tls(mut self, tls: OtlpTls) -> Self {
+    pub fn tls(mut self, tls: OtlpTls) -> Self {
         self.tls = tls;
         self
     }

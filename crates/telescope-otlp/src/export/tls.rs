@@ -26,7 +26,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 /// use telescope_otlp::{OtlpExportConfig, OtlpProtocol, OtlpTls};
 ///
 /// let config = OtlpExportConfig::new("https://collector.internal:4318/v1/traces", OtlpProtocol::HttpProtobuf)
-///     .with_tls(OtlpTls {
+///     .tls(OtlpTls {
 ///         ca_certificate: Some("/etc/otel/ca.pem".into()),
 ///         ..OtlpTls::default()
 ///     });

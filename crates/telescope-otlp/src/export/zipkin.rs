@@ -101,7 +101,7 @@ impl ZipkinConfig {
 
     /// Sets the resource: `service.name` becomes the service name, the rest tags.
     #[must_use]
-    pub fn with_resource(mut self, resource: Vec<(String, String)>) -> Self {
+    pub fn resource(mut self, resource: Vec<(String, String)>) -> Self {
         for (key, value) in resource {
             if key == "service.name" {
                 self.service_name = value;

@@ -80,7 +80,7 @@ fn check_content(receiver: &Receiver, config: OtlpExportConfig, expected_path: &
         headers: vec![("api-key".to_owned(), "s3cret".to_owned())],
         ..config
     }
-    .with_resource(vec![("service.name".to_owned(), "checkout".to_owned())]);
+    .resource(vec![("service.name".to_owned(), "checkout".to_owned())]);
     let layer = OtlpLayer::builder()
         .exporter(OtlpExport::new(config))
         .pipeline(quick(Duration::from_secs(10)))

@@ -99,7 +99,7 @@ fn records_carry_time_severity_body_attributes_trace_resource_and_scope() {
                 OtlpExportConfig::new(format!("http://{}", receiver.addr), protocol)
             }
         }
-        .with_resource(vec![("service.name".to_owned(), "checkout".to_owned())]);
+        .resource(vec![("service.name".to_owned(), "checkout".to_owned())]);
         let before = std::time::SystemTime::now();
         let (logs, spans) = run(exporting(config), || {
             tracing::info_span!("request").in_scope(|| {

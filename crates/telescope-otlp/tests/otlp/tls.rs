@@ -30,7 +30,7 @@ fn config(protocol: OtlpProtocol, receiver: &Receiver, tls: OtlpTls) -> OtlpExpo
         OtlpProtocol::HttpProtobuf => format!("https://localhost:{port}/v1/traces"),
         OtlpProtocol::Grpc => format!("https://localhost:{port}"),
     };
-    OtlpExportConfig::new(endpoint, protocol).with_tls(tls)
+    OtlpExportConfig::new(endpoint, protocol).tls(tls)
 }
 
 /// Exports three spans with `config` and waits for the pipeline to settle them.

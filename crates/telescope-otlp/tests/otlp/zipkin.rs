@@ -13,7 +13,7 @@ fn config(receiver: &Receiver) -> ZipkinConfig {
         format!("http://127.0.0.1:{}/api/v2/spans", receiver.addr.port()),
         "ignored",
     )
-    .with_resource(vec![
+    .resource(vec![
         ("service.name".to_owned(), "checkout".to_owned()),
         (
             "deployment.environment.name".to_owned(),

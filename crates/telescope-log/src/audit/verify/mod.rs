@@ -8,8 +8,6 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use ed25519_dalek::VerifyingKey;
-
 use super::chain::{ChainValue, Chainer, GENESIS};
 use super::checkpoint::Checkpoint;
 use lines::{parse_line, Entry};
@@ -199,7 +197,7 @@ pub struct VerifyOptions {
     /// The HMAC key the log was written with (none: plain SHA-256 chain).
     pub key: Option<Vec<u8>>,
     /// With a public key, every checkpoint must carry a valid signature.
-    pub public_key: Option<VerifyingKey>,
+    pub public_key: Option<super::PublicKey>,
     /// Checkpoints kept elsewhere (the second sink, a witness), one JSON line each.
     pub checkpoint_files: Vec<PathBuf>,
     /// Accept files that start after sequence 1 (older files removed by retention): reported
@@ -464,7 +462,7 @@ fn check_checkpoints(
     let mut covered_until = walk.first_seq.map_or(walk.last_seq, |first| first - 1);
     for checkpoint in &all {
         if let Some(public_key) = &options.public_key {
-            if !checkpoint.signed_by(public_key) {
+            if !checkpoint.signed_by(public_key.verifying_key()) {
                 return damaged(Damage::BadSignature {
                     seq: checkpoint.seq,
                 });

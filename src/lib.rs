@@ -27,7 +27,7 @@
 //! features: `axum` (on by default) reads route templates from axum's `MatchedPath` in
 //! [`http::TelemetryLayer`]; `interop` only turns on the interoperability tests.
 //!
-//! The [`tracing`] and [`metrics`] facades are re-exported, so a service needs only
+//! The [`tracing`](https://docs.rs/tracing/0.1) and [`metrics`](https://docs.rs/metrics/0.24) facades are re-exported, so a service needs only
 //! `telescope` in its `Cargo.toml` for events, spans and metrics (`#[instrument]` still needs
 //! `tracing` as a dependency of its own: the attribute expands to paths of the `tracing` crate).
 //!

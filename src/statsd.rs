@@ -108,7 +108,7 @@ impl StatsdConfig {
         self
     }
 
-    /// How often changes are sent (at least 1 ms).
+    /// How often changes are sent (default 10 s; zero counts as 1 ms).
     #[must_use]
     pub fn interval(mut self, interval: Duration) -> Self {
         self.interval = interval.max(Duration::from_millis(1));

@@ -125,15 +125,16 @@ impl CheckConfig {
         self
     }
 
-    /// The longest one run may take; a run that takes longer fails with "timed out".
+    /// The longest one run may take; a run that takes longer fails with "timed out". Zero
+    /// counts as 1 ms.
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        self.timeout = timeout.max(Duration::from_millis(1));
         self
     }
 
-    /// The pause between the end of one run and the start of the next.
+    /// The pause between the end of one run and the start of the next. Zero counts as 1 ms.
     pub fn interval(mut self, interval: Duration) -> Self {
-        self.interval = interval;
+        self.interval = interval.max(Duration::from_millis(1));
         self
     }
 
@@ -143,31 +144,23 @@ impl CheckConfig {
         self
     }
 
-    /// How many failures in a row turn a passing check into a failing one.
+    /// How many failures in a row turn a passing check into a failing one (0 counts as 1).
     pub fn failure_threshold(mut self, runs: u32) -> Self {
-        self.failure_threshold = runs;
+        self.failure_threshold = runs.max(1);
         self
     }
 
-    /// How many successes in a row turn a failing (or not yet run) check into a passing one.
+    /// How many successes in a row turn a failing (or not yet run) check into a passing one
+    /// (0 counts as 1).
     pub fn success_threshold(mut self, runs: u32) -> Self {
-        self.success_threshold = runs;
+        self.success_threshold = runs.max(1);
         self
     }
 
     /// The first thing wrong with the settings, if any.
     pub(crate) fn problem(&self) -> Option<&'static str> {
-        if self.probes == 0 {
-            Some("the check belongs to no probe")
-        } else if self.timeout.is_zero() {
-            Some("the timeout must be positive")
-        } else if self.interval.is_zero() {
-            Some("the interval must be positive")
-        } else if self.failure_threshold == 0 || self.success_threshold == 0 {
-            Some("thresholds must be at least 1")
-        } else {
-            None
-        }
+        // Zero durations and thresholds are clamped by their setters.
+        (self.probes == 0).then_some("the check belongs to no probe")
     }
 
     /// How old the latest result may get before the probes stop trusting it: a check whose

@@ -98,7 +98,7 @@ impl Default for TelescopeRecorderBuilder {
 }
 
 impl TelescopeRecorderBuilder {
-    /// The series limit for every metric name (default 2000; at least 1).
+    /// The series limit for every metric name (default 2000; 0 counts as 1).
     pub fn cardinality_limit(mut self, series: usize) -> Self {
         self.settings.default_limit = series.max(1);
         self
@@ -107,6 +107,7 @@ impl TelescopeRecorderBuilder {
     /// The most series across all metric names (default [`DEFAULT_SERIES_LIMIT`]): past it,
     /// a new label set folds into its name's `otel_metric_overflow="true"` series, counted in
     /// `telescope_metrics_cardinality_overflow_total{metric}`, however many names there are.
+    /// 0 counts as 1.
     pub fn series_limit(mut self, series: usize) -> Self {
         self.settings.total_limit = series.max(1);
         self

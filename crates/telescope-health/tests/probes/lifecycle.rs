@@ -181,16 +181,14 @@ async fn bad_registrations_are_refused_with_the_reason() {
         health.register(spaced, CheckConfig::readiness()),
         Err(RegisterError::InvalidName("has space".into()))
     );
+    // Zero where at least one is needed counts as the least that works (CONTRIBUTING.md).
     let zero = check_fn("zero", || async { CheckResult::pass() });
-    assert!(matches!(
-        health.register(zero, CheckConfig::readiness().timeout(Duration::ZERO)),
-        Err(RegisterError::InvalidConfig { .. })
-    ));
-    let never = check_fn("never", || async { CheckResult::pass() });
-    assert!(matches!(
-        health.register(never, CheckConfig::readiness().failure_threshold(0)),
-        Err(RegisterError::InvalidConfig { .. })
-    ));
+    let clamped = CheckConfig::readiness()
+        .timeout(Duration::ZERO)
+        .interval(Duration::ZERO)
+        .failure_threshold(0)
+        .success_threshold(0);
+    assert_eq!(health.register(zero, clamped), Ok(()));
 }
 
 #[tokio::test]

@@ -388,7 +388,8 @@ impl AuditLogBuilder {
     }
 
     /// Starts a new file when the current one reaches `bytes` (default 100 MiB); the new file
-    /// begins with a link to the old one's last chain value. Nothing is deleted.
+    /// begins with a link to the old one's last chain value. Nothing is deleted. 0 counts as
+    /// 1: a file per record.
     pub fn max_file_bytes(mut self, bytes: u64) -> Self {
         self.max_file_bytes = Some(bytes.max(1));
         self

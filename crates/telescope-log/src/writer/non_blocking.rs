@@ -194,7 +194,7 @@ impl Default for NonBlockingBuilder {
 }
 
 impl NonBlockingBuilder {
-    /// How many lines the queue holds (at least 1; default [`DEFAULT_QUEUE_LINES`]).
+    /// How many lines the queue holds (default [`DEFAULT_QUEUE_LINES`]; 0 counts as 1).
     pub fn queue_lines(mut self, lines: usize) -> Self {
         self.queue_lines = lines.max(1);
         self
@@ -202,7 +202,7 @@ impl NonBlockingBuilder {
 
     /// How many bytes of lines the queue holds (default [`DEFAULT_QUEUE_BYTES`]); whichever of
     /// this and [`queue_lines`](Self::queue_lines) is reached first makes the queue full. A
-    /// single line larger than this still goes when the queue is empty.
+    /// single line larger than this still goes when the queue is empty. 0 counts as 1.
     pub fn queue_bytes(mut self, bytes: usize) -> Self {
         self.queue_bytes = bytes.max(1);
         self

@@ -49,12 +49,6 @@ fn unix_seconds(time: SystemTime) -> u64 {
 /// Why a rolling file writer could not be configured or started.
 #[derive(Debug, thiserror::Error)]
 pub enum RollingConfigError {
-    /// `max_files` must be at least 1 (the active file).
-    #[error("max_files must be at least 1")]
-    ZeroMaxFiles,
-    /// `max_bytes` must be at least 1.
-    #[error("max_bytes must be at least 1")]
-    ZeroMaxBytes,
     /// The file name prefix is empty or contains a path separator.
     #[error("invalid file name prefix {0:?}: it must be non-empty and contain no '/'")]
     InvalidPrefix(String),
@@ -74,9 +68,9 @@ pub enum RollingConfigError {
 /// ```no_run
 /// use telescope_log::{RollingFileWriter, RotationPeriod};
 /// let writer = RollingFileWriter::builder("/var/log/myapp", "myapp")
-///     .max_bytes(100 * 1024 * 1024)?
+///     .max_bytes(100 * 1024 * 1024)
 ///     .period(RotationPeriod::Daily)
-///     .max_files(7)?
+///     .max_files(7)
 ///     .build()?;
 /// # Ok::<(), telescope_log::RollingConfigError>(())
 /// ```
@@ -107,16 +101,10 @@ impl fmt::Debug for RollingFileBuilder {
 
 impl RollingFileBuilder {
     /// Rotates when the active file would grow past `bytes` (a longer single line gets a
-    /// file of its own).
-    ///
-    /// # Errors
-    /// [`RollingConfigError::ZeroMaxBytes`] for 0.
-    pub fn max_bytes(mut self, bytes: u64) -> Result<Self, RollingConfigError> {
-        if bytes == 0 {
-            return Err(RollingConfigError::ZeroMaxBytes);
-        }
-        self.max_bytes = Some(bytes);
-        Ok(self)
+    /// file of its own). 0 counts as 1: every line in a file of its own.
+    pub fn max_bytes(mut self, bytes: u64) -> Self {
+        self.max_bytes = Some(bytes.max(1));
+        self
     }
 
     /// Rotates at each boundary of `period` (UTC).
@@ -127,16 +115,10 @@ impl RollingFileBuilder {
 
     /// Keeps at most `files` files, the active one included, deleting the oldest rotated
     /// ones. Enforced when the writer starts and after each rotation. By default nothing is
-    /// deleted.
-    ///
-    /// # Errors
-    /// [`RollingConfigError::ZeroMaxFiles`] for 0.
-    pub fn max_files(mut self, files: usize) -> Result<Self, RollingConfigError> {
-        if files == 0 {
-            return Err(RollingConfigError::ZeroMaxFiles);
-        }
-        self.max_files = Some(files);
-        Ok(self)
+    /// deleted. 0 counts as 1: the active file alone.
+    pub fn max_files(mut self, files: usize) -> Self {
+        self.max_files = Some(files.max(1));
+        self
     }
 
     /// The file name suffix (default `log`).
@@ -420,7 +402,7 @@ impl State {
 /// ```
 /// use telescope_log::{JsonLayer, NonBlocking, RollingFileWriter};
 /// # let dir = tempfile::tempdir()?;
-/// let file = RollingFileWriter::builder(dir.path(), "app").max_bytes(10 << 20)?.max_files(5)?.build()?;
+/// let file = RollingFileWriter::builder(dir.path(), "app").max_bytes(10 << 20).max_files(5).build()?;
 /// let (writer, _guard) = NonBlocking::new(file);
 /// let layer = JsonLayer::builder().writer(writer).build();
 /// # drop(layer);

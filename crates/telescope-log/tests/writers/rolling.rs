@@ -48,8 +48,7 @@ fn rotates_by_size_and_keeps_the_newest_files() {
     let line_len = line(0).len() as u64;
     let mut writer = RollingFileWriter::builder(dir.path(), "app")
         .max_bytes(line_len * 4)
-        .and_then(|b| b.max_files(3))
-        .expect("valid")
+        .max_files(3)
         .build()
         .expect("build");
     for n in 0..40 {
@@ -88,7 +87,6 @@ fn retention_is_enforced_at_startup() {
     fs::write(dir.path().join("unrelated.txt"), "keep me\n").expect("seed");
     let _writer = RollingFileWriter::builder(dir.path(), "app")
         .max_files(3)
-        .expect("valid")
         .build()
         .expect("build");
     let names: Vec<String> = log_files(dir.path())
@@ -230,16 +228,28 @@ fn an_old_active_file_is_rotated_at_startup() {
 }
 
 #[test]
+fn zero_counts_as_one_every_line_in_the_one_file_kept() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut writer = RollingFileWriter::builder(dir.path(), "app")
+        .max_bytes(0)
+        .max_files(0)
+        .build()
+        .expect("build");
+    for n in 0..3 {
+        writer.write_all(&line(n)).expect("write");
+    }
+    let files = log_files(dir.path());
+    assert_eq!(files, [dir.path().join("app.log")], "the active file alone");
+    assert_eq!(
+        fs::read(&files[0]).expect("read"),
+        line(2),
+        "a file per line"
+    );
+}
+
+#[test]
 fn bad_settings_are_clear_errors() {
     let dir = tempfile::tempdir().expect("tempdir");
-    assert!(matches!(
-        RollingFileWriter::builder(dir.path(), "app").max_files(0),
-        Err(RollingConfigError::ZeroMaxFiles)
-    ));
-    assert!(matches!(
-        RollingFileWriter::builder(dir.path(), "app").max_bytes(0),
-        Err(RollingConfigError::ZeroMaxBytes)
-    ));
     assert!(matches!(
         RollingFileWriter::builder(dir.path(), "").build(),
         Err(RollingConfigError::InvalidPrefix(_))

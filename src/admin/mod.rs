@@ -4,6 +4,7 @@
 
 mod overview;
 mod overview_page;
+mod overview_route;
 mod query;
 mod rate_window;
 mod slo_page;
@@ -11,6 +12,7 @@ mod trace_filter;
 mod trace_json;
 mod traces;
 mod traces_page;
+mod traces_route;
 mod waterfall;
 
 use std::fmt;
@@ -34,14 +36,20 @@ use telescope_otlp::SpanRing;
 
 use crate::slo::SloMonitor;
 
-use query::Query;
-use trace_filter::TraceFilter;
+/// The paths served besides the health probes (each a label of its own in
+/// `telescope_admin_errors_total`).
+const PATHS: [&str; 7] = [
+    "/",
+    "/metrics",
+    "/debug/traces",
+    "/debug/traces/",
+    "/debug/overview",
+    "/slo",
+    "/slo/rules.yml",
+];
 
 /// Where the admin server listens unless told otherwise (`TELESCOPE_ADMIN_ADDR`).
 pub const DEFAULT_ADMIN_ADDRESS: &str = telescope_metrics::DEFAULT_ADDRESS;
-
-/// How many traces `/debug/traces` lists unless `?limit=` says otherwise.
-const DEFAULT_TRACE_LIMIT: usize = 100;
 
 /// Configures an [`AdminServer`]; each part it serves is optional.
 #[derive(Debug, Clone, Default)]
@@ -227,9 +235,7 @@ fn guarded(path: &str, handler: impl FnOnce() -> Response<Full<Bytes>>) -> Respo
         .collect();
     // Known paths only: a label per requested path would be unbounded.
     let label = match path {
-        "/" | "/metrics" | "/debug/traces" | "/debug/traces/" | "/debug/overview" | "/slo"
-        | "/slo/rules.yml" => path,
-        _ if telescope_health::is_endpoint(path) => path,
+        _ if PATHS.contains(&path) || telescope_health::is_endpoint(path) => path,
         _ => "other",
     };
     metrics::counter!(telescope_core::metric_names::ADMIN_ERRORS_TOTAL, "path" => label.to_owned())
@@ -265,34 +271,11 @@ impl Routes {
                 );
             }
         }
-        let known = matches!(
-            path,
-            "/" | "/metrics"
-                | "/debug/traces"
-                | "/debug/traces/"
-                | "/debug/overview"
-                | "/slo"
-                | "/slo/rules.yml"
-        );
-        if !known {
+        if !PATHS.contains(&path) {
             return not_found();
         }
-        if let Some(token) = &self.token {
-            let given = request
-                .headers
-                .get(AUTHORIZATION)
-                .map(HeaderValue::as_bytes);
-            if !telescope_core::server::bearer_token_matches(given, token) {
-                let mut refused = text(
-                    StatusCode::UNAUTHORIZED,
-                    "text/plain; charset=utf-8",
-                    "unauthorized\n",
-                );
-                refused
-                    .headers_mut()
-                    .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-                return refused;
-            }
+        if let Some(refused) = self.refusal(request) {
+            return refused;
         }
         if path == "/metrics" {
             return match &self.metrics {
@@ -341,6 +324,27 @@ impl Routes {
         response
     }
 
+    /// `401` when a bearer token is required and the request does not carry it.
+    fn refusal(&self, request: &Parts) -> Option<Response<Full<Bytes>>> {
+        let token = self.token.as_ref()?;
+        let given = request
+            .headers
+            .get(AUTHORIZATION)
+            .map(HeaderValue::as_bytes);
+        if telescope_core::server::bearer_token_matches(given, token) {
+            return None;
+        }
+        let mut refused = text(
+            StatusCode::UNAUTHORIZED,
+            "text/plain; charset=utf-8",
+            "unauthorized\n",
+        );
+        refused
+            .headers_mut()
+            .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        Some(refused)
+    }
+
     fn index(&self) -> Response<Full<Bytes>> {
         let mut links = String::new();
         if self.metrics.is_some() {
@@ -367,201 +371,20 @@ impl Routes {
     }
 
     fn overview_page(&self, metrics: &MetricsHandle, query: Option<&str>) -> Response<Full<Bytes>> {
-        use overview::Column;
-        let query = Query::parse(query);
-        let bad_request = |message: &str| {
-            text(
-                StatusCode::BAD_REQUEST,
-                "text/plain; charset=utf-8",
-                format!("{message}\n"),
-            )
-        };
-        let sort = match query.non_empty("sort") {
-            None => Column::Rate,
-            Some(key) => match Column::parse(key.trim()) {
-                Some(column) => column,
-                None => {
-                    return bad_request("sort must be one of name, rate, error_rate, p50, p90, p99")
-                }
+        overview_route::respond(
+            &overview_route::Sources {
+                metrics,
+                traces: self.traces.as_ref(),
+                rate_window: &self.rate_window,
+                service: &self.service_name,
             },
-        };
-        let ascending = match query.non_empty("order").map(str::trim) {
-            None => sort == Column::Name,
-            Some("asc") => true,
-            Some("desc") => false,
-            Some(_) => return bad_request("order must be asc or desc"),
-        };
-        let name = query.non_empty("name");
-        let sources = [overview::ROUTES, overview::SPANS];
-        let families: Vec<_> = sources
-            .iter()
-            .map(|source| metrics.snapshot_of(source.metric))
-            .collect();
-        let now = std::time::Instant::now();
-        let (mut sections, window, window_seconds) = {
-            let mut samples = self
-                .rate_window
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let baseline = samples.baseline(now);
-            let sections: Vec<(overview::Source, Vec<overview::OperationStats>)> = sources
-                .iter()
-                .zip(&families)
-                .map(|(source, family)| {
-                    (
-                        *source,
-                        overview::operations(source, family.as_ref(), &baseline),
-                    )
-                })
-                // The span section always shows; routes only in a service that serves HTTP.
-                .filter(|(source, operations)| {
-                    !operations.is_empty() || source.metric == overview::SPANS.metric
-                })
-                .collect();
-            let words = overview::window_words(&baseline);
-            let seconds = overview::window_seconds(&baseline);
-            let mut counts = rate_window::Counts::default();
-            for (source, family) in sources.iter().zip(&families) {
-                overview::count_into(&mut counts, source, family.as_ref());
-            }
-            samples.record(now, &counts);
-            (sections, words, seconds)
-        };
-        for (_, operations) in &mut sections {
-            operations.retain(|stats| name.is_none_or(|name| stats.name.contains(name)));
-            overview::sort(operations, sort, ascending);
-        }
-        let contents = self.traces.as_ref().map(SpanRing::contents);
-        // Kept traces per name: those kept for that operation or holding a span of that name.
-        let mut kept: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-        for trace in contents.iter().flat_map(|c| c.retained.iter()) {
-            let mut names: Vec<&str> = trace.spans.iter().map(|span| span.name.as_ref()).collect();
-            names.push(&trace.operation);
-            names.sort_unstable();
-            names.dedup();
-            for name in names {
-                *kept.entry(name).or_default() += 1;
-            }
-        }
-        let kept_of = |name: &str| kept.get(name).copied().unwrap_or(0);
-        if query.get("format") == Some("json") {
-            let sections: Vec<serde_json::Value> = sections
-                .iter()
-                .map(|(source, operations)| {
-                    serde_json::json!({
-                        "title": source.title,
-                        "metric": source.metric,
-                        "operations": operations
-                            .iter()
-                            .map(|stats| overview::operation_json(stats, kept_of(&stats.name)))
-                            .collect::<Vec<_>>(),
-                    })
-                })
-                .collect();
-            let json = serde_json::json!({
-                "service": self.service_name,
-                "window_s": window_seconds,
-                "window": window,
-                "sort": sort.key(),
-                "order": if ascending { "asc" } else { "desc" },
-                "retention": contents.as_ref().map(|c| trace_json::retention_json(&c.stats)),
-                "sections": sections,
-            });
-            return text(StatusCode::OK, "application/json", json.to_string());
-        }
-        let page = overview_page::render(&overview_page::Overview {
-            service: &self.service_name,
-            sections: &sections,
-            kept: &kept_of,
-            window,
-            sort,
-            ascending,
-            name,
-            retention: contents.as_ref().map(|c| c.stats),
-        });
-        text(StatusCode::OK, "text/html; charset=utf-8", page)
+            query,
+        )
     }
 
     fn traces_page(&self, ring: &SpanRing, query: Option<&str>) -> Response<Full<Bytes>> {
-        let query = Query::parse(query);
-        let bad_request = |message: String| {
-            text(
-                StatusCode::BAD_REQUEST,
-                "text/plain; charset=utf-8",
-                message + "\n",
-            )
-        };
-        let filter = match TraceFilter::from_query(&query) {
-            Ok(filter) => filter,
-            Err(error) => return bad_request(error.to_string()),
-        };
-        let limit = match query.get("limit").map(str::parse::<usize>) {
-            None => DEFAULT_TRACE_LIMIT,
-            Some(Ok(limit)) => limit,
-            Some(Err(_)) => return bad_request("limit must be a whole number".to_owned()),
-        };
-        // One trace, as an exemplar on /metrics points at it.
-        let wanted = match query.get("trace_id") {
-            None => None,
-            Some(hex) => match opentelemetry::trace::TraceId::from_hex(hex) {
-                Ok(id) if hex.len() == 32 && id != opentelemetry::trace::TraceId::INVALID => {
-                    Some(id)
-                }
-                _ => return bad_request("trace_id must be 32 hex digits, not all zero".to_owned()),
-            },
-        };
-        let contents = ring.contents();
-        let holdings = trace_json::Holdings {
-            service: &self.service_name,
-            span_count: contents.recent.len(),
-            ring_capacity: ring.capacity(),
-            retention: contents.stats,
-        };
-        let traces = match wanted {
-            Some(id) => {
-                let found = ring.trace(id);
-                if found.spans.is_empty() {
-                    return text(
-                        StatusCode::NOT_FOUND,
-                        "text/plain; charset=utf-8",
-                        gone_message(id, &holdings),
-                    );
-                }
-                vec![traces::TraceView::new(
-                    id,
-                    found.spans,
-                    found.reasons,
-                    found.dropped_spans,
-                )]
-            }
-            None => traces::traces(contents, &filter, limit),
-        };
-        if query.get("format") == Some("json") {
-            let json = trace_json::to_json(&traces, &holdings);
-            text(StatusCode::OK, "application/json", json.to_string())
-        } else {
-            let page = traces_page::render(&traces, &holdings, &filter, wanted.is_some());
-            text(StatusCode::OK, "text/html; charset=utf-8", page)
-        }
+        traces_route::respond(ring, &self.service_name, query)
     }
-}
-
-/// Why trace `id` cannot be shown.
-fn gone_message(id: opentelemetry::trace::TraceId, holdings: &trace_json::Holdings<'_>) -> String {
-    let stats = &holdings.retention;
-    format!(
-        "trace {id} is not kept: the ring holds the latest {} finished sampled spans, and beyond \
-         them are kept, per operation, the last {} failed traces and the {} slowest of the last \
-         {} s, and the traces exemplars point at ({} traces in {} of {} bytes). Older traces are \
-         gone, and unsampled ones were never kept.\n",
-        holdings.ring_capacity,
-        stats.errors_per_operation,
-        stats.slowest_per_operation,
-        stats.slow_window.as_secs(),
-        stats.kept_traces,
-        stats.bytes,
-        stats.max_bytes,
-    )
 }
 
 #[cfg(test)]

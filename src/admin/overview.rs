@@ -93,6 +93,41 @@ pub(crate) const SPANS: Source = Source {
     },
 };
 
+impl OperationStats {
+    /// An operation with nothing observed yet, over histograms of `bounds` (`buckets` counts).
+    fn empty(name: String, bounds: Arc<[f64]>, buckets: usize) -> Self {
+        Self {
+            name,
+            count: 0,
+            errors: 0,
+            rate: 0.0,
+            error_rate: 0.0,
+            p50: None,
+            p90: None,
+            p99: None,
+            bounds,
+            buckets: vec![0; buckets],
+            exemplars: Vec::new(),
+        }
+    }
+}
+
+/// Bucket counts since `before` (none: since the start); a bucket that went down (the series
+/// was recreated since, by idle expiry) counts from zero.
+fn since(now: &[u64], before: Option<&[u64]>) -> Vec<u64> {
+    now.iter()
+        .enumerate()
+        .map(|(i, now)| {
+            let then = before.and_then(|b| b.get(i)).copied().unwrap_or(0);
+            if *now >= then {
+                now - then
+            } else {
+                *now
+            }
+        })
+        .collect()
+}
+
 /// The bucket counts of every series of `family`, read from `source`'s metric, into `counts`.
 pub(crate) fn count_into(counts: &mut Counts, source: &Source, family: Option<&FamilySnapshot>) {
     for series in family.iter().flat_map(|family| family.series.iter()) {
@@ -122,35 +157,10 @@ pub(crate) fn operations(
         let before = baseline
             .counts
             .and_then(|counts| counts.get(&(source.metric, series.labels.clone())));
-        let window: Vec<u64> = histogram
-            .buckets
-            .iter()
-            .enumerate()
-            .map(|(i, now)| {
-                let then = before.and_then(|b| b.get(i)).copied().unwrap_or(0);
-                // A series recreated since (idle expiry) counts from zero.
-                if *now >= then {
-                    now - then
-                } else {
-                    *now
-                }
-            })
-            .collect();
-        let stats = by_name
-            .entry(name.clone())
-            .or_insert_with(|| OperationStats {
-                name,
-                count: 0,
-                errors: 0,
-                rate: 0.0,
-                error_rate: 0.0,
-                p50: None,
-                p90: None,
-                p99: None,
-                bounds: histogram.bounds.clone(),
-                buckets: vec![0; histogram.buckets.len()],
-                exemplars: Vec::new(),
-            });
+        let window = since(&histogram.buckets, before.map(Vec::as_slice));
+        let stats = by_name.entry(name.clone()).or_insert_with(|| {
+            OperationStats::empty(name, histogram.bounds.clone(), histogram.buckets.len())
+        });
         if stats.buckets.len() != window.len() {
             // Series of one operation with different bounds (not expected): the first wins.
             continue;

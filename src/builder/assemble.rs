@@ -146,88 +146,22 @@ impl TelemetryBuilder {
             .queue_bytes(resolved.log_queue_bytes)
             .shutdown_timeout(resolved.shutdown_timeout)
             .finish(sink);
-
-        // The filters were validated when they were set or read. Audit events always pass.
-        let directives = match audit {
-            Some(_) => format!("{},audit=trace", resolved.filter),
-            None => resolved.filter.clone(),
-        };
-        let filter = SignalFilter::parse(&resolved.span_filter, &directives)
-            .or_else(|_| SignalFilter::parse(DEFAULT_FILTER, DEFAULT_FILTER))
-            .map_err(|reason| InitError::InvalidFilter {
-                directives: directives.clone(),
-                reason,
-            })?;
+        let filter = signal_filter(&resolved, audit.is_some())?;
         // Up to the level the service's own directives reach: `audit=trace` is for the audit
         // layer's events, not a reason to build every `log::trace!` record.
         let log_records = resolved
             .log_records
             .then(|| crate::signal_filter::events_level(&resolved.filter));
-        let json = (resolved.format == LogFormat::Json).then(|| {
-            let mut layer = JsonLayer::builder()
-                .schema(resolved.schema)
-                .redaction(resolved.redaction.clone())
-                .static_field("service.name", resolved.service_name.clone())
-                .baggage_fields(resolved.baggage_fields.iter().cloned());
-            if let Some(version) = &resolved.service_version {
-                layer = layer.static_field("service.version", version.clone());
-            }
-            if let Some(environment) = &resolved.environment {
-                layer = layer.static_field("deployment.environment.name", environment.clone());
-            }
-            layer.writer(writer.clone()).build()
-        });
+        let json =
+            (resolved.format == LogFormat::Json).then(|| json_layer(&resolved, writer.clone()));
         let pretty = (resolved.format == LogFormat::Pretty).then(|| {
             tracing_subscriber::fmt::layer()
                 .with_ansi(to_terminal)
                 .fmt_fields(redacting_fields(resolved.redaction.clone()))
                 .with_writer(writer)
         });
-        let mut recorder = self
-            .metrics
-            .take()
-            .unwrap_or_else(TelescopeRecorder::builder);
-        recorder = recorder.redaction(resolved.redaction.clone());
-        if let Some(limit) = resolved.cardinality_limit {
-            recorder = recorder.cardinality_limit(limit);
-        }
-        if let Some(limit) = resolved.series_limit {
-            recorder = recorder.series_limit(limit);
-        }
-        if let Some(interval) = resolved.exemplar_interval {
-            recorder = recorder.exemplars(interval, pinned_exemplar_ids);
-        }
-        if resolved
-            .metrics_push
-            .as_ref()
-            .is_some_and(|(_, schedule)| schedule.exponential)
-        {
-            recorder =
-                recorder.exponential_buckets_for(telescope_metrics::Matcher::Prefix(String::new()));
-        }
-        let (recorder, metrics) = recorder.build();
-        describe_own_metrics(&recorder);
-        let mut traces = OtlpLayer::builder()
-            .pipeline(resolved.pipeline)
-            .redaction(resolved.redaction.clone())
-            .baggage_attributes(resolved.baggage_fields.iter().cloned())
-            // The exemplar slots are the span duration histogram's buckets.
-            .retention(resolved.retention.clone().duration_buckets(
-                &metrics.buckets_for(telescope_core::metric_names::SPAN_DURATION_SECONDS),
-            ));
-        if let Some(sampler) = resolved.sampler.take() {
-            traces = traces.boxed_sampler(sampler);
-        }
-        if let Some(config) = resolved.otlp_export.take() {
-            let config = config.resource(resolved.resource.clone());
-            traces = traces.exporter(OtlpExport::new(config));
-        }
-        if let Some(config) = resolved.zipkin.take() {
-            traces = traces.exporter(ZipkinExport::new(
-                config.resource(resolved.resource.clone()),
-            ));
-        }
-        let traces = traces.build();
+        let (recorder, metrics) = self.recorder(&resolved);
+        let traces = span_layer(&mut resolved, &metrics);
         let pipeline = traces.pipeline();
         let otlp_logs = resolved.otlp_logs.take().map(|config| {
             let config = config.resource(resolved.resource.clone());
@@ -275,6 +209,39 @@ impl TelemetryBuilder {
             redaction: resolved.redaction.clone(),
         });
         Ok((Dispatch::new(subscriber), telemetry))
+    }
+
+    /// The metrics recorder: the one given in code or a new one, with the resolved redaction,
+    /// limits, exemplars and exponential buckets.
+    fn recorder(
+        &mut self,
+        resolved: &Resolved,
+    ) -> (TelescopeRecorder, telescope_metrics::MetricsHandle) {
+        let mut recorder = self
+            .metrics
+            .take()
+            .unwrap_or_else(TelescopeRecorder::builder);
+        recorder = recorder.redaction(resolved.redaction.clone());
+        if let Some(limit) = resolved.cardinality_limit {
+            recorder = recorder.cardinality_limit(limit);
+        }
+        if let Some(limit) = resolved.series_limit {
+            recorder = recorder.series_limit(limit);
+        }
+        if let Some(interval) = resolved.exemplar_interval {
+            recorder = recorder.exemplars(interval, pinned_exemplar_ids);
+        }
+        if resolved
+            .metrics_push
+            .as_ref()
+            .is_some_and(|(_, schedule)| schedule.exponential)
+        {
+            recorder =
+                recorder.exponential_buckets_for(telescope_metrics::Matcher::Prefix(String::new()));
+        }
+        let (recorder, metrics) = recorder.build();
+        describe_own_metrics(&recorder);
+        (recorder, metrics)
     }
 
     /// The SLO monitor and its sampling thread, when SLOs were given; their latency
@@ -341,6 +308,66 @@ impl TelemetryBuilder {
             }
         }
     }
+}
+
+/// Which events and spans exist. The filters were validated when they were set or read;
+/// audit events always pass.
+fn signal_filter(resolved: &Resolved, auditing: bool) -> Result<SignalFilter, InitError> {
+    let directives = if auditing {
+        format!("{},audit=trace", resolved.filter)
+    } else {
+        resolved.filter.clone()
+    };
+    SignalFilter::parse(&resolved.span_filter, &directives)
+        .or_else(|_| SignalFilter::parse(DEFAULT_FILTER, DEFAULT_FILTER))
+        .map_err(|reason| InitError::InvalidFilter {
+            directives: directives.clone(),
+            reason,
+        })
+}
+
+/// The JSON log layer: schema, redaction, the service's fields, baggage, writing to `writer`.
+fn json_layer(
+    resolved: &Resolved,
+    writer: telescope_log::NonBlocking,
+) -> JsonLayer<telescope_log::NonBlocking> {
+    let mut layer = JsonLayer::builder()
+        .schema(resolved.schema)
+        .redaction(resolved.redaction.clone())
+        .static_field("service.name", resolved.service_name.clone())
+        .baggage_fields(resolved.baggage_fields.iter().cloned());
+    if let Some(version) = &resolved.service_version {
+        layer = layer.static_field("service.version", version.clone());
+    }
+    if let Some(environment) = &resolved.environment {
+        layer = layer.static_field("deployment.environment.name", environment.clone());
+    }
+    layer.writer(writer).build()
+}
+
+/// The OTLP span layer with its pipeline started: sampler, exporters, retention (its exemplar
+/// slots are the span duration histogram's buckets).
+fn span_layer(resolved: &mut Resolved, metrics: &telescope_metrics::MetricsHandle) -> OtlpLayer {
+    let mut traces = OtlpLayer::builder()
+        .pipeline(resolved.pipeline)
+        .redaction(resolved.redaction.clone())
+        .baggage_attributes(resolved.baggage_fields.iter().cloned())
+        .retention(resolved.retention.clone().duration_buckets(
+            &metrics.buckets_for(telescope_core::metric_names::SPAN_DURATION_SECONDS),
+        ));
+    if let Some(sampler) = resolved.sampler.take() {
+        traces = traces.boxed_sampler(sampler);
+    }
+    if let Some(config) = resolved.otlp_export.take() {
+        let config = config.resource(resolved.resource.clone());
+        traces = traces.exporter(OtlpExport::new(config));
+    }
+    if let Some(config) = resolved.zipkin.take() {
+        traces = traces.exporter(ZipkinExport::new(
+            config.resource(resolved.resource.clone()),
+        ));
+    }
+    traces.build()
 }
 
 /// The exemplar source: the current sampled span's ids, pinned so that the span ring keeps

@@ -331,6 +331,7 @@ fn input_series(slo: &Slo, bad: f64) -> Vec<(String, f64)> {
     }
 }
 
+// One function (~80 lines): one YAML document written top to bottom, as promtool reads it.
 fn write_slo_tests(out: &mut String, slo: &Slo) {
     let budget = slo.error_budget();
     let window = slo.window.as_secs();

@@ -201,6 +201,9 @@ impl Writer<'_> {
         }
     }
 
+    // One function (~120 lines): the exposition of one family is written top to bottom in
+    // the order the formats require (HELP, TYPE, UNIT, then each series with its buckets and
+    // exemplars), inside the scrape's hot loop; split, the order would be spread over helpers.
     fn family(&mut self, name: &str, family: &FamilySnapshot, description: Option<&Description>) {
         let Some(first) = family.series.first() else {
             return;
@@ -352,6 +355,8 @@ impl Writer<'_> {
 }
 
 /// The text of every series in `format`: families sorted by name, series by labels.
+// One function (~125 lines): a scrape in the order its text is written (families sorted,
+// each family, telescope's own self-telemetry families last, the render time, `# EOF`).
 pub(crate) fn render(registry: &Registry, settings: &RenderSettings, format: Format) -> String {
     let started = Instant::now();
     let mut families: Vec<(String, FamilySnapshot)> = registry

@@ -96,6 +96,8 @@ impl FileStore {
     /// `<path>.torn`) and verified in full, so the chain continues from its last record. When
     /// the file is missing or empty but rotated files of the log exist (a crash or a full disk
     /// during rotation), the chain continues from the newest of them, through a link line.
+    // One function (~85 lines): the recovery sequence on open (torn tail, full verification,
+    // continuing from rotated files through a link line) in the order it must run.
     pub(crate) fn open(
         path: &Path,
         key: Option<&[u8]>,

@@ -146,6 +146,9 @@ impl Writer {
     }
 
     /// Writes `records` as one unit, retrying or failing them by policy.
+    // One function (~120 lines): the durability protocol in the order it must happen (write,
+    // flush, sync, then acknowledge or retry by policy, then checkpoint); spread over helpers,
+    // a reader could no longer check that order at a glance, and crash tests depend on it.
     fn commit(
         &mut self,
         mut records: Vec<Pending>,

@@ -52,6 +52,8 @@ fn unquoted(name: &str) -> Box<[u8]> {
 }
 
 impl LineFormat {
+    // One function (~85 lines): one table, every member of a line and its key as the builder
+    // set it, in the order the line is written.
     pub(super) fn compile<W>(config: &JsonLayerBuilder<W>) -> Self {
         let keys = &config.keys;
         let key = |k: Key| member_prefix(keys.get(k));

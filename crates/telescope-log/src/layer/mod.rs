@@ -251,7 +251,9 @@ where
         line.push(b'"');
     }
 
-    /// Builds the line in `scratch.line` and returns where it starts in that buffer.
+    /// Builds the line in `scratch.line` and returns where it starts in that buffer: the
+    /// members in the schema's order (time and level, the event's fields, where it came from,
+    /// its span context, baggage).
     fn write_line<S>(
         &self,
         event: &Event<'_>,
@@ -263,55 +265,88 @@ where
         S: Subscriber + for<'l> LookupSpan<'l>,
     {
         let format = &self.format;
+        scratch.line.clear();
+        scratch.written_keys.clear();
+        // Every member is written with a leading comma; the first comma becomes the `{`.
+        scratch.line.push(b'{');
+        if let Some((key, timestamp_format)) = &format.timestamp {
+            scratch.line.extend_from_slice(key);
+            let now = format
+                .clock
+                .as_ref()
+                .map_or_else(SystemTime::now, |clock| clock());
+            write_timestamp(&mut scratch.line, now, *timestamp_format);
+        }
+        if let Some(levels) = &format.levels {
+            scratch
+                .line
+                .extend_from_slice(&levels[level_index(*shown.level())]);
+        }
+        self.write_event_fields(event, shown, scratch);
+        self.write_origin(&mut scratch.line, shown);
+        if let Some(leaf) = ctx.event_span(event) {
+            self.write_span_context(&mut scratch.line, &mut scratch.written_keys, &leaf);
+            if !format.baggage_fields.is_empty() {
+                self.write_baggage(&mut scratch.line, &mut scratch.written_keys, &leaf);
+            }
+        }
+        let line = &mut scratch.line;
+        line.extend_from_slice(b"}\n");
+        if line[1] == b',' {
+            line[1] = b'{';
+            1
+        } else {
+            // No member at all: the buffer already reads "{}\n".
+            0
+        }
+    }
+
+    /// The event's fields, through the callsite's cached field plan.
+    #[inline]
+    fn write_event_fields(
+        &self,
+        event: &Event<'_>,
+        shown: &tracing_core::Metadata<'_>,
+        scratch: &mut Scratch,
+    ) {
+        let format = &self.format;
         let Scratch {
             line,
             written_keys,
             plans,
         } = scratch;
-        line.clear();
-        written_keys.clear();
-        // Every member is written with a leading comma; the first comma becomes the `{`.
-        line.push(b'{');
         // The callsite's own metadata keys the field plan; `shown` is the normalized one (a
         // record bridged from the `log` crate shows its real level, target, file and line).
         let metadata = event.metadata();
         let from_log = !std::ptr::eq(shown, metadata);
+        if plans.len() >= MAX_PLANS {
+            plans.clear();
+        }
+        let plan = plans
+            .entry((self.layer_id, std::ptr::from_ref(metadata) as usize))
+            .or_insert_with(|| {
+                FieldPlan::new(
+                    metadata.fields(),
+                    &format.message_key,
+                    &format.reserved,
+                    &format.redaction,
+                    from_log,
+                )
+            });
+        debug_assert_eq!(plan.len(), metadata.fields().len());
+        let mut sink = PlannedSink {
+            line,
+            plan,
+            written: written_keys,
+            redaction: &format.redaction,
+        };
+        event.record(&mut JsonVisitor(&mut sink));
+    }
 
-        if let Some((key, timestamp_format)) = &format.timestamp {
-            line.extend_from_slice(key);
-            let now = format
-                .clock
-                .as_ref()
-                .map_or_else(SystemTime::now, |clock| clock());
-            write_timestamp(line, now, *timestamp_format);
-        }
-        if let Some(levels) = &format.levels {
-            line.extend_from_slice(&levels[level_index(*shown.level())]);
-        }
-        {
-            if plans.len() >= MAX_PLANS {
-                plans.clear();
-            }
-            let plan = plans
-                .entry((self.layer_id, std::ptr::from_ref(metadata) as usize))
-                .or_insert_with(|| {
-                    FieldPlan::new(
-                        metadata.fields(),
-                        &format.message_key,
-                        &format.reserved,
-                        &format.redaction,
-                        from_log,
-                    )
-                });
-            debug_assert_eq!(plan.len(), metadata.fields().len());
-            let mut sink = PlannedSink {
-                line,
-                plan,
-                written: written_keys,
-                redaction: &format.redaction,
-            };
-            event.record(&mut JsonVisitor(&mut sink));
-        }
+    /// Where the event came from: target, the static fields, file and line, thread.
+    #[inline]
+    fn write_origin(&self, line: &mut Vec<u8>, shown: &tracing_core::Metadata<'_>) {
+        let format = &self.format;
         if let Some(key) = &format.target_key {
             line.extend_from_slice(key);
             quoted_into(line, shown.target());
@@ -335,63 +370,61 @@ where
             line.extend_from_slice(key);
             THREAD_ID.with(|digits| line.extend_from_slice(digits));
         }
+    }
 
-        if let Some(leaf) = ctx.event_span(event) {
-            if format.flatten_span_fields {
-                if let Some(ids) = find_ids(&leaf) {
-                    self.write_ids(line, ids);
-                }
-                self.write_flattened_spans(line, written_keys, &leaf);
-            } else {
-                // One look at the leaf's extensions gives its ids (the OTLP layer puts a
-                // context on every span) and its fields.
-                let mut leaf_object = None;
-                let ids_on_leaf = {
-                    let extensions = leaf.extensions();
-                    let ids = extensions
-                        .get::<SpanContext>()
-                        .map(|cx| (cx.trace_id(), cx.span_id()));
-                    if let Some(ids) = ids {
-                        self.write_ids(line, ids);
-                    }
-                    if let Some(key) = &format.current_span_key {
-                        line.extend_from_slice(key);
-                        let fields = extensions
-                            .get::<SpanFieldsByLayer>()
-                            .and_then(|all| all.get(self.layer_id));
-                        let start = line.len();
-                        self.write_span_object(line, leaf.name(), fields);
-                        leaf_object = Some(start..line.len());
-                    }
-                    ids.is_some()
-                };
-                let ids_above = match &format.span_list_key {
-                    Some(key) => {
-                        line.extend_from_slice(key);
-                        let ids_above = self.write_span_list(line, &leaf, 0, leaf_object);
-                        line.push(b']');
-                        ids_above
-                    }
-                    None if !ids_on_leaf => leaf.parent().and_then(|parent| find_ids(&parent)),
-                    None => None,
-                };
-                if let (false, Some(ids)) = (ids_on_leaf, ids_above) {
-                    self.write_ids(line, ids);
-                }
+    /// The trace and span ids of the event's span, and its fields: flattened, or as the
+    /// current span object and the span list.
+    #[inline]
+    fn write_span_context<S>(
+        &self,
+        line: &mut Vec<u8>,
+        written_keys: &mut Vec<(u32, u32)>,
+        leaf: &SpanRef<'_, S>,
+    ) where
+        S: Subscriber + for<'l> LookupSpan<'l>,
+    {
+        let format = &self.format;
+        if format.flatten_span_fields {
+            if let Some(ids) = find_ids(leaf) {
+                self.write_ids(line, ids);
             }
+            self.write_flattened_spans(line, written_keys, leaf);
+            return;
         }
-        if !format.baggage_fields.is_empty() {
-            if let Some(leaf) = ctx.event_span(event) {
-                self.write_baggage(line, written_keys, &leaf);
+        // One look at the leaf's extensions gives its ids (the OTLP layer puts a context on
+        // every span) and its fields.
+        let mut leaf_object = None;
+        let ids_on_leaf = {
+            let extensions = leaf.extensions();
+            let ids = extensions
+                .get::<SpanContext>()
+                .map(|cx| (cx.trace_id(), cx.span_id()));
+            if let Some(ids) = ids {
+                self.write_ids(line, ids);
             }
-        }
-        line.extend_from_slice(b"}\n");
-        if line[1] == b',' {
-            line[1] = b'{';
-            1
-        } else {
-            // No member at all: the buffer already reads "{}\n".
-            0
+            if let Some(key) = &format.current_span_key {
+                line.extend_from_slice(key);
+                let fields = extensions
+                    .get::<SpanFieldsByLayer>()
+                    .and_then(|all| all.get(self.layer_id));
+                let start = line.len();
+                self.write_span_object(line, leaf.name(), fields);
+                leaf_object = Some(start..line.len());
+            }
+            ids.is_some()
+        };
+        let ids_above = match &format.span_list_key {
+            Some(key) => {
+                line.extend_from_slice(key);
+                let ids_above = self.write_span_list(line, leaf, 0, leaf_object);
+                line.push(b']');
+                ids_above
+            }
+            None if !ids_on_leaf => leaf.parent().and_then(|parent| find_ids(&parent)),
+            None => None,
+        };
+        if let (false, Some(ids)) = (ids_on_leaf, ids_above) {
+            self.write_ids(line, ids);
         }
     }
 

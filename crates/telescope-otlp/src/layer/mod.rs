@@ -407,6 +407,8 @@ where
         self.threads.exited(id);
     }
 
+    // One function (~90 lines): the per-event hot path, with its early returns for unsampled
+    // spans first; kept together so that the cheap exits are visible before the costly work.
     fn on_event(&self, event: &TracingEvent<'_>, ctx: Context<'_, S>) {
         // The common case, an event in the innermost entered span, when that span is not
         // sampled: nothing to look up.

@@ -446,6 +446,8 @@ pub fn verify_files(
 
 /// Matches every checkpoint (in the files and kept elsewhere, each counted once) against the
 /// chain, and works out what the verification could not cover.
+// One function (~90 lines): each checkpoint is matched against the chain once, and the
+// cases (in the file, witnessed elsewhere, both, signed or not) are read best side by side.
 fn check_checkpoints(
     walk: &mut Walk<'_>,
     in_file: Vec<Checkpoint>,

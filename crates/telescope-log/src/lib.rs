@@ -27,8 +27,13 @@
 //! `telescope_log_write_errors_total` for failed writes, with a single warning on stderr for
 //! each.
 //!
+//! Cargo features: `audit` (on by default) is the tamper-evident audit trail (module `audit`) and
+//! the `telescope-audit` command; `default-features = false` builds the JSON layer and the
+//! writers without its hashing, MAC and signature crates. `fault-injection` is for tests.
+//!
 //! Supported Rust version: 1.88 or newer.
 
+#[cfg(feature = "audit")]
 pub mod audit;
 mod escape;
 mod layer;

@@ -23,3 +23,35 @@ pub(crate) fn add_f64(cell: &AtomicU64, value: f64) {
         }
     }
 }
+
+/// The value in `slot`, made with `make` and installed first if the slot is empty: when two
+/// threads race, one box is installed and the other dropped. The one lazy install of the
+/// histogram core (its negative table, each thread's shard, each octave's chunk).
+///
+/// # Safety
+/// Every non-null pointer ever stored in `slot` comes from `Box::into_raw` (only this function
+/// stores one), and the slot's owner frees it only with exclusive access (in `Drop`), so it
+/// outlives the shared borrow of `slot` that the returned reference is tied to.
+#[inline]
+pub(crate) unsafe fn get_or_install<T>(slot: &AtomicPtr<T>, make: impl FnOnce() -> T) -> &T {
+    let mut current = slot.load(Ordering::Acquire);
+    if current.is_null() {
+        let fresh = Box::into_raw(Box::new(make()));
+        match slot.compare_exchange(
+            std::ptr::null_mut(),
+            fresh,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => current = fresh,
+            Err(winner) => {
+                // SAFETY: `fresh` came from `Box::into_raw` above and was never shared.
+                drop(unsafe { Box::from_raw(fresh) });
+                current = winner;
+            }
+        }
+    }
+    // SAFETY: non-null, from `Box::into_raw`, alive while `slot` is borrowed (the caller's
+    // contract above).
+    unsafe { &*current }
+}

@@ -3,11 +3,11 @@
 //! (`RUSTFLAGS="--cfg telescope_loom" cargo test -p telescope-otlp --lib --release loom`).
 
 #[cfg(telescope_loom)]
-pub(crate) use loom::sync::atomic::{AtomicBool, Ordering};
+pub(crate) use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 #[cfg(telescope_loom)]
 pub(crate) use loom::sync::{Condvar, Mutex, MutexGuard};
 #[cfg(not(telescope_loom))]
-pub(crate) use std::sync::atomic::{AtomicBool, Ordering};
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 #[cfg(not(telescope_loom))]
 pub(crate) use std::sync::{Condvar, Mutex, MutexGuard};
 

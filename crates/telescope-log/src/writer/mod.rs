@@ -2,6 +2,7 @@
 
 mod non_blocking;
 mod rolling;
+mod wake;
 
 pub use non_blocking::{
     FlushGuard, NonBlocking, NonBlockingBuilder, NonBlockingStats, DEFAULT_QUEUE_BYTES,

@@ -8,7 +8,7 @@
 
 use std::fmt;
 use std::io::{self, Write};
-use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
 use std::sync::{Arc, OnceLock};
 use std::thread::{JoinHandle, Thread};
@@ -17,6 +17,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crossbeam_queue::ArrayQueue;
 use tracing_subscriber::fmt::MakeWriter;
 
+use super::wake::ParkFlag;
 use crate::report::{DropReason, LossReport};
 use crate::timestamp::{write_timestamp, TimestampFormat};
 
@@ -54,7 +55,7 @@ struct Shared {
     max_queued_bytes: usize,
     spare_buffers: ArrayQueue<Vec<u8>>,
     /// Set by the worker just before it parks with nothing to do.
-    worker_parked: AtomicBool,
+    worker_parked: ParkFlag,
     /// Set once the worker has stopped taking lines.
     closed: AtomicBool,
     /// Set when the worker thread died (a panic in the sink): lines are dropped from then on.
@@ -77,7 +78,7 @@ impl Shared {
             queued_bytes: AtomicUsize::new(0),
             max_queued_bytes,
             spare_buffers: ArrayQueue::new(POOL_BUFFERS),
-            worker_parked: AtomicBool::new(false),
+            worker_parked: ParkFlag::default(),
             closed: AtomicBool::new(false),
             failed: AtomicBool::new(false),
             worker: OnceLock::new(),
@@ -352,12 +353,7 @@ impl NonBlocking {
             };
             match pushed {
                 Ok(()) => {
-                    // Pairs with the fence in `Worker::park_until_woken`: either the worker
-                    // sees this line before parking, or this thread sees it parked.
-                    fence(Ordering::SeqCst);
-                    if shared.worker_parked.load(Ordering::Relaxed)
-                        && shared.worker_parked.swap(false, Ordering::AcqRel)
-                    {
+                    if shared.worker_parked.must_wake() {
                         shared.wake_worker();
                     }
                     return;
@@ -644,14 +640,9 @@ impl<W: Write> Worker<W> {
     /// Parks with nothing to do, without missing a line that arrives meanwhile.
     fn park_until_woken(&self) {
         let shared = &*self.shared;
-        shared.worker_parked.store(true, Ordering::Relaxed);
-        // Pairs with the fence in `NonBlocking::enqueue`.
-        fence(Ordering::SeqCst);
-        if shared.lines.is_empty() {
-            // A wake-up that came before this call makes it return at once.
-            std::thread::park();
-        }
-        shared.worker_parked.store(false, Ordering::Relaxed);
+        shared
+            .worker_parked
+            .park_if_empty(|| shared.lines.is_empty(), std::thread::park);
     }
 
     /// Writes every queued line; returns how many there were.

@@ -26,7 +26,7 @@ use octaves::{
 use crate::exemplar::{Exemplar, ExemplarSettings, Exemplars};
 use crate::lazy_slice::LazySlice;
 use crate::shard::{current_shard, BUSY_AFTER};
-use crate::sync::{add_f64, AtomicBool, AtomicPtr, AtomicU64, Ordering};
+use crate::sync::{add_f64, get_or_install, AtomicBool, AtomicPtr, AtomicU64, Ordering};
 
 /// The exponential buckets that quantile estimates and exponential histograms come from: kept
 /// only by histograms rendered as summaries or pushed as exponential histograms (each costs 768 bytes plus 512 per power of two that values fall in).
@@ -50,25 +50,9 @@ impl QuantileTable {
     }
 
     fn negative(&self) -> &OctaveTable {
-        let mut table = self.negative.load(Ordering::Acquire);
-        if table.is_null() {
-            let fresh = Box::into_raw(Box::new(OctaveTable::new()));
-            match self.negative.compare_exchange(
-                ptr::null_mut(),
-                fresh,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => table = fresh,
-                Err(winner) => {
-                    // SAFETY: `fresh` came from `Box::into_raw` above and was never shared.
-                    drop(unsafe { Box::from_raw(fresh) });
-                    table = winner;
-                }
-            }
-        }
-        // SAFETY: set once from `Box::into_raw`, freed only in `Drop` (`&mut self`).
-        unsafe { &*table }
+        // SAFETY: only `get_or_install` stores into `negative`; it is freed in `Drop`
+        // (`&mut self`).
+        unsafe { get_or_install(&self.negative, OctaveTable::new) }
     }
 
     fn negative_if_any(&self) -> Option<&OctaveTable> {
@@ -277,25 +261,12 @@ impl HistogramCore {
     /// The current thread's shard in `slots`, allocated if it is the first to write it.
     fn own_shard<'a>(&self, slots: &'a [AtomicPtr<PaddedShard>]) -> &'a Shard {
         let slot = &slots[current_shard(slots.len())];
-        let mut shard = slot.load(Ordering::Acquire);
-        if shard.is_null() {
-            let quantiles = self.home.quantiles.is_some();
-            let fresh = Box::into_raw(Box::new(PaddedShard(Shard::new(
-                self.bounds.len() + 1,
-                quantiles,
-            ))));
-            match slot.compare_exchange(ptr::null_mut(), fresh, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) => shard = fresh,
-                Err(winner) => {
-                    // SAFETY: `fresh` came from `Box::into_raw` above and was never shared.
-                    drop(unsafe { Box::from_raw(fresh) });
-                    shard = winner;
-                }
-            }
-        }
-        // SAFETY: set once from `Box::into_raw`, freed only in `Drop` (`&mut self`).
-        unsafe { &(*shard).0 }
+        let quantiles = self.home.quantiles.is_some();
+        let buckets = self.bounds.len() + 1;
+        // SAFETY: only `get_or_install` stores into the shard slots; they are freed in `Drop`
+        // (`&mut self`).
+        let shard = unsafe { get_or_install(slot, || PaddedShard(Shard::new(buckets, quantiles))) };
+        &shard.0
     }
 
     /// Every shard with counts: the home shard, then the others.

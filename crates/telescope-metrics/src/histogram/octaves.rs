@@ -5,7 +5,7 @@
 
 use std::ptr;
 
-use crate::sync::{AtomicPtr, AtomicU64, Ordering};
+use crate::sync::{get_or_install, AtomicPtr, AtomicU64, Ordering};
 
 /// Buckets per power of two (`2^6`: OpenTelemetry scale 6). A bucket's upper bound is
 /// `2^(1/64)` = 1.0109 times its lower bound, so its geometric middle is within
@@ -165,23 +165,9 @@ impl OctaveTable {
     /// Counts one value in `(octave, sub)`, allocating the octave's chunk the first time a
     /// value lands in it (at most once per octave, so never in the steady state).
     pub(crate) fn add(&self, octave: usize, sub: usize) {
-        let slot = &self.chunks[octave];
-        let mut chunk = slot.load(Ordering::Acquire);
-        if chunk.is_null() {
-            let fresh = Box::into_raw(Box::new(Chunk::new()));
-            match slot.compare_exchange(ptr::null_mut(), fresh, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) => chunk = fresh,
-                Err(winner) => {
-                    // SAFETY: `fresh` came from `Box::into_raw` above and was never shared.
-                    drop(unsafe { Box::from_raw(fresh) });
-                    chunk = winner;
-                }
-            }
-        }
-        // SAFETY: non-null chunk pointers are only ever set from `Box::into_raw` and freed in
-        // `Drop`, which has `&mut self`, so the chunk outlives this shared borrow.
-        let chunk = unsafe { &*chunk };
+        // SAFETY: only `get_or_install` stores into the chunk slots; they are freed in `Drop`,
+        // which has `&mut self`, so the chunk outlives this shared borrow.
+        let chunk = unsafe { get_or_install(&self.chunks[octave], Chunk::new) };
         chunk.buckets[sub].fetch_add(1, Ordering::Relaxed);
     }
 

@@ -33,7 +33,7 @@ impl<S: Signal> Collector<S> {
             let took = self.drain();
             let shared = self.shared.clone();
             let closed = shared.closed.load(Ordering::SeqCst);
-            let flushing = shared.flushing.load(std::sync::atomic::Ordering::SeqCst) > 0;
+            let flushing = shared.flushing.load(crate::sync::Ordering::SeqCst) > 0;
             if !self.open.is_empty()
                 && (closed || flushing || self.open_since.elapsed() >= self.delay)
             {

@@ -22,7 +22,6 @@ mod exporting;
 pub(crate) mod signal;
 mod spans;
 
-use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -32,7 +31,7 @@ use crossbeam_queue::ArrayQueue;
 use crate::export::SpanExport;
 use crate::finished::TraceStates;
 use crate::sink::{SpanRing, SpanSink};
-use crate::sync::{AtomicBool, Ordering};
+use crate::sync::{AtomicBool, AtomicUsize, Ordering};
 use backlog::Backlog;
 use collector::Collector;
 pub use collector::RING_LATENCY;
@@ -437,9 +436,7 @@ impl<S: Signal> Core<S> {
         let deadline = telescope_core::time::deadline_after(timeout);
         let shared = &*self.shared;
         let target = shared.counts.accepted_so_far();
-        shared
-            .flushing
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        shared.flushing.fetch_add(1, Ordering::SeqCst);
         shared.doorbell.ring();
         let flushed = loop {
             if shared.counts.settled_so_far() >= target {
@@ -450,9 +447,7 @@ impl<S: Signal> Core<S> {
             }
             std::thread::sleep(Duration::from_millis(1));
         };
-        shared
-            .flushing
-            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        shared.flushing.fetch_sub(1, Ordering::SeqCst);
         flushed
     }
 

@@ -156,16 +156,15 @@ pub(crate) fn ticks(total: Duration) -> [Duration; 5] {
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
-    use std::time::{Duration, SystemTime};
 
-    use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId};
-    use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
+    use opentelemetry::trace::{SpanId, Status};
+    use opentelemetry_sdk::trace::SpanData;
     use proptest::prelude::*;
 
     use super::*;
 
-    /// Span `id` of trace `trace` under `parent` (none: a root), from `start_ms` to `end_ms`
-    /// after a fixed moment (an end before the start is a skewed clock); failed when `failed`.
+    /// Span `id` (named `s<id>`) of trace `trace` under `parent` (none: a root), from
+    /// `start_ms` to `end_ms` (an end before the start is a skewed clock); failed when `failed`.
     fn span(
         trace: u8,
         id: u8,
@@ -174,34 +173,18 @@ mod tests {
         end_ms: u64,
         failed: bool,
     ) -> Arc<SpanData> {
-        let at = |ms: u64| {
-            SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000) + Duration::from_millis(ms)
-        };
-        Arc::new(SpanData {
-            span_context: SpanContext::new(
-                TraceId::from_bytes([trace + 1; 16]),
-                SpanId::from_bytes([id + 1; 8]),
-                TraceFlags::SAMPLED,
-                false,
-                opentelemetry::trace::TraceState::default(),
-            ),
-            parent_span_id: parent.map_or(SpanId::INVALID, |p| SpanId::from_bytes([p + 1; 8])),
-            parent_span_is_remote: false,
-            span_kind: SpanKind::Internal,
-            name: format!("s{id}").into(),
-            start_time: at(start_ms),
-            end_time: at(end_ms),
-            attributes: Vec::new(),
-            dropped_attributes_count: 0,
-            events: SpanEvents::default(),
-            links: SpanLinks::default(),
-            status: if failed {
-                Status::error("x")
-            } else {
-                Status::Unset
-            },
-            instrumentation_scope: opentelemetry::InstrumentationScope::builder("t").build(),
-        })
+        let mut span = telescope_test_support::span_data::finished_span(
+            [trace + 1; 16],
+            [id + 1; 8],
+            parent.map(|p| [p + 1; 8]),
+            format!("s{id}"),
+            start_ms,
+            end_ms,
+        );
+        if failed {
+            span.status = Status::error("x");
+        }
+        Arc::new(span)
     }
 
     fn trace(spans: Vec<Arc<SpanData>>) -> TraceView {

@@ -3,11 +3,11 @@
 //! waterfall's geometry for a known trace, the log lines, and escaping.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId};
 use opentelemetry::KeyValue;
-use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
+use opentelemetry_sdk::trace::SpanData;
 use serde_json::Value;
 use telescope::admin::AdminServer;
 use telescope::otlp::{SpanRing, SpanSink, TraceRetention};
@@ -175,33 +175,18 @@ fn every_exemplar_on_metrics_opens_its_trace() {
     }
 }
 
-/// A span of trace `[1; 16]`: `id` under `parent`, from `start_ms` to `end_ms` after a fixed
-/// moment.
+/// A server span of trace `[1; 16]`: `id` under `parent`, from `start_ms` to `end_ms`.
 fn span(id: u8, parent: Option<u8>, start_ms: u64, end_ms: u64, name: &str) -> SpanData {
-    let at = |ms: u64| {
-        SystemTime::UNIX_EPOCH + Duration::from_secs(1_750_000_000) + Duration::from_millis(ms)
-    };
-    SpanData {
-        span_context: SpanContext::new(
-            TraceId::from_bytes([1; 16]),
-            SpanId::from_bytes([id; 8]),
-            TraceFlags::SAMPLED,
-            false,
-            opentelemetry::trace::TraceState::NONE,
-        ),
-        parent_span_id: parent.map_or(SpanId::INVALID, |p| SpanId::from_bytes([p; 8])),
-        parent_span_is_remote: false,
-        span_kind: SpanKind::Server,
-        name: name.to_owned().into(),
-        start_time: at(start_ms),
-        end_time: at(end_ms),
-        attributes: Vec::new(),
-        dropped_attributes_count: 0,
-        events: SpanEvents::default(),
-        links: SpanLinks::default(),
-        status: Status::Unset,
-        instrumentation_scope: opentelemetry::InstrumentationScope::builder("test").build(),
-    }
+    let mut span = telescope_test_support::span_data::finished_span(
+        [1; 16],
+        [id; 8],
+        parent.map(|p| [p; 8]),
+        name.to_owned(),
+        start_ms,
+        end_ms,
+    );
+    span.span_kind = SpanKind::Server;
+    span
 }
 
 fn serve(ring: &SpanRing) -> AdminServer {
@@ -362,7 +347,7 @@ fn names_attributes_events_and_logs_are_escaped() {
     root.status = Status::error(hostile);
     root.events.events.push(opentelemetry::trace::Event::new(
         hostile,
-        SystemTime::UNIX_EPOCH + Duration::from_secs(1_750_000_000),
+        telescope_test_support::span_data::at(0),
         vec![
             KeyValue::new("level", "ERROR"),
             KeyValue::new(hostile, hostile),
@@ -436,7 +421,7 @@ fn the_json_is_what_docs_debug_traces_md_says() {
         .push(KeyValue::new("http.route", "/orders/{id}"));
     root.events.events.push(opentelemetry::trace::Event::new(
         "out of stock",
-        SystemTime::UNIX_EPOCH + Duration::from_secs(1_750_000_000),
+        telescope_test_support::span_data::at(0),
         vec![
             KeyValue::new("level", "WARN"),
             KeyValue::new("target", "shop"),

@@ -13,4 +13,5 @@
 pub mod http_client;
 pub mod otlp_receiver;
 pub mod secrets;
+pub mod span_data;
 pub mod tls;

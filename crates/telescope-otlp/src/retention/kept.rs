@@ -26,7 +26,8 @@ pub(crate) struct KeptTrace {
     pub(crate) slow: bool,
     /// The exemplar slots whose latest pinned trace it is.
     pub(crate) slots: Vec<SlotKey>,
-    seq: u64,
+    /// When it was kept, in keeping order: set by [`Kept::insert`].
+    pub(crate) seq: u64,
 }
 
 impl KeptTrace {
@@ -47,18 +48,6 @@ impl KeptTrace {
     }
 }
 
-/// What a kept trace is made of when it is first kept.
-#[derive(Debug)]
-pub(crate) struct NewTrace {
-    pub(crate) spans: Vec<Arc<SpanData>>,
-    pub(crate) operation: Arc<str>,
-    pub(crate) bytes: usize,
-    pub(crate) dropped_spans: usize,
-    pub(crate) error: bool,
-    pub(crate) slow: bool,
-    pub(crate) slots: Vec<SlotKey>,
-}
-
 /// The kept traces.
 #[derive(Debug, Default)]
 pub(crate) struct Kept {
@@ -70,19 +59,10 @@ pub(crate) struct Kept {
 }
 
 impl Kept {
-    /// Keeps a new trace.
-    pub(crate) fn insert(&mut self, trace_id: TraceId, new: NewTrace) {
+    /// Keeps a new trace (its `seq` is given here).
+    pub(crate) fn insert(&mut self, trace_id: TraceId, mut trace: KeptTrace) {
         self.seq += 1;
-        let trace = KeptTrace {
-            spans: new.spans,
-            operation: new.operation,
-            bytes: new.bytes,
-            dropped_spans: new.dropped_spans,
-            error: new.error,
-            slow: new.slow,
-            slots: new.slots,
-            seq: self.seq,
-        };
+        trace.seq = self.seq;
         self.bytes += trace.bytes;
         self.order.insert((trace.class(), trace.seq), trace_id);
         if let Some(old) = self.traces.insert(trace_id, trace) {
@@ -170,8 +150,8 @@ impl Kept {
 mod tests {
     use super::*;
 
-    fn new(bytes: usize) -> NewTrace {
-        NewTrace {
+    fn new(bytes: usize) -> KeptTrace {
+        KeptTrace {
             spans: Vec::new(),
             operation: Arc::from("op"),
             bytes,
@@ -179,6 +159,7 @@ mod tests {
             error: false,
             slow: false,
             slots: Vec::new(),
+            seq: 0,
         }
     }
 

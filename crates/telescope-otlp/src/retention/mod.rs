@@ -21,7 +21,7 @@ use opentelemetry::trace::{SpanId, Status, TraceId};
 use opentelemetry_sdk::trace::SpanData;
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use kept::{Kept, KeptTrace, NewTrace, SlotKey};
+use kept::{Kept, KeptTrace, SlotKey};
 use pending::{Pending, PendingTrace};
 use reservoir::Operation;
 
@@ -370,7 +370,7 @@ impl Retained {
         }
         self.kept.insert(
             trace_id,
-            NewTrace {
+            KeptTrace {
                 spans,
                 operation: operation.clone(),
                 bytes: bytes + root_bytes,
@@ -378,6 +378,7 @@ impl Retained {
                 error,
                 slow,
                 slots: slots.clone(),
+                seq: 0,
             },
         );
         if let Some(replaced) = replaced {

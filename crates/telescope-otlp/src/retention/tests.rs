@@ -1,10 +1,9 @@
 //! The reservoirs fed span by span, as the ring feeds them.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
 
-use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId};
-use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
+use opentelemetry::trace::{SpanId, Status, TraceId};
+use opentelemetry_sdk::trace::SpanData;
 use proptest::prelude::*;
 
 use super::*;
@@ -19,8 +18,8 @@ fn span_id(id: u64) -> SpanId {
     SpanId::from_bytes((id + 1).to_be_bytes())
 }
 
-/// A span `id` of trace `trace` under `parent` (none: a root), from `start_ms` to `end_ms`
-/// after a fixed moment; named `op-<trace % 3>` when a root, `child` otherwise.
+/// A span `id` of trace `trace` under `parent` (none: a root), from `start_ms` to `end_ms`;
+/// named `op-<trace % 3>` when a root, `child` otherwise.
 pub(crate) fn span_in(
     trace: u64,
     id: u64,
@@ -28,34 +27,19 @@ pub(crate) fn span_in(
     start_ms: u64,
     end_ms: u64,
 ) -> SpanData {
-    let at = |ms: u64| {
-        SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000) + Duration::from_millis(ms)
+    let name = if parent.is_none() {
+        format!("op-{}", trace % 3)
+    } else {
+        "child".to_owned()
     };
-    SpanData {
-        span_context: SpanContext::new(
-            trace_id(trace),
-            span_id(id),
-            TraceFlags::SAMPLED,
-            false,
-            opentelemetry::trace::TraceState::NONE,
-        ),
-        parent_span_id: parent.map_or(SpanId::INVALID, span_id),
-        parent_span_is_remote: false,
-        span_kind: SpanKind::Internal,
-        name: if parent.is_none() {
-            format!("op-{}", trace % 3).into()
-        } else {
-            "child".into()
-        },
-        start_time: at(start_ms),
-        end_time: at(end_ms),
-        attributes: Vec::new(),
-        dropped_attributes_count: 0,
-        events: SpanEvents::default(),
-        links: SpanLinks::default(),
-        status: Status::Unset,
-        instrumentation_scope: opentelemetry::InstrumentationScope::builder("t").build(),
-    }
+    telescope_test_support::span_data::finished_span(
+        trace_id(trace).to_bytes(),
+        span_id(id).to_bytes(),
+        parent.map(|p| span_id(p).to_bytes()),
+        name,
+        start_ms,
+        end_ms,
+    )
 }
 
 /// [`span_in`] with small numbers.

@@ -36,8 +36,8 @@
 //! the OTLP span layer; [`SpanMetricsLayer`]; the audit layer when an audit file is
 //! configured; telescope's JSON log layer writing to stdout through a non-blocking queue),
 //! installs the `metrics` recorder (with exemplars from sampled spans), and starts the
-//! [`admin`] server on `127.0.0.1:9464` serving `/metrics`, the health probes and
-//! `/debug/traces`. [`http::TelemetryLayer`] adds server spans, request metrics and request
+//! [`admin`] server on `127.0.0.1:9464` serving `/metrics`, the health probes,
+//! `/debug/traces` and `/debug/overview`. [`http::TelemetryLayer`] adds server spans, request metrics and request
 //! ids to an axum or tower service. Configure everything with [`builder()`]; see
 //! [`TelemetryBuilder`] for every setting and its environment variable.
 //!

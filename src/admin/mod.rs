@@ -1,6 +1,7 @@
 //! [`AdminServer`]: one port for everything an operator looks at: `/metrics`, the health
-//! probes and `/debug/traces`, on a thread and runtime of its own so that it answers while the
-//! application is busy.
+//! probes, `/debug/traces` and `/debug/overview`, on a thread and runtime of its own so that it
+//! answers while the application is busy. The JSON of the two pages is documented in
+//! `docs/debug-traces.md`.
 
 mod overview;
 mod overview_page;
@@ -79,7 +80,8 @@ impl AdminServerBuilder {
         self
     }
 
-    /// Serve this recorder's metrics on `/metrics`.
+    /// Serve this recorder's metrics on `/metrics`, and the overview of its request and span
+    /// durations on `/debug/overview` (`?sort=`, `?order=asc|desc`, `?name=`, `?format=json`).
     pub fn metrics(mut self, handle: MetricsHandle) -> Self {
         self.metrics = Some(handle);
         self
@@ -91,7 +93,7 @@ impl AdminServerBuilder {
         self
     }
 
-    /// Serve this ring's traces on `/debug/traces`: failed first, then the slowest;
+    /// Serve this ring's traces (recent and kept) on `/debug/traces`: failed first, then the slowest;
     /// `?limit=N`, `?trace_id=<32 hex>`, `?name=<text a span name contains>`,
     /// `?status=error|ok`, `?min_ms=N`, `?format=json`.
     pub fn traces(mut self, ring: SpanRing) -> Self {

@@ -78,11 +78,24 @@ fn start_daemon() -> Daemon {
     up_rx
         .recv_timeout(Duration::from_secs(30))
         .expect("the daemon says it is up");
-    Daemon {
+    let daemon = Daemon {
         child,
         flushes,
         port,
+    };
+    // "server is up" can come before its UDP socket is bound, and a datagram sent before that
+    // is lost: probe until a flush shows one arrived.
+    let probe = std::net::UdpSocket::bind("127.0.0.1:0").expect("a probe socket");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while daemon.counter("telescope_probe") <= 0.0 && Instant::now() < deadline {
+        let _ = probe.send_to(b"telescope_probe:1|c", ("127.0.0.1", port));
+        std::thread::sleep(Duration::from_millis(100));
     }
+    assert!(
+        daemon.counter("telescope_probe") > 0.0,
+        "the daemon received no datagram within 30 s"
+    );
+    daemon
 }
 
 impl Daemon {
